@@ -1,0 +1,101 @@
+"""Sending messages: one activity per channel, idempotent through the outbox."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
+from activities.rendering import RenderError, render
+from contracts import Channel, SendRequest, SendResult
+from store import Store
+
+
+class ChannelActivities:
+    """Email and SMS sends; each records its outbox row and audit row once per step."""
+
+    def __init__(self, store: Store, email: Provider, sms: Provider) -> None:
+        self._store = store
+        self._providers = {Channel.EMAIL: email, Channel.SMS: sms}
+
+    @activity.defn
+    async def send_email(self, request: SendRequest) -> SendResult:
+        """Send one email for a step; a repeat of the same step sends nothing."""
+        return await self._send(request)
+
+    @activity.defn
+    async def send_sms(self, request: SendRequest) -> SendResult:
+        """Send one SMS for a step; a repeat of the same step sends nothing."""
+        return await self._send(request)
+
+    async def _send(self, request: SendRequest) -> SendResult:
+        key = request.ref.idempotency_key
+        sent = await self._store.messages.get_by_key(key)
+        if sent is not None:
+            return SendResult(
+                message_id=sent.provider_message_id, provider=sent.provider, duplicate=True
+            )
+        family = await self._store.families.get(request.family_id)
+        if family is None:
+            raise ApplicationError(
+                f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
+            )
+        channel = request.channel
+        if channel.value in (family.opted_out or []):
+            raise ApplicationError(
+                f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
+            )
+        recipient = family.email if channel == Channel.EMAIL else family.phone
+        if not recipient:
+            raise ApplicationError(
+                f"family has no {channel.value} address", type=INVALID_RECIPIENT, non_retryable=True
+            )
+        context = {
+            **(family.attributes or {}),
+            "family_name": family.name,
+            "first_name": family.name.split()[0] if family.name else "",
+            "family_id": family.family_id,
+        }
+        try:
+            subject, body = render(request.message, context)
+        except RenderError as err:
+            raise ApplicationError(
+                f"message '{request.template_name}' cannot be rendered: {err}",
+                type="TemplateError",
+                non_retryable=True,
+            ) from err
+        provider = self._providers[channel]
+        message_id = await provider.send(
+            recipient=recipient, subject=subject, body=body, idempotency_key=key
+        )
+        message, created = await self._store.messages.record(
+            idempotency_key=key,
+            family_id=family.family_id,
+            workflow_id=request.ref.workflow_id,
+            step_id=request.ref.step_id,
+            channel=channel.value,
+            provider=provider.name,
+            provider_message_id=message_id,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+        )
+        await self._store.steps.record(
+            idempotency_key=key,
+            workflow_id=request.ref.workflow_id,
+            run_id=request.ref.run_id,
+            step_id=request.ref.step_id,
+            family_id=family.family_id,
+            template=request.ref.template,
+            template_version=request.ref.template_version,
+            prediction_id=request.ref.prediction_id,
+            kind=channel.value,
+            channel=channel.value,
+            provider_message_id=message_id,
+            attempts=activity.info().attempt,
+            outcome="sent",
+            error_type=None,
+        )
+        return SendResult(
+            message_id=message.provider_message_id, provider=provider.name, duplicate=not created
+        )

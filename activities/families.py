@@ -1,0 +1,87 @@
+"""Reading the family's current data: context for the workflow, facts for conditions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.conditions import evaluate
+from contracts import (
+    Channel,
+    ConditionRequest,
+    ConditionResult,
+    FamilyContext,
+    FamilyContextRequest,
+)
+from store import Store
+from store.models import Family
+
+
+class FamilyActivities:
+    """Store reads the workflow needs; they return no names or addresses."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def _family(self, family_id: str) -> Family:
+        family = await self._store.families.get(family_id)
+        if family is None:
+            raise ApplicationError(
+                f"unknown family {family_id}", type="UnknownFamily", non_retryable=True
+            )
+        return family
+
+    @activity.defn
+    async def load_family_context(self, request: FamilyContextRequest) -> FamilyContext:
+        """Time zone, usable channels and opt-outs of one family."""
+        family = await self._family(request.family_id)
+        channels = []
+        if family.email:
+            channels.append(Channel.EMAIL)
+        if family.phone:
+            channels += [Channel.SMS, Channel.CALL]
+        opted_out = [Channel(c) for c in family.opted_out or [] if c in Channel._value2member_map_]
+        preferred = family.preferred_channel
+        return FamilyContext(
+            family_id=family.family_id,
+            timezone=family.timezone,
+            channels=channels,
+            opted_out=opted_out,
+            preferred_channel=Channel(preferred) if preferred else None,
+        )
+
+    @activity.defn
+    async def evaluate_condition(self, request: ConditionRequest) -> ConditionResult:
+        """Evaluate a condition on the family's current data plus the sequence's facts."""
+        family = await self._family(request.family_id)
+        facts: dict[str, Any] = {
+            **(family.attributes or {}),
+            "engagement_score": family.engagement_score,
+            "preferred_channel": family.preferred_channel,
+            "opted_out": family.opted_out or [],
+            **request.facts,
+        }
+        try:
+            value, why = evaluate(request.condition, facts)
+        except ValueError as err:
+            raise ApplicationError(str(err), type="BadCondition", non_retryable=True) from err
+        ref = request.ref
+        await self._store.steps.record(
+            idempotency_key=ref.idempotency_key,
+            workflow_id=ref.workflow_id,
+            run_id=ref.run_id,
+            step_id=ref.step_id,
+            family_id=family.family_id,
+            template=ref.template,
+            template_version=ref.template_version,
+            prediction_id=ref.prediction_id,
+            kind="condition",
+            channel=None,
+            provider_message_id=None,
+            attempts=activity.info().attempt,
+            outcome=f"{value}",
+            error_type=None,
+        )
+        return ConditionResult(value=value, explanation=why)

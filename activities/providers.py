@@ -1,0 +1,151 @@
+"""Channel providers: the embedded outbox and HTTP APIs over one shared httpx client.
+
+Every provider error is classified here, where the status code is known: permanent
+failures raise a non-retryable `ApplicationError` with a stable type name (the workflow
+falls back or escalates); transient ones raise a retryable one, honouring `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Protocol
+
+import httpx
+from temporalio.exceptions import ApplicationError
+
+# Stable error type names; the workflow's retry policy lists the permanent ones.
+INVALID_RECIPIENT = "InvalidRecipient"
+HARD_BOUNCE = "HardBounce"
+OPTED_OUT = "OptedOut"
+PROVIDER_REJECTED = "ProviderRejected"
+PROVIDER_UNAVAILABLE = "ProviderUnavailable"
+PROVIDER_THROTTLED = "ProviderThrottled"
+PROVIDER_UNREACHABLE = "ProviderUnreachable"
+
+
+class Provider(Protocol):
+    """Delivers one message; returns the provider's message id."""
+
+    name: str
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str: ...
+
+
+class OutboxProvider:
+    """The embedded default: the message is only recorded in the store's outbox."""
+
+    name = "outbox"
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str:
+        return "outbox-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+
+
+class HttpEmailProvider:
+    """A Postmark-style JSON email API authenticated with a server token."""
+
+    name = "http-email"
+
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str, sender: str) -> None:
+        self._client, self._url, self._token, self._sender = client, url, token, sender
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str:
+        response = await _call(
+            self._client.post,
+            self._url,
+            json={
+                "From": self._sender,
+                "To": recipient,
+                "Subject": subject or "",
+                "TextBody": body,
+            },
+            headers={"X-Server-Token": self._token, "Idempotency-Key": idempotency_key},
+        )
+        return str(_json(response).get("MessageID") or response.headers.get("X-Message-Id", ""))
+
+
+class HttpSmsProvider:
+    """A Twilio-style SMS API: form post, basic auth with account SID and token."""
+
+    name = "http-sms"
+
+    def __init__(self, client: httpx.AsyncClient, url: str, sid: str, token: str) -> None:
+        self._client, self._url, self._auth = client, url, httpx.BasicAuth(sid, token)
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str:
+        response = await _call(
+            self._client.post,
+            self._url,
+            data={"To": recipient, "Body": body},
+            auth=self._auth,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return str(_json(response).get("sid", ""))
+
+
+async def _call(method: object, url: str, **kwargs: object) -> httpx.Response:
+    try:
+        response: httpx.Response = await method(url, **kwargs)  # type: ignore[operator]
+    except httpx.TimeoutException as err:
+        raise ApplicationError(f"provider timed out: {err}", type=PROVIDER_UNREACHABLE) from err
+    except httpx.TransportError as err:
+        raise ApplicationError(f"provider unreachable: {err}", type=PROVIDER_UNREACHABLE) from err
+    classify(response)
+    return response
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def classify(response: httpx.Response) -> None:
+    """Raise the right `ApplicationError` for a failed response; return for 2xx."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    text = response.text[:300]
+    if status == 429:
+        raise ApplicationError(
+            f"provider throttled (429): {text}",
+            type=PROVIDER_THROTTLED,
+            next_retry_delay=retry_after(response),
+        )
+    if status >= 500 or status in (408, 409):
+        raise ApplicationError(
+            f"provider error {status}: {text}",
+            type=PROVIDER_UNAVAILABLE,
+            next_retry_delay=retry_after(response),
+        )
+    lowered = text.lower()
+    if "bounce" in lowered or "inactive" in lowered:
+        kind = HARD_BOUNCE
+    elif "unsubscribed" in lowered or "opted out" in lowered or "stop" in lowered.split():
+        kind = OPTED_OUT
+    elif "recipient" in lowered or "address" in lowered or "number" in lowered:
+        kind = INVALID_RECIPIENT
+    else:
+        kind = PROVIDER_REJECTED
+    raise ApplicationError(f"provider refused ({status}): {text}", type=kind, non_retryable=True)
+
+
+def retry_after(response: httpx.Response) -> timedelta | None:
+    """`Retry-After` in seconds (the HTTP-date form is rare for these APIs and ignored)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return timedelta(seconds=max(0.0, float(value)))
+    except ValueError:
+        return None

@@ -1,0 +1,44 @@
+"""Message rendering in a sandboxed, strict template engine.
+
+A missing variable is an error, never an empty greeting; templates cannot reach Python
+internals. Variables available to a message are `family_name`, `first_name` and
+`family_id`, plus the family's free-form attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from contracts import MessageTemplate
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+BASE_VARIABLES = frozenset({"family_name", "first_name", "family_id"})
+
+
+class RenderError(ValueError):
+    """A message template that cannot be rendered with the data at hand."""
+
+
+def render(message: MessageTemplate, context: dict[str, Any]) -> tuple[str | None, str]:
+    """Render subject and body; raise RenderError naming the problem."""
+    try:
+        subject = _ENV.from_string(message.subject).render(context) if message.subject else None
+        body = _ENV.from_string(message.body).render(context)
+    except TemplateError as err:
+        raise RenderError(str(err)) from err
+    return subject, body
+
+
+def variables(message: MessageTemplate) -> set[str]:
+    """The variables a message uses, for validation before a template is published."""
+    names: set[str] = set()
+    for text in (message.subject, message.body):
+        if text:
+            try:
+                names |= meta.find_undeclared_variables(_ENV.parse(text))
+            except TemplateError as err:
+                raise RenderError(str(err)) from err
+    return names

@@ -1,0 +1,69 @@
+"""Coordinator tasks: calls, to-dos and escalations for a person to pick up."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from contracts import CancelTaskRequest, CancelTaskResult, TaskRequest, TaskResult
+from store import Store
+
+
+class TaskActivities:
+    """Open and cancel coordinator tasks; both are idempotent per step."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @activity.defn
+    async def open_task(self, request: TaskRequest) -> TaskResult:
+        """Open a task for a coordinator; the same step opens it only once."""
+        ref = request.ref
+        task, created = await self._store.tasks.open(
+            idempotency_key=ref.idempotency_key,
+            family_id=request.family_id,
+            workflow_id=ref.workflow_id,
+            kind=request.kind.value,
+            reason=request.reason,
+            assign_to=request.assign_to,
+            details=request.details,
+        )
+        await self._store.steps.record(
+            idempotency_key=ref.idempotency_key,
+            workflow_id=ref.workflow_id,
+            run_id=ref.run_id,
+            step_id=ref.step_id,
+            family_id=request.family_id,
+            template=ref.template,
+            template_version=ref.template_version,
+            prediction_id=ref.prediction_id,
+            kind=request.kind.value,
+            channel=None,
+            provider_message_id=None,
+            attempts=activity.info().attempt,
+            outcome=f"task {task.id} opened",
+            error_type=None,
+        )
+        return TaskResult(task_id=task.id, duplicate=not created)
+
+    @activity.defn
+    async def cancel_task(self, request: CancelTaskRequest) -> CancelTaskResult:
+        """Compensation: cancel a task the sequence opened (a done task stays done)."""
+        task = await self._store.tasks.cancel(request.task_id, reason=request.reason)
+        ref = request.ref
+        await self._store.steps.record(
+            idempotency_key=f"{ref.idempotency_key}/undo",
+            workflow_id=ref.workflow_id,
+            run_id=ref.run_id,
+            step_id=f"{ref.step_id}_undo",
+            family_id=task.family_id,
+            template=ref.template,
+            template_version=ref.template_version,
+            prediction_id=ref.prediction_id,
+            kind="compensation",
+            channel=None,
+            provider_message_id=None,
+            attempts=activity.info().attempt,
+            outcome=f"task {task.id} {task.status}",
+            error_type=None,
+        )
+        return CancelTaskResult(task_id=task.id, status=task.status)

@@ -1,0 +1,120 @@
+"""Inputs and results of every activity: one typed pair each."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.sequences import Channel, MessageTemplate, TaskKind
+
+
+class StepRef(BaseModel):
+    """Where a side effect comes from; its idempotency key is derived from it."""
+
+    workflow_id: str
+    run_id: str
+    step_id: str
+    template: str
+    template_version: int
+    prediction_id: int | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.workflow_id}/{self.run_id}/{self.step_id}"
+
+
+class FamilyContextRequest(BaseModel):
+    family_id: str
+
+
+class FamilyContext(BaseModel):
+    """What a workflow may know of a family: no names or addresses, only what steers it."""
+
+    family_id: str
+    timezone: str
+    channels: list[Channel]
+    opted_out: list[Channel] = []
+    preferred_channel: Channel | None = None
+
+
+class SendRequest(BaseModel):
+    ref: StepRef
+    family_id: str
+    channel: Channel
+    template_name: str
+    message: MessageTemplate
+
+
+class SendResult(BaseModel):
+    message_id: str
+    provider: str
+    duplicate: bool = False
+
+
+class TaskRequest(BaseModel):
+    ref: StepRef
+    family_id: str
+    kind: TaskKind
+    reason: str
+    assign_to: str = "coordinator"
+    details: dict[str, Any] = {}
+
+
+class TaskResult(BaseModel):
+    task_id: int
+    duplicate: bool = False
+
+
+class CancelTaskRequest(BaseModel):
+    ref: StepRef
+    task_id: int
+    reason: str
+
+
+class CancelTaskResult(BaseModel):
+    task_id: int
+    status: str
+
+
+Op = Literal["==", "!=", ">", ">=", "<", "<=", "in", "exists"]
+
+
+class Condition(BaseModel):
+    """A test on the family's current data, the prediction and the responses so far."""
+
+    field: str | None = None
+    op: Op = "=="
+    value: Any = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    model_config = {"populate_by_name": True}
+
+
+class ConditionRequest(BaseModel):
+    ref: StepRef
+    family_id: str
+    condition: Condition
+    facts: dict[str, Any] = {}
+
+
+class ConditionResult(BaseModel):
+    value: bool
+    explanation: str
+
+
+class StepOutcome(BaseModel):
+    """An audit row for a step that produced no side effect of its own (wait, condition)."""
+
+    ref: StepRef
+    family_id: str
+    kind: str
+    outcome: str
+    attempts: int = 1
+    channel: Channel | None = None
+    error_type: str | None = None
+
+
+Condition.model_rebuild()

@@ -1,0 +1,163 @@
+"""Sequence parameters: the seed's `workflow_templates` row, as data operators tune.
+
+A template names the workflow class that runs it and carries everything that class reads:
+trigger thresholds, delays, message templates, retry strategy, escalation rules. A running
+sequence receives a snapshot of it at start and is pinned to that version.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Read `90s`, `5m`, `2h`, `3d`, `1w`, a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+        try:  # pydantic's own ISO 8601 form, e.g. what a snapshot serialises to
+            from pydantic import TypeAdapter
+
+            return TypeAdapter(timedelta).validate_python(value)
+        except Exception:
+            pass
+    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h, 3d, 1w)")
+
+
+class Strict(BaseModel):
+    """Base for every contract read from an operator: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    CALL = "call"
+
+
+class TaskKind(StrEnum):
+    CALL = "call"
+    TASK = "task"
+    ESCALATION = "escalation"
+
+
+class QuietHours(Strict):
+    """Local hours in which nothing is sent, in the family's time zone."""
+
+    start: time = time(20, 0)
+    end: time = time(8, 0)
+    weekends: bool = True
+
+
+class RetrySpec(Strict):
+    """How a failing provider call is retried before the fallback or escalation."""
+
+    max_attempts: int = Field(default=3, ge=1, le=50)
+    initial_interval: timedelta = timedelta(seconds=5)
+    backoff: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_interval: timedelta = timedelta(hours=1)
+
+    @field_validator("initial_interval", "max_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class EscalationSpec(Strict):
+    """Who is asked when automation fails or waits on a person, and for how long."""
+
+    assign_to: str = "coordinator"
+    timeout: timedelta = timedelta(days=2)
+    on_timeout: Literal["cancel", "skip", "proceed"] = "cancel"
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return parse_duration(value)
+
+
+class PredictionRule(Strict):
+    """The seed's trigger rule: both thresholds must be exceeded."""
+
+    probability_gt: float = Field(ge=0.0, le=1.0)
+    confidence_gt: float = Field(ge=0.0, le=100.0)
+
+    def matches(self, probability: float, confidence: float) -> bool:
+        return probability > self.probability_gt and confidence > self.confidence_gt
+
+
+class TriggerSpec(Strict):
+    type: Literal["prediction", "event", "schedule", "manual"] = "manual"
+    when: PredictionRule | None = None
+    event: str | None = None
+    cooldown_days: int = Field(default=0, ge=0)
+
+
+class MessageTemplate(Strict):
+    """A message body (and subject for email), rendered with the family's data."""
+
+    subject: str | None = None
+    body: str
+
+
+class SequenceParams(Strict):
+    """One version of a template: which workflow runs it and with what settings."""
+
+    name: str
+    version: int = Field(default=1, ge=1)
+    workflow: str
+    description: str = ""
+    active: bool = True
+    priority: int = Field(default=5, ge=0, le=10)
+    urgent: bool = False
+    trigger: TriggerSpec = TriggerSpec()
+    quiet_hours: QuietHours | None = QuietHours()
+    retry: RetrySpec = RetrySpec()
+    escalation: EscalationSpec = EscalationSpec()
+    approver_roles: list[str] = ["coordinator", "director"]
+    delays: dict[str, timedelta] = {}
+    messages: dict[str, MessageTemplate] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use lower-case letters, digits and underscores, starting a letter")
+        return value
+
+    @field_validator("delays", mode="before")
+    @classmethod
+    def _delays(cls, value: Any) -> dict[str, timedelta]:
+        if not isinstance(value, dict):
+            raise ValueError("delays must be a mapping of name to duration")
+        return {str(k): parse_duration(v) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _trigger_rule(self) -> SequenceParams:
+        if self.trigger.type == "prediction" and self.trigger.when is None:
+            raise ValueError("trigger.when is required for a prediction trigger")
+        return self
+
+    def delay(self, key: str) -> timedelta:
+        """A named delay; a sequence class names the delays it needs."""
+        try:
+            return self.delays[key]
+        except KeyError:
+            raise KeyError(f"template {self.name!r} has no delay {key!r}") from None

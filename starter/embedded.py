@@ -1,0 +1,130 @@
+"""`followthrough dev`: the embedded server, the store, the worker and the demo, in one go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+import typer
+from temporalio.client import Client
+
+from starter import operations, triggers
+from starter.client import connect
+from starter.dev import DevServer
+from starter.settings import Settings
+from starter.templates import builtin_templates
+from store import Store, migrate
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+# (family, probability, confidence): one high, one medium, one below every threshold.
+DEMO_PREDICTIONS = [("F1001", 0.87, 82.0), ("F1002", 0.68, 74.0), ("F1003", 0.41, 90.0)]
+# Quick sequences that reach their approval gate within a minute.
+DEMO_QUICK = ["F1004", "F1005"]
+
+
+async def load_demo(client: Client, store: Store, settings: Settings) -> list[str]:
+    """Load families and templates (idempotent) and trigger the demo sequences."""
+    await operations.import_families(store, DEMO_DIR / "families.csv")
+    for name, version, created in await operations.load_templates(store, builtin_templates()):
+        typer.echo(f"template {name} v{version} {'loaded' if created else 'unchanged'}")
+    started = []
+    for family, probability, confidence in DEMO_PREDICTIONS:
+        outcome = await triggers.predict(
+            client,
+            store,
+            family,
+            probability,
+            confidence,
+            task_queue=settings.task_queue,
+            model_version="demo",
+        )
+        typer.echo(f"prediction {family} p={probability} c={confidence}: {outcome.message}")
+        if outcome.workflow_id:
+            started.append(outcome.workflow_id)
+    for family in DEMO_QUICK:
+        outcome = await triggers.trigger(
+            client, store, "demo_quick_intervention", family, task_queue=settings.task_queue
+        )
+        typer.echo(f"manual trigger {family}: {outcome.message}")
+        if outcome.workflow_id:
+            started.append(outcome.workflow_id)
+    return started
+
+
+def print_guide(settings: Settings, started: list[str]) -> None:
+    ui = settings.ui_url.rstrip("/")
+    quick = next(
+        (w for w in started if "demo_quick" in w), "intervention-demo_quick_intervention-F1004"
+    )
+    typer.secho("\nFollow-through is running.", bold=True)
+    typer.echo(f"  Web UI:             {ui}/namespaces/{settings.namespace}/workflows")
+    typer.echo(
+        f"  Awaiting approval:  {ui}/namespaces/{settings.namespace}/workflows"
+        "?query=InterventionState%3D%22awaiting_approval%22"
+    )
+    typer.echo("  The demo_quick sequences send an email, wait 20 s for a reply, send an SMS,")
+    typer.echo("  wait 10 s and then ask for approval of a call (about 30-40 s from now).\n")
+    typer.echo("In another terminal:")
+    typer.echo(f"  .venv/bin/followthrough status {quick}")
+    typer.echo(f"  .venv/bin/followthrough approve {quick} --by sarah --role coordinator")
+    typer.echo(
+        f"  .venv/bin/temporal workflow signal --address {settings.temporal_address} "
+        f"--workflow-id {quick} --name approve "
+        '--input \'{"approver": "sarah", "role": "coordinator"}\''
+    )
+    typer.echo(
+        "  .venv/bin/followthrough respond intervention-high_risk_intervention-F1001 --channel email"
+    )
+    typer.echo("  .venv/bin/followthrough list --state awaiting_approval")
+    typer.echo("  .venv/bin/followthrough tasks")
+    typer.echo("\nCtrl-C stops the worker and the server; .data/ keeps everything for next time.")
+
+
+async def run_embedded(data_dir: Path, port: int, ui_port: int, demo: bool) -> None:
+    """Start everything, wait for Ctrl-C, stop everything."""
+    data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
+    env = dict(os.environ)
+    env.setdefault("TEMPORAL_ADDRESS", f"127.0.0.1:{port}")
+    env.setdefault("TEMPORAL_UI_URL", f"http://localhost:{ui_port}")
+    env.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'followthrough.db'}")
+    settings = Settings.from_env(env)
+    server = DevServer(data_dir / "temporal.db", port=port, ui_port=ui_port)
+    typer.echo(f"starting Temporal on {server.address} (UI on :{ui_port}), data in {data_dir}/")
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await migrate(settings.database_url)
+        client = await _connect_when_ready(settings)
+        from worker import run_worker
+
+        worker_task = asyncio.create_task(run_worker(settings, stop, client))
+        if demo:
+            store = Store.from_url(settings.database_url)
+            try:
+                started = await load_demo(client, store, settings)
+            finally:
+                await store.close()
+            print_guide(settings, started)
+        await stop.wait()
+        typer.echo("stopping worker and server...")
+        await worker_task
+    finally:
+        stop.set()
+        server.stop()
+        typer.echo("stopped")
+
+
+async def _connect_when_ready(settings: Settings, attempts: int = 100) -> Client:
+    # The port opens a moment before the frontend answers; retry briefly.
+    for _ in range(attempts - 1):
+        with contextlib.suppress(RuntimeError):
+            return await connect(settings)
+        await asyncio.sleep(0.2)
+    return await connect(settings)

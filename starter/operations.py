@@ -1,0 +1,147 @@
+"""What the CLI does, as plain async functions the tests call on the same code path."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts import (
+    CancelRequest,
+    Channel,
+    Decision,
+    EscalationAnswer,
+    InterventionStatus,
+    Response,
+    SequenceParams,
+    State,
+)
+from store import Store
+from workflows.blocks import FAMILY_ID, STATE, TEMPLATE_NAME
+
+
+class OperationError(ValueError):
+    """A request that cannot be carried out; the message says why in one line."""
+
+
+async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
+    if not workflow_id.startswith("intervention-"):
+        raise OperationError(f"workflow id: {workflow_id!r} is not an intervention id")
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        await handle.describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise OperationError(f"workflow id: no sequence {workflow_id!r}") from err
+        raise
+    return handle
+
+
+async def signal(client: Client, workflow_id: str, name: str, payload: BaseModel) -> None:
+    """Send one of the sequence's signals; a closed sequence is reported, not ignored."""
+    handle = await _handle(client, workflow_id)
+    try:
+        await handle.signal(name, payload)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise OperationError(f"workflow id: {workflow_id!r} has already finished") from err
+        raise
+
+
+async def respond(client: Client, workflow_id: str, channel: str, note: str = "") -> None:
+    try:
+        payload = Response(channel=Channel(channel), note=note)
+    except ValueError as err:
+        choices = ", ".join(c.value for c in Channel)
+        raise OperationError(f"channel: {channel!r} is not one of {choices}") from err
+    await signal(client, workflow_id, "record_response", payload)
+
+
+async def decide(
+    client: Client, workflow_id: str, verdict: str, by: str, role: str, note: str = ""
+) -> None:
+    await signal(client, workflow_id, verdict, Decision(approver=by, role=role, note=note))
+
+
+async def cancel(client: Client, workflow_id: str, reason: str, by: str = "operator") -> None:
+    await signal(client, workflow_id, "cancel", CancelRequest(reason=reason, by=by))
+
+
+async def answer_escalation(
+    client: Client, workflow_id: str, verdict: str, by: str, note: str = ""
+) -> None:
+    await signal(client, workflow_id, verdict, EscalationAnswer(by=by, note=note))
+
+
+async def status(client: Client, workflow_id: str) -> InterventionStatus:
+    handle = await _handle(client, workflow_id)
+    result: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
+    return result
+
+
+async def list_sequences(client: Client, state: str | None = None) -> list[dict[str, Any]]:
+    """Sequences from Temporal visibility, optionally only those in one state."""
+    query = "WorkflowId STARTS_WITH 'intervention-'"
+    if state is not None:
+        if state not in State._value2member_map_:
+            choices = ", ".join(s.value for s in State)
+            raise OperationError(f"state: {state!r} is not one of {choices}")
+        query += f" AND InterventionState = '{state}'"
+    rows = []
+    async for execution in client.list_workflows(query):
+        attrs = execution.typed_search_attributes
+        rows.append(
+            {
+                "workflow_id": execution.id,
+                "state": attrs.get(STATE),
+                "template": attrs.get(TEMPLATE_NAME),
+                "family_id": attrs.get(FAMILY_ID),
+                "status": execution.status.name if execution.status else None,
+                "started": execution.start_time,
+            }
+        )
+    return rows
+
+
+async def load_templates(
+    store: Store, templates: list[SequenceParams]
+) -> list[tuple[str, int, bool]]:
+    """Store each template; an unchanged one keeps its version. Returns (name, version, new)."""
+    loaded = []
+    for params in templates:
+        stored, created = await store.templates.save(params)
+        loaded.append((stored.name, stored.version, created))
+    return loaded
+
+
+async def import_families(store: Store, path: Path) -> tuple[int, list[str]]:
+    """Upsert families from CSV; bad rows are reported with their line numbers, good rows kept."""
+    imported, problems = 0, []
+    with path.open(newline="") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            family_id = (row.get("family_id") or "").strip()
+            name = (row.get("name") or "").strip()
+            if not family_id or not name:
+                problems.append(f"line {line}: family_id and name are required")
+                continue
+            score = (row.get("engagement_score") or "").strip()
+            try:
+                engagement = float(score) if score else None
+            except ValueError:
+                problems.append(f"line {line}: engagement_score: not a number: {score!r}")
+                continue
+            await store.families.upsert(
+                family_id,
+                name,
+                email=(row.get("email") or "").strip() or None,
+                phone=(row.get("phone") or "").strip() or None,
+                timezone=(row.get("timezone") or "").strip() or "America/New_York",
+                preferred_channel=(row.get("preferred_channel") or "").strip() or None,
+                engagement_score=engagement,
+            )
+            imported += 1
+    return imported, problems

@@ -1,0 +1,57 @@
+"""Reading template files: YAML or JSON in, validated `SequenceParams` out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from activities.rendering import BASE_VARIABLES, RenderError, variables
+from contracts import SequenceParams
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class TemplateFileError(ValueError):
+    """A template file that cannot be used; the message names the file and the field."""
+
+
+def read_template(path: Path) -> SequenceParams:
+    """Parse and validate one template file."""
+    try:
+        data: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise TemplateFileError(f"{path}: cannot read: {err}") from err
+    if not isinstance(data, dict):
+        raise TemplateFileError(f"{path}: expected a mapping at the top level")
+    try:
+        params = SequenceParams.model_validate(data)
+    except ValidationError as err:
+        raise TemplateFileError(f"{path}: {format_errors(err)}") from err
+    for name, message in params.messages.items():
+        try:
+            unknown = variables(message) - BASE_VARIABLES
+        except RenderError as err:
+            raise TemplateFileError(f"{path}: messages.{name}: {err}") from err
+        if unknown:
+            raise TemplateFileError(
+                f"{path}: messages.{name}: unknown variable(s) {', '.join(sorted(unknown))}"
+                f" (available: {', '.join(sorted(BASE_VARIABLES))})"
+            )
+    return params
+
+
+def builtin_templates() -> list[SequenceParams]:
+    """The templates shipped with the code, loaded by the demo and `templates load`."""
+    return [read_template(path) for path in sorted(TEMPLATE_DIR.glob("*.yaml"))]
+
+
+def format_errors(err: ValidationError) -> str:
+    """pydantic's errors as `field.path: reason; ...`, one clause per problem."""
+    parts = []
+    for error in err.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "template"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,157 @@
+"""Starting sequences: by prediction (the template rules decide), or by hand.
+
+Thin by design: validate, pick the template, call Temporal. One sequence per (template,
+family): a second trigger while one runs starts nothing and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from contracts import (
+    InterventionResult,
+    InterventionStart,
+    PredictionRef,
+    SequenceParams,
+    State,
+    workflow_id_for,
+)
+from store import Store
+from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
+
+
+class TriggerError(ValueError):
+    """Bad input to a trigger; the message names the field and the reason."""
+
+
+@dataclass(frozen=True)
+class TriggerOutcome:
+    started: bool
+    workflow_id: str | None
+    message: str
+    template: str | None = None
+    handle: WorkflowHandle[Any, Any] | None = None
+
+
+async def start_sequence(
+    client: Client,
+    params: SequenceParams,
+    family_id: str,
+    *,
+    task_queue: str,
+    prediction: PredictionRef | None = None,
+    triggered_by: str = "manual",
+) -> TriggerOutcome:
+    """Start the template's workflow for a family, unless one is already running."""
+    workflow_id = workflow_id_for(params.name, family_id)
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(STATE, State.SCHEDULED.value),
+            SearchAttributePair(FAMILY_ID, family_id),
+            SearchAttributePair(TEMPLATE_NAME, params.name),
+            SearchAttributePair(TEMPLATE_VERSION, params.version),
+            SearchAttributePair(RISK_SCORE, prediction.probability if prediction else 0.0),
+        ]
+    )
+    try:
+        handle = await client.start_workflow(
+            params.workflow,
+            InterventionStart(
+                family_id=family_id, params=params, prediction=prediction, triggered_by=triggered_by
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=attributes,
+            static_summary=f"{params.name} v{params.version} for family {family_id}",
+            result_type=InterventionResult,
+        )
+    except WorkflowAlreadyStartedError:
+        return TriggerOutcome(False, workflow_id, f"{workflow_id} is already running", params.name)
+    return TriggerOutcome(True, workflow_id, f"started {workflow_id}", params.name, handle)
+
+
+async def trigger(
+    client: Client, store: Store, template: str, family_id: str, *, task_queue: str
+) -> TriggerOutcome:
+    """Manual trigger of a named template for one family."""
+    if await store.families.get(family_id) is None:
+        raise TriggerError(f"family: no family with id {family_id!r}")
+    params = await store.templates.active(template)
+    if params is None:
+        raise TriggerError(f"template: no active template named {template!r}")
+    return await start_sequence(client, params, family_id, task_queue=task_queue)
+
+
+async def predict(
+    client: Client,
+    store: Store,
+    family_id: str,
+    probability: float,
+    confidence: float,
+    *,
+    task_queue: str,
+    window_days: int | None = None,
+    model_version: str = "unknown",
+) -> TriggerOutcome:
+    """Record a prediction and start the best matching active template, by priority."""
+    if not 0.0 <= probability <= 1.0:
+        raise TriggerError(f"probability: must be between 0 and 1, got {probability}")
+    if not 0.0 <= confidence <= 100.0:
+        raise TriggerError(f"confidence: must be between 0 and 100, got {confidence}")
+    if window_days is not None and window_days < 0:
+        raise TriggerError(f"window-days: must not be negative, got {window_days}")
+    if await store.families.get(family_id) is None:
+        raise TriggerError(f"family: no family with id {family_id!r}")
+    recorded = await store.predictions.add(
+        family_id,
+        probability,
+        confidence,
+        window_days=window_days,
+        model_version=model_version,
+    )
+    candidates = [
+        params
+        for params in await store.templates.list_latest()
+        if params.active
+        and params.trigger.type == "prediction"
+        and params.trigger.when is not None
+        and params.trigger.when.matches(probability, confidence)
+    ]
+    if not candidates:
+        await store.predictions.set_outcome(
+            recorded.id, template=None, workflow_id=None, outcome="below_threshold"
+        )
+        return TriggerOutcome(
+            False,
+            None,
+            f"no sequence: probability {probability} / confidence {confidence} "
+            "is below every active template's threshold",
+        )
+    best = max(candidates, key=lambda p: p.priority)
+    outcome = await start_sequence(
+        client,
+        best,
+        family_id,
+        task_queue=task_queue,
+        prediction=PredictionRef(
+            prediction_id=recorded.id,
+            probability=probability,
+            confidence=confidence,
+            model_version=model_version,
+            window_days=window_days,
+        ),
+        triggered_by="prediction",
+    )
+    await store.predictions.set_outcome(
+        recorded.id,
+        template=best.name,
+        workflow_id=outcome.workflow_id,
+        outcome="started" if outcome.started else "already_running",
+    )
+    return outcome

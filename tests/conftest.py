@@ -1,0 +1,85 @@
+"""Shared fixtures: a migrated store per test, and one time-skipping server per session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from starter.dev import SEARCH_ATTRIBUTES, find_binary
+from starter.settings import Settings
+from starter.templates import builtin_templates
+from store import Store, migrate
+from worker import build_worker
+
+_INDEXED = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+}
+
+FAMILIES = [
+    # (id, name, email, phone, timezone)
+    ("F1", "Martinez", "martinez@example.org", "+15550100001", "UTC"),
+    ("F2", "Okafor", "okafor@example.org", "+15550100002", "America/New_York"),
+    ("F3", "Haddad", None, "+15550100003", "UTC"),
+]
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={name: _INDEXED[kind] for name, kind in SEARCH_ATTRIBUTES.items()},
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=find_binary("temporal-test-server"),
+    )
+    await register_search_attributes(env.client)
+    async with env:
+        yield env
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await migrate(url)
+    store = Store.from_url(url)
+    for family_id, name, email, phone, tz in FAMILIES:
+        await store.families.upsert(family_id, name, email=email, phone=phone, timezone=tz)
+    for params in builtin_templates():
+        await store.templates.save(params)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(task_queue=f"tq-{uuid.uuid4()}")
+
+
+@pytest.fixture
+async def ts_worker(
+    time_env: WorkflowEnvironment, store: Store, settings: Settings
+) -> AsyncIterator[Worker]:
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(time_env.client, store, http, settings)
+        async with worker:
+            yield worker

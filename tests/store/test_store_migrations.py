@@ -1,0 +1,67 @@
+"""The migrations create exactly the models' schema, and re-running them changes nothing."""
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from store import Base, Store, make_engine, migrate
+
+
+async def _version(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            return [row[0] for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_twice_is_a_no_op(db_url: str) -> None:
+    await migrate(db_url)
+    await migrate(db_url)
+
+    assert await _version(db_url) == ["0001"]
+
+
+async def test_concurrent_migrations_on_a_fresh_database(
+    new_database: Callable[[], AbstractAsyncContextManager[str]],
+) -> None:
+    async with new_database() as url:
+        await asyncio.gather(migrate(url), migrate(url))
+
+        assert await _version(url) == ["0001"]
+
+
+async def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    def inspect_schema(connection: Connection) -> tuple[list[object], dict[str, set[str]]]:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        inspector = inspect(connection)
+        columns = {
+            table: {column["name"] for column in inspector.get_columns(table)}
+            for table in inspector.get_table_names()
+        }
+        return diff, columns
+
+    engine = make_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            diff, columns = await connection.run_sync(inspect_schema)
+    finally:
+        await engine.dispose()
+
+    assert diff == []
+    for table in Base.metadata.sorted_tables:
+        assert columns.get(table.name) == {column.name for column in table.columns}, table.name
+
+
+async def test_foreign_keys_are_enforced(store: Store) -> None:
+    # On SQLite this depends on PRAGMA foreign_keys=ON at connect.
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await store.predictions.add("F-missing", 0.9, 90.0)

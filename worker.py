@@ -1,0 +1,98 @@
+"""The worker: builds the store, the providers and the activities, and runs them.
+
+`python worker.py` connects to TEMPORAL_ADDRESS and serves the `interventions` queue
+until SIGINT/SIGTERM, then finishes in-flight activities and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import AsyncExitStack
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import ChannelActivities, FamilyActivities, TaskActivities
+from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from starter.client import connect
+from starter.settings import Settings
+from store import Store
+from workflows.sequences import SEQUENCES
+
+
+def build_providers(settings: Settings, http: httpx.AsyncClient) -> tuple[Provider, Provider]:
+    """The email and SMS providers the settings select."""
+    email: Provider = OutboxProvider()
+    sms: Provider = OutboxProvider()
+    if settings.email_provider == "http":
+        assert settings.email_api_url and settings.email_api_token
+        email = HttpEmailProvider(
+            http, settings.email_api_url, settings.email_api_token, settings.email_from
+        )
+    if settings.sms_provider == "http":
+        assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
+        sms = HttpSmsProvider(
+            http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
+        )
+    return email, sms
+
+
+def build_worker(
+    client: Client, store: Store, http: httpx.AsyncClient, settings: Settings
+) -> Worker:
+    """A worker serving every sequence and every activity on the settings' task queue."""
+    email, sms = build_providers(settings, http)
+    channels = ChannelActivities(store, email=email, sms=sms)
+    tasks = TaskActivities(store)
+    families = FamilyActivities(store)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=SEQUENCES,
+        activities=[
+            channels.send_email,
+            channels.send_sms,
+            tasks.open_task,
+            tasks.cancel_task,
+            families.load_family_context,
+            families.evaluate_condition,
+        ],
+    )
+
+
+def http_client() -> httpx.AsyncClient:
+    """One pooled client per worker, with timeouts set: a hung provider is a transient error."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
+    """Run until `stop` is set, then shut down gracefully."""
+    async with AsyncExitStack() as stack:
+        store = Store.from_url(settings.database_url)
+        stack.push_async_callback(store.close)
+        http = await stack.enter_async_context(http_client())
+        client = client or await connect(settings)
+        worker = build_worker(client, store, http, settings)
+        async with worker:
+            logging.info("Worker serving task queue %r", settings.task_queue)
+            await stop.wait()
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings.from_env()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

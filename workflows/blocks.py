@@ -1,0 +1,576 @@
+"""The building blocks every intervention sequence is made of.
+
+A sequence is a short class that subclasses `Intervention` and tells its story with these
+blocks: `send`, `wait_for_response`, `check`, `open_task`, `approval_gate`. Everything the
+story should not have to repeat lives here once: local-time scheduling, retries and
+fallbacks, escalation to a person, compensation, signals, the `status` query, search
+attributes and the summaries that make the Web UI's history read like the story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import time as clock_time
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import ChannelActivities, FamilyActivities, TaskActivities
+    from contracts import (
+        CancelRequest,
+        CancelTaskRequest,
+        Channel,
+        Condition,
+        ConditionRequest,
+        Decision,
+        EscalationAnswer,
+        FamilyContext,
+        FamilyContextRequest,
+        InterventionResult,
+        InterventionStart,
+        InterventionStatus,
+        PendingApproval,
+        ReceivedResponse,
+        Response,
+        SendRequest,
+        SequenceParams,
+        State,
+        StepRecord,
+        StepRef,
+        StepStatus,
+        TaskKind,
+        TaskRequest,
+    )
+    from workflows import timing
+
+STATE = SearchAttributeKey.for_keyword("InterventionState")
+FAMILY_ID = SearchAttributeKey.for_keyword("FamilyId")
+TEMPLATE_NAME = SearchAttributeKey.for_keyword("TemplateName")
+TEMPLATE_VERSION = SearchAttributeKey.for_int("TemplateVersion")
+RISK_SCORE = SearchAttributeKey.for_float("RiskScore")
+
+# Error types the channel activities raise for failures that retrying cannot fix.
+PERMANENT_ERRORS = ["InvalidRecipient", "HardBounce", "OptedOut", "ProviderRejected"]
+
+SHORT_ACTIVITY = timedelta(seconds=30)
+
+
+class SequenceCancelled(Exception):
+    """Raised inside the story when a `cancel` signal (or a timeout rule) ends the sequence."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe(delta: timedelta) -> str:
+    """`3 days`, `2 hours`, `45 seconds`: durations as a person writes them in a summary."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+class Intervention:
+    """Base class of every sequence: state, signals, query and the shared building blocks."""
+
+    @workflow.init
+    def __init__(self, start: InterventionStart) -> None:
+        self.start = start
+        self.params: SequenceParams = start.params
+        self.family: FamilyContext | None = None
+        self.state = State.SCHEDULED
+        self.current_step: str | None = None
+        self.next_action_at: Any = None
+        self.steps: dict[str, StepRecord] = {}
+        self.responses: list[ReceivedResponse] = []
+        self.decisions: list[tuple[str, Decision]] = []
+        self.decision_log: list[dict[str, Any]] = []
+        self.pending_approval: PendingApproval | None = None
+        self.cancel_request: CancelRequest | None = None
+        self.escalation_answer: tuple[str, EscalationAnswer] | None = None
+        self.compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.outcome: str | None = None
+        self._published_state: State | None = None
+
+    # ----------------------------------------------------------------- signals and query
+
+    @workflow.signal
+    def record_response(self, response: Response) -> None:
+        """The family answered; a wait for a reply wakes up at once."""
+        self.responses.append(
+            ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now())
+        )
+
+    @workflow.signal
+    def approve(self, decision: Decision) -> None:
+        """Approve the next (or the pending) approval gate; kept if it arrives early."""
+        self._decide("approve", decision)
+
+    @workflow.signal
+    def reject(self, decision: Decision) -> None:
+        """Reject the next (or the pending) approval gate; the gated step is skipped."""
+        self._decide("reject", decision)
+
+    @workflow.signal
+    def cancel(self, request: CancelRequest) -> None:
+        """Call the sequence off: compensations run, then it ends `cancelled`."""
+        if self.cancel_request is None:
+            self.cancel_request = request
+
+    @workflow.signal
+    def resume(self, answer: EscalationAnswer) -> None:
+        """After an escalation: try the failed step again."""
+        self.escalation_answer = ("resume", answer)
+
+    @workflow.signal
+    def skip(self, answer: EscalationAnswer) -> None:
+        """After an escalation: leave the failed step and go on."""
+        self.escalation_answer = ("skip", answer)
+
+    @workflow.query
+    def status(self) -> InterventionStatus:
+        """State, current step, next action time, every step so far, responses, approvals."""
+        info = workflow.info()
+        return InterventionStatus(
+            workflow_id=info.workflow_id,
+            family_id=self.start.family_id,
+            template=self.params.name,
+            template_version=self.params.version,
+            state=self.state,
+            current_step=self.current_step,
+            next_action_at=self.next_action_at,
+            steps=list(self.steps.values()),
+            responses=self.responses,
+            pending_approval=self.pending_approval,
+            outcome=self.outcome,
+            decisions=self.decision_log,
+        )
+
+    def _decide(self, verdict: str, decision: Decision) -> None:
+        entry = {"verdict": verdict, **decision.model_dump(), "at": workflow.now().isoformat()}
+        if decision.role not in self.params.approver_roles:
+            # Refused, not queued: a decision from a role the template does not allow
+            # must never open a gate. It stays in the log so the refusal is auditable.
+            entry["refused"] = f"role {decision.role!r} may not decide"
+            self.decision_log.append(entry)
+            workflow.logger.warning("Refused %s from role %s", verdict, decision.role)
+            return
+        self.decision_log.append(entry)
+        self.decisions.append((verdict, decision))
+
+    # ----------------------------------------------------------------- running a story
+
+    @property
+    def responded(self) -> bool:
+        return bool(self.responses)
+
+    async def carry_out(self, story: Callable[[], Awaitable[str]]) -> InterventionResult:
+        """Run the sequence's story; on cancel or failure, undo what it did, newest first."""
+        self._publish_state()
+        try:
+            self.family = await workflow.execute_activity_method(
+                FamilyActivities.load_family_context,
+                FamilyContextRequest(family_id=self.start.family_id),
+                start_to_close_timeout=SHORT_ACTIVITY,
+                summary="Load the family's time zone and channels",
+            )
+            self.outcome = await story()
+        except SequenceCancelled as cancelled:
+            await self._compensate()
+            return self._end(State.CANCELLED, f"cancelled: {cancelled.reason}")
+        except asyncio.CancelledError:
+            # Cancelled from Temporal itself (UI, CLI): undo, then let the cancel stand.
+            await self._compensate()
+            self._end(State.CANCELLED, "cancelled through Temporal")
+            raise
+        except Exception as err:
+            await self._compensate()
+            self._end(State.FAILED, f"failed: {err}")
+            raise ApplicationError(f"sequence failed: {err}", type="SequenceFailed") from err
+        return self._end(State.COMPLETED, self.outcome)
+
+    def _end(self, state: State, outcome: str) -> InterventionResult:
+        self.outcome = outcome
+        self.current_step = None
+        self.next_action_at = None
+        self.pending_approval = None
+        self._set_state(state)
+        return InterventionResult(state=state, outcome=outcome, steps=list(self.steps.values()))
+
+    async def _compensate(self) -> None:
+        if not self.compensations:
+            return
+        self._set_state(State.COMPENSATING)
+        for step_id, undo in reversed(self.compensations):
+            # Each undo is an idempotent activity with its own retries; one failing undo
+            # must not stop the others from running.
+            try:
+                await undo()
+                self.steps[step_id].status = StepStatus.COMPENSATED
+            except Exception as err:
+                self.steps[step_id].error = f"compensation failed: {err}"
+        self.compensations.clear()
+
+    # ----------------------------------------------------------------- state bookkeeping
+
+    def _set_state(self, state: State) -> None:
+        self.state = state
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        # One upsert per real change keeps the history short.
+        if self._published_state != self.state:
+            workflow.upsert_search_attributes([STATE.value_set(self.state.value)])
+            self._published_state = self.state
+
+    def _step(self, step_id: str, kind: str, summary: str) -> StepRecord:
+        record = self.steps.get(step_id)
+        if record is None:
+            record = StepRecord(step_id=step_id, kind=kind, summary=summary)
+            self.steps[step_id] = record
+        self.current_step = step_id
+        return record
+
+    def _ref(self, step_id: str) -> StepRef:
+        info = workflow.info()
+        prediction = self.start.prediction
+        return StepRef(
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            step_id=step_id,
+            template=self.params.name,
+            template_version=self.params.version,
+            prediction_id=prediction.prediction_id if prediction else None,
+        )
+
+    def _retry_policy(self) -> RetryPolicy:
+        retry = self.params.retry
+        return RetryPolicy(
+            initial_interval=retry.initial_interval,
+            backoff_coefficient=retry.backoff,
+            maximum_interval=retry.max_interval,
+            maximum_attempts=retry.max_attempts,
+            non_retryable_error_types=PERMANENT_ERRORS,
+        )
+
+    def _check_cancelled(self) -> None:
+        if self.cancel_request is not None:
+            raise SequenceCancelled(self.cancel_request.reason)
+
+    async def _wait(self, until: Callable[[], bool], timeout: timedelta, summary: str) -> bool:
+        """Sleep durably up to `timeout`; wake early when `until()` or a cancel arrives."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: until() or self.cancel_request is not None,
+                timeout=timeout if timeout > timedelta(0) else None,
+                timeout_summary=summary,
+            )
+        self._check_cancelled()
+        return until()
+
+    async def _wait_until_due(
+        self, step: StepRecord, delay: timedelta, at: clock_time | None
+    ) -> None:
+        """Place the step in the family's local time, then sleep until then."""
+        assert self.family is not None
+        now = workflow.now()
+        placement = timing.next_allowed_time(
+            now + delay,
+            self.family.timezone,
+            self.params.quiet_hours,
+            urgent=self.params.urgent,
+            at=at,
+        )
+        step.due_at = placement.at
+        step.due_reason = placement.reason
+        remaining = placement.at - now
+        if remaining > timedelta(0):
+            self.next_action_at = placement.at
+            self._set_state(State.SCHEDULED)
+            why = f" ({placement.reason})" if placement.reason else ""
+            await self._wait(lambda: False, remaining, f"Wait {describe(remaining)}{why}")
+            self.next_action_at = None
+        self._check_cancelled()
+
+    def _begin(self, step: StepRecord) -> None:
+        self._set_state(State.RUNNING)
+        step.status = StepStatus.RUNNING
+        step.started_at = workflow.now()
+
+    def _finish_step(self, step: StepRecord, status: StepStatus, result: str) -> None:
+        step.status = status
+        step.result = result
+        step.finished_at = workflow.now()
+
+    # ----------------------------------------------------------------- the building blocks
+
+    async def send(
+        self,
+        channel: Channel,
+        template_name: str,
+        *,
+        step: str | None = None,
+        delay: timedelta = timedelta(0),
+        at: clock_time | None = None,
+        fallback: Channel | None = None,
+    ) -> bool:
+        """Send a message on a channel at the right local time.
+
+        On a permanent failure or exhausted retries, fall back (email → SMS → call task)
+        or escalate to a person. Returns True when a message went out on some channel.
+        """
+        self._check_cancelled()
+        step_id = step or f"{channel.value}_{template_name}"
+        record = self._step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
+        record.channel = channel
+        await self._wait_until_due(record, delay, at)
+        assert self.family is not None
+        if channel == Channel.CALL:
+            return await self._fallback_to_call(record, template_name)
+        while True:
+            if channel in self.family.opted_out or channel not in self.family.channels:
+                error = f"family has no usable {channel.value} channel"
+                record.error = error
+                return await self._after_failure(record, template_name, fallback, error)
+            self._begin(record)
+            try:
+                result = await workflow.execute_activity_method(
+                    ChannelActivities.send_email
+                    if channel == Channel.EMAIL
+                    else ChannelActivities.send_sms,
+                    SendRequest(
+                        ref=self._ref(step_id),
+                        family_id=self.start.family_id,
+                        channel=channel,
+                        template_name=template_name,
+                        message=self._message(template_name),
+                    ),
+                    start_to_close_timeout=SHORT_ACTIVITY,
+                    retry_policy=self._retry_policy(),
+                    summary=f"Send {channel.value} '{template_name}'",
+                )
+            except ActivityError as err:
+                record.attempts += 1
+                record.error = _describe_error(err)
+                if fallback is None and await self._escalate(record) == "resume":
+                    continue
+                return await self._after_failure(record, template_name, fallback, record.error)
+            record.attempts += 1
+            record.error = None
+            self._finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
+            return True
+
+    async def _after_failure(
+        self, record: StepRecord, template_name: str, fallback: Channel | None, error: str
+    ) -> bool:
+        if fallback is None:
+            self._finish_step(record, StepStatus.SKIPPED, f"skipped after: {error}")
+            return False
+        self._finish_step(record, StepStatus.FELL_BACK, f"fell back to {fallback.value}")
+        next_fallback = Channel.CALL if fallback == Channel.SMS else None
+        return await self.send(
+            fallback,
+            template_name,
+            step=f"{record.step_id}_fallback_{fallback.value}",
+            fallback=next_fallback,
+        )
+
+    async def _fallback_to_call(self, record: StepRecord, template_name: str) -> bool:
+        task_id = await self._run_task(
+            record,
+            TaskKind.CALL,
+            f"Messages could not be delivered ('{template_name}'): please call",
+            compensate=False,
+        )
+        return task_id is not None
+
+    async def wait_for_response(self, timeout: timedelta, *, step: str = "wait_reply") -> bool:
+        """Wait up to `timeout` for the family to answer; a `record_response` wakes it."""
+        self._check_cancelled()
+        summary = f"Wait up to {describe(timeout)} for a reply"
+        record = self._step(step, "wait", summary)
+        record.status = StepStatus.RUNNING
+        record.started_at = workflow.now()
+        if not self.responded:
+            self.next_action_at = workflow.now() + timeout
+            self._set_state(State.SCHEDULED)
+        answered = await self._wait(lambda: self.responded, timeout, summary)
+        self.next_action_at = None
+        self._finish_step(record, StepStatus.DONE, "reply received" if answered else "no reply")
+        return answered
+
+    async def check(self, condition: Condition, *, step: str, summary: str) -> bool:
+        """Evaluate a condition against the family's current data, the prediction and replies."""
+        self._check_cancelled()
+        record = self._step(step, "condition", summary)
+        self._begin(record)
+        prediction = self.start.prediction
+        facts: dict[str, Any] = {
+            "response_received": self.responded,
+            "responses": [r.channel.value for r in self.responses],
+            "probability": prediction.probability if prediction else None,
+            "confidence": prediction.confidence if prediction else None,
+        }
+        result = await workflow.execute_activity_method(
+            FamilyActivities.evaluate_condition,
+            ConditionRequest(
+                ref=self._ref(step),
+                family_id=self.start.family_id,
+                condition=condition,
+                facts=facts,
+            ),
+            start_to_close_timeout=SHORT_ACTIVITY,
+            summary=summary,
+        )
+        record.attempts += 1
+        self._finish_step(record, StepStatus.DONE, f"{result.value}: {result.explanation}")
+        return result.value
+
+    async def open_task(
+        self,
+        kind: TaskKind,
+        *,
+        reason: str,
+        step: str | None = None,
+        delay: timedelta = timedelta(0),
+        approval: bool = False,
+        compensate: bool = False,
+    ) -> int | None:
+        """Open a coordinator task (a call, a to-do), optionally behind an approval gate.
+
+        With `compensate`, cancelling the sequence later cancels the task again.
+        Returns the task id, or None when the gate said no.
+        """
+        self._check_cancelled()
+        step_id = step or f"{kind.value}_task"
+        record = self._step(step_id, kind.value, f"Open a {kind.value} task: {reason}")
+        await self._wait_until_due(record, delay, None)
+        if approval and not await self.approval_gate(step_id, reason):
+            self._finish_step(record, StepStatus.SKIPPED, "not approved")
+            return None
+        return await self._run_task(record, kind, reason, compensate=compensate)
+
+    async def _run_task(
+        self,
+        record: StepRecord,
+        kind: TaskKind,
+        reason: str,
+        *,
+        compensate: bool,
+        details: dict[str, Any] | None = None,
+    ) -> int | None:
+        self._begin(record)
+        ref = self._ref(record.step_id)
+        result = await workflow.execute_activity_method(
+            TaskActivities.open_task,
+            TaskRequest(
+                ref=ref,
+                family_id=self.start.family_id,
+                kind=kind,
+                reason=reason,
+                assign_to=self.params.escalation.assign_to,
+                details=details or {},
+            ),
+            start_to_close_timeout=SHORT_ACTIVITY,
+            retry_policy=self._retry_policy(),
+            summary=f"Open a {kind.value} task for a {self.params.escalation.assign_to}",
+        )
+        record.attempts += 1
+        self._finish_step(record, StepStatus.DONE, f"task {result.task_id} opened")
+        if compensate:
+
+            async def undo() -> None:
+                await workflow.execute_activity_method(
+                    TaskActivities.cancel_task,
+                    CancelTaskRequest(
+                        ref=ref, task_id=result.task_id, reason="sequence called off"
+                    ),
+                    start_to_close_timeout=SHORT_ACTIVITY,
+                    retry_policy=RetryPolicy(maximum_attempts=10),
+                    summary=f"Undo: cancel task {result.task_id}",
+                )
+
+            self.compensations.append((record.step_id, undo))
+        return result.task_id
+
+    async def approval_gate(self, step_id: str, reason: str) -> bool:
+        """Wait for a person to approve or reject; an early decision is used at once."""
+        escalation = self.params.escalation
+        now = workflow.now()
+        self.pending_approval = PendingApproval(
+            step_id=step_id,
+            reason=reason,
+            roles=self.params.approver_roles,
+            since=now,
+            decide_by=now + escalation.timeout,
+        )
+        self._set_state(State.AWAITING_APPROVAL)
+        decided = await self._wait(
+            lambda: bool(self.decisions),
+            escalation.timeout,
+            f"Wait up to {describe(escalation.timeout)} for approval",
+        )
+        self.pending_approval = None
+        if not decided:
+            if escalation.on_timeout == "cancel":
+                raise SequenceCancelled("approval timed out")
+            return escalation.on_timeout == "proceed"
+        verdict, _ = self.decisions.pop(0)
+        return verdict == "approve"
+
+    async def _escalate(self, record: StepRecord) -> str:
+        """Hand a failed step to a person: open an escalation task, pause, await an answer."""
+        escalation = self.params.escalation
+        self.escalation_answer = None
+        await self._run_task(
+            self._step(f"{record.step_id}_escalation", "escalation", "Escalate to a person"),
+            TaskKind.ESCALATION,
+            f"Step '{record.step_id}' failed: {record.error}",
+            compensate=False,
+            details={
+                "step": record.step_id,
+                "error": record.error,
+                "attempts": record.attempts,
+                "family_id": self.start.family_id,
+                "workflow_id": workflow.info().workflow_id,
+            },
+        )
+        self.current_step = record.step_id
+        self._set_state(State.PAUSED)
+        answered = await self._wait(
+            lambda: self.escalation_answer is not None,
+            escalation.timeout,
+            f"Paused: wait up to {describe(escalation.timeout)} for resume or skip",
+        )
+        if not answered:
+            if escalation.on_timeout == "cancel":
+                raise SequenceCancelled(f"no answer to the escalation of '{record.step_id}'")
+            return "resume" if escalation.on_timeout == "proceed" else "skip"
+        assert self.escalation_answer is not None
+        return self.escalation_answer[0]
+
+    def _message(self, template_name: str) -> Any:
+        try:
+            return self.params.messages[template_name]
+        except KeyError:
+            raise ApplicationError(
+                f"template {self.params.name!r} has no message {template_name!r}",
+                type="TemplateError",
+                non_retryable=True,
+            ) from None
+
+
+def _describe_error(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"
+    return str(cause or err)
