@@ -77,7 +77,8 @@ def print_guide(settings: Settings, started: list[str]) -> None:
         '--input \'{"approver": "sarah", "role": "coordinator"}\''
     )
     typer.echo(
-        "  .venv/bin/followthrough respond intervention-high_risk_intervention-F1001 --channel email"
+        "  .venv/bin/followthrough respond "
+        "intervention-high_risk_intervention-F1001 --channel email"
     )
     typer.echo("  .venv/bin/followthrough list --state awaiting_approval")
     typer.echo("  .venv/bin/followthrough tasks")

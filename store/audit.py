@@ -1,0 +1,71 @@
+"""The step audit trail: what each sequence did, with no message bodies or addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from store.models import StepExecution
+from store.unique import Sessions, insert_once
+
+
+class StepExecutionRepository:
+    """The PII-free audit trail: one row per step a sequence finished."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self,
+        *,
+        idempotency_key: str,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        family_id: str,
+        template: str,
+        template_version: int,
+        prediction_id: int | None,
+        kind: str,
+        channel: str | None,
+        provider_message_id: str | None,
+        attempts: int,
+        outcome: str,
+        error_type: str | None,
+    ) -> tuple[StepExecution, bool]:
+        """Record a step, or return the one recorded under this key (and False)."""
+        step = StepExecution(
+            idempotency_key=idempotency_key,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            step_id=step_id,
+            family_id=family_id,
+            template=template,
+            template_version=template_version,
+            prediction_id=prediction_id,
+            kind=str(kind),
+            channel=None if channel is None else str(channel),
+            provider_message_id=provider_message_id,
+            attempts=attempts,
+            outcome=str(outcome),
+            error_type=error_type,
+        )
+        return await insert_once(self._sessions, step)
+
+    async def for_family(self, family_id: str) -> list[StepExecution]:
+        """A family's steps across all sequences, in time order."""
+        return await self._where(StepExecution.family_id == family_id)
+
+    async def for_workflow(self, workflow_id: str) -> list[StepExecution]:
+        """One sequence's steps, in time order."""
+        return await self._where(StepExecution.workflow_id == workflow_id)
+
+    async def _where(self, condition: Any) -> list[StepExecution]:
+        query = (
+            select(StepExecution)
+            .where(condition)
+            .order_by(StepExecution.created_at, StepExecution.id)
+        )
+        async with self._sessions() as session:
+            return list(await session.scalars(query))

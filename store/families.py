@@ -1,0 +1,108 @@
+"""Families: contact details, time zone, opt-outs and the data conditions read."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from store.models import Family
+from store.unique import RACE_ATTEMPTS, Sessions
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET: Final = _Unset.UNSET
+"""Default of `FamilyRepository.upsert` fields: on update, keep what is stored."""
+
+
+class FamilyRepository:
+    """Families and what the sequences need to know about them."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def upsert(
+        self,
+        family_id: str,
+        name: str,
+        *,
+        email: str | None | _Unset = UNSET,
+        phone: str | None | _Unset = UNSET,
+        timezone: str | _Unset = UNSET,
+        preferred_channel: str | None | _Unset = UNSET,
+        opted_out: Iterable[str] | _Unset = UNSET,
+        engagement_score: float | None | _Unset = UNSET,
+        attributes: dict[str, Any] | None | _Unset = UNSET,
+    ) -> Family:
+        """Insert the family, or update it with the fields given.
+
+        Fields not given keep their stored value on update (so re-importing contact details
+        never clears an opt-out) and take the column default on insert: no email, phone or
+        preferred channel, "America/New_York", no opt-outs, no score, `{}` attributes.
+        """
+        given: dict[str, Any] = {"name": name}
+        if email is not UNSET:
+            given["email"] = email
+        if phone is not UNSET:
+            given["phone"] = phone
+        if timezone is not UNSET:
+            given["timezone"] = timezone
+        if preferred_channel is not UNSET:
+            given["preferred_channel"] = (
+                None if preferred_channel is None else str(preferred_channel)
+            )
+        if opted_out is not UNSET:
+            given["opted_out"] = _channels(opted_out)
+        if engagement_score is not UNSET:
+            given["engagement_score"] = engagement_score
+        if attributes is not UNSET:
+            given["attributes"] = dict(attributes or {})
+
+        for attempt in range(RACE_ATTEMPTS):
+            try:
+                async with self._sessions.begin() as session:
+                    family = await session.get(Family, family_id, with_for_update=True)
+                    if family is None:
+                        family = Family(family_id=family_id, **given)
+                        session.add(family)
+                    else:
+                        for field, value in given.items():
+                            setattr(family, field, value)
+                return family
+            except IntegrityError:
+                # Another upsert inserted the same id first; the next pass updates it.
+                if attempt == RACE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def get(self, family_id: str) -> Family | None:
+        """The family, or None."""
+        async with self._sessions() as session:
+            return await session.get(Family, family_id)
+
+    async def opt_out(self, family_id: str, channel: str) -> None:
+        """Record that the family must not be contacted on `channel` again."""
+        async with self._sessions.begin() as session:
+            # Locked so two opt-outs arriving together do not overwrite each other's list.
+            family = await session.get(Family, family_id, with_for_update=True)
+            if family is None:
+                raise LookupError(f"no family {family_id!r}")
+            if str(channel) not in family.opted_out:
+                family.opted_out = [*family.opted_out, str(channel)]
+
+    async def list(self) -> builtins.list[Family]:
+        """Every family, by id."""
+        async with self._sessions() as session:
+            return builtins.list(await session.scalars(select(Family).order_by(Family.family_id)))
+
+
+def _channels(channels: Iterable[str]) -> list[str]:
+    # str() turns a Channel member into its value; dict.fromkeys drops repeats, keeps order.
+    return list(dict.fromkeys(str(channel) for channel in channels))

@@ -1,0 +1,65 @@
+"""The outbox: every message a provider accepted, keyed so a retry never sends twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from store.models import Message
+from store.unique import Sessions, insert_once
+
+
+class MessageRepository:
+    """The outbox: what was sent, to whom, through which provider."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get_by_key(self, key: str) -> Message | None:
+        """The message recorded under an idempotency key: a retry checks this before sending."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Message).where(Message.idempotency_key == key))
+
+    async def record(
+        self,
+        *,
+        idempotency_key: str,
+        family_id: str,
+        workflow_id: str,
+        step_id: str,
+        channel: str,
+        provider: str,
+        provider_message_id: str,
+        recipient: str,
+        subject: str | None,
+        body: str,
+    ) -> tuple[Message, bool]:
+        """Record a sent message, or return the one recorded under this key (and False)."""
+        message = Message(
+            idempotency_key=idempotency_key,
+            family_id=family_id,
+            workflow_id=workflow_id,
+            step_id=step_id,
+            channel=str(channel),
+            provider=provider,
+            provider_message_id=provider_message_id,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            status="sent",
+        )
+        return await insert_once(self._sessions, message)
+
+    async def for_family(self, family_id: str) -> list[Message]:
+        """Messages sent to a family, oldest first."""
+        return await self._where(Message.family_id == family_id)
+
+    async def for_workflow(self, workflow_id: str) -> list[Message]:
+        """Messages a sequence sent, oldest first."""
+        return await self._where(Message.workflow_id == workflow_id)
+
+    async def _where(self, condition: Any) -> list[Message]:
+        query = select(Message).where(condition).order_by(Message.created_at, Message.id)
+        async with self._sessions() as session:
+            return list(await session.scalars(query))
