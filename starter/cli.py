@@ -151,6 +151,7 @@ def predict(
     """Record a prediction; the matching template (if any) starts a sequence."""
 
     async def work() -> None:
+        triggers.check_prediction(probability, confidence, window_days)
         async with session() as (settings, client, store):
             say(
                 await triggers.predict(
@@ -211,11 +212,20 @@ def _decision(verdict: str) -> Callable[..., None]:
         by: Annotated[str, typer.Option(help="Who decides.")],
         role: Annotated[str, typer.Option(help="Their role, e.g. coordinator.")],
         note: Annotated[str, typer.Option()] = "",
+        signal: Annotated[
+            bool, typer.Option("--signal", help="Send the plain signal; no answer is awaited.")
+        ] = False,
     ) -> None:
         async def work() -> None:
             async with temporal() as client:
-                await operations.decide(client, workflow_id, verdict, by, role, note)
-                typer.echo(f"{verdict} sent to {workflow_id}")
+                if signal:
+                    await operations.decide(client, workflow_id, verdict, by, role, note)
+                    typer.echo(f"{verdict} sent to {workflow_id}")
+                    return
+                # The update answers at once: a refused decision exits 1 with the reason.
+                receipt = await operations.decide_now(client, workflow_id, verdict, by, role, note)
+                done = "approved" if verdict == "approve" else "rejected"
+                typer.echo(f"{done}: step {receipt.step_id} of {workflow_id}")
 
         run(work)
 
@@ -351,8 +361,12 @@ def tasks(
 @templates_app.command("validate")
 def templates_validate(path: Path) -> None:
     """Check a template file; problems are named by field."""
-    params = read_template(path) if _exists(path) else None
-    assert params is not None
+    _exists(path)
+    try:
+        params = read_template(path)
+    except TemplateFileError as err:
+        fail(str(err))
+        return
     typer.echo(f"{path}: ok ({params.name}, workflow {params.workflow})")
 
 

@@ -88,6 +88,16 @@ async def trigger(
     return await start_sequence(client, params, family_id, task_queue=task_queue)
 
 
+def check_prediction(probability: float, confidence: float, window_days: int | None) -> None:
+    """Reject impossible scores before anything is recorded or started."""
+    if not 0.0 <= probability <= 1.0:
+        raise TriggerError(f"probability: must be between 0 and 1, got {probability}")
+    if not 0.0 <= confidence <= 100.0:
+        raise TriggerError(f"confidence: must be between 0 and 100, got {confidence}")
+    if window_days is not None and window_days < 0:
+        raise TriggerError(f"window-days: must not be negative, got {window_days}")
+
+
 async def predict(
     client: Client,
     store: Store,
@@ -100,12 +110,7 @@ async def predict(
     model_version: str = "unknown",
 ) -> TriggerOutcome:
     """Record a prediction and start the best matching active template, by priority."""
-    if not 0.0 <= probability <= 1.0:
-        raise TriggerError(f"probability: must be between 0 and 1, got {probability}")
-    if not 0.0 <= confidence <= 100.0:
-        raise TriggerError(f"confidence: must be between 0 and 100, got {confidence}")
-    if window_days is not None and window_days < 0:
-        raise TriggerError(f"window-days: must not be negative, got {window_days}")
+    check_prediction(probability, confidence, window_days)
     if await store.families.get(family_id) is None:
         raise TriggerError(f"family: no family with id {family_id!r}")
     recorded = await store.predictions.add(
