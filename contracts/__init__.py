@@ -18,7 +18,9 @@ from contracts.activities import (
 from contracts.runs import (
     TASK_QUEUE,
     CancelRequest,
+    DecideRequest,
     Decision,
+    DecisionReceipt,
     EscalationAnswer,
     InterventionResult,
     InterventionStart,
@@ -30,6 +32,7 @@ from contracts.runs import (
     State,
     StepRecord,
     StepStatus,
+    Verdict,
     workflow_id_for,
 )
 from contracts.sequences import (
@@ -54,7 +57,9 @@ __all__ = [
     "Condition",
     "ConditionRequest",
     "ConditionResult",
+    "DecideRequest",
     "Decision",
+    "DecisionReceipt",
     "EscalationAnswer",
     "EscalationSpec",
     "FamilyContext",
@@ -82,6 +87,7 @@ __all__ = [
     "TaskRequest",
     "TaskResult",
     "TriggerSpec",
+    "Verdict",
     "parse_duration",
     "workflow_id_for",
 ]

@@ -79,6 +79,26 @@ class Decision(BaseModel):
     note: str = ""
 
 
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class DecideRequest(BaseModel):
+    """Update `decide`: a decision the caller wants accepted or refused at once."""
+
+    verdict: Verdict
+    decision: Decision
+
+
+class DecisionReceipt(BaseModel):
+    """What the `decide` update answers: the decision was taken for this gate."""
+
+    verdict: Verdict
+    step_id: str
+    approver: str
+
+
 class CancelRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     by: str = "operator"

@@ -7,18 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import (
     CancelRequest,
     Channel,
+    DecideRequest,
     Decision,
+    DecisionReceipt,
     EscalationAnswer,
     InterventionStatus,
     Response,
     SequenceParams,
     State,
+    Verdict,
 )
 from store import Store
 from workflows.blocks import FAMILY_ID, STATE, TEMPLATE_NAME
@@ -65,6 +69,36 @@ async def decide(
     client: Client, workflow_id: str, verdict: str, by: str, role: str, note: str = ""
 ) -> None:
     await signal(client, workflow_id, verdict, Decision(approver=by, role=role, note=note))
+
+
+async def decide_now(
+    client: Client, workflow_id: str, verdict: str, by: str, role: str, note: str = ""
+) -> DecisionReceipt:
+    """Decide through the `decide` update: accepted or refused at once, with the reason.
+
+    The signals `approve`/`reject` stay for scripts and the Temporal CLI; this path is for
+    people, who should hear "your role may not approve this" now, not find it in a log.
+    """
+    try:
+        request = DecideRequest(
+            verdict=Verdict(verdict), decision=Decision(approver=by, role=role, note=note)
+        )
+    except ValueError as err:
+        raise OperationError(f"verdict: {verdict!r} is not approve or reject") from err
+    handle = await _handle(client, workflow_id)
+    try:
+        receipt: DecisionReceipt = await handle.execute_update(
+            "decide", request, result_type=DecisionReceipt
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise OperationError(f"refused: {message}") from err
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise OperationError(f"workflow id: {workflow_id!r} has already finished") from err
+        raise
+    return receipt
 
 
 async def cancel(client: Client, workflow_id: str, reason: str, by: str = "operator") -> None:

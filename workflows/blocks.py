@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
         Channel,
         Condition,
         ConditionRequest,
+        DecideRequest,
         Decision,
+        DecisionReceipt,
         EscalationAnswer,
         FamilyContext,
         FamilyContextRequest,
@@ -119,6 +121,41 @@ class Intervention:
     def reject(self, decision: Decision) -> None:
         """Reject the next (or the pending) approval gate; the gated step is skipped."""
         self._decide("reject", decision)
+
+    @workflow.update
+    def decide(self, request: DecideRequest) -> DecisionReceipt:
+        """Approve or reject the pending gate, with an answer for the caller at once.
+
+        The validator refuses before anything is written to history, so a refused decision
+        leaves no trace in the workflow and the caller learns why straight away.
+        """
+        assert self.pending_approval is not None  # the validator guarantees it
+        self._decide(request.verdict.value, request.decision)
+        return DecisionReceipt(
+            verdict=request.verdict,
+            step_id=self.pending_approval.step_id,
+            approver=request.decision.approver,
+        )
+
+    @decide.validator
+    def _validate_decide(self, request: DecideRequest) -> None:
+        role = request.decision.role
+        if role not in self.params.approver_roles:
+            allowed = ", ".join(self.params.approver_roles)
+            raise ApplicationError(
+                f"role: {role!r} may not decide on {self.params.name} (allowed: {allowed})",
+                type="DecisionRefused",
+            )
+        if self.pending_approval is None:
+            raise ApplicationError(
+                f"state: the sequence is {self.state.value}, not awaiting approval",
+                type="DecisionRefused",
+            )
+        if self.decisions:
+            # A decision is already queued for this gate; a second one would be lost.
+            raise ApplicationError(
+                "state: this approval has already been decided", type="DecisionRefused"
+            )
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
