@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.webhook import WebhookActivities
 from starter.client import connect
 from starter.settings import Settings
 from store import Store
@@ -48,6 +49,7 @@ def build_worker(
     channels = ChannelActivities(store, email=email, sms=sms)
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
+    webhooks = WebhookActivities(store, http)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -59,6 +61,7 @@ def build_worker(
             tasks.cancel_task,
             families.load_family_context,
             families.evaluate_condition,
+            webhooks.call_webhook,
         ],
     )
 

@@ -8,7 +8,8 @@ falls back or escalates); transient ones raise a retryable one, honouring `Retry
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
@@ -65,7 +66,11 @@ class HttpEmailProvider:
                 "Subject": subject or "",
                 "TextBody": body,
             },
-            headers={"X-Server-Token": self._token, "Idempotency-Key": idempotency_key},
+            headers={
+                "X-Postmark-Server-Token": self._token,
+                "Accept": "application/json",
+                "Idempotency-Key": idempotency_key,
+            },
         )
         return str(_json(response).get("MessageID") or response.headers.get("X-Message-Id", ""))
 
@@ -129,7 +134,10 @@ def classify(response: httpx.Response) -> None:
             next_retry_delay=retry_after(response),
         )
     lowered = text.lower()
-    if "bounce" in lowered or "inactive" in lowered:
+    code = _error_code(response)
+    if code in _KNOWN_CODES:
+        kind = _KNOWN_CODES[code]
+    elif "bounce" in lowered or "inactive" in lowered:
         kind = HARD_BOUNCE
     elif "unsubscribed" in lowered or "opted out" in lowered or "stop" in lowered.split():
         kind = OPTED_OUT
@@ -141,11 +149,35 @@ def classify(response: httpx.Response) -> None:
 
 
 def retry_after(response: httpx.Response) -> timedelta | None:
-    """`Retry-After` in seconds (the HTTP-date form is rare for these APIs and ignored)."""
+    """`Retry-After` as seconds or as an HTTP date; None when absent or unreadable."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
         return timedelta(seconds=max(0.0, float(value)))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(timedelta(0), when - datetime.now(UTC))
+
+
+# Documented error codes of the two API styles, more precise than reading the message:
+# Postmark's `ErrorCode` (406: inactive recipient) and Twilio's `code`
+# (21211/21614 invalid or non-mobile number, 21610 the recipient replied STOP).
+_KNOWN_CODES = {
+    406: HARD_BOUNCE,
+    21211: INVALID_RECIPIENT,
+    21614: INVALID_RECIPIENT,
+    21610: OPTED_OUT,
+}
+
+
+def _error_code(response: httpx.Response) -> int | None:
+    data = _json(response)
+    code = data.get("ErrorCode", data.get("code"))
+    return code if isinstance(code, int) and not isinstance(code, bool) else None

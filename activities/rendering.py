@@ -32,6 +32,14 @@ def render(message: MessageTemplate, context: dict[str, Any]) -> tuple[str | Non
     return subject, body
 
 
+def render_text(text: str, context: dict[str, Any]) -> str:
+    """Render one template string (a webhook URL or body field); raise RenderError."""
+    try:
+        return _ENV.from_string(text).render(context)
+    except TemplateError as err:
+        raise RenderError(str(err)) from err
+
+
 def variables(message: MessageTemplate) -> set[str]:
     """The variables a message uses, for validation before a template is published."""
     names: set[str] = set()

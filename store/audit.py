@@ -53,6 +53,13 @@ class StepExecutionRepository:
         )
         return await insert_once(self._sessions, step)
 
+    async def get_by_key(self, key: str) -> StepExecution | None:
+        """The step recorded under an idempotency key, or None."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(StepExecution).where(StepExecution.idempotency_key == key)
+            )
+
     async def for_family(self, family_id: str) -> list[StepExecution]:
         """A family's steps across all sequences, in time order."""
         return await self._where(StepExecution.family_id == family_id)

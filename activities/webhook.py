@@ -1,0 +1,171 @@
+"""The generic JSON webhook activity: call an external system, classify its answer, audit it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.providers import PROVIDER_UNREACHABLE, retry_after
+from activities.rendering import RenderError, render_text
+from contracts.webhooks import (
+    WEBHOOK_CONFIG,
+    WEBHOOK_REJECTED,
+    WEBHOOK_UNAVAILABLE,
+    WebhookRequest,
+    WebhookResult,
+    status_matches,
+)
+from store import Store
+
+_ANSWER_LIMIT = 10_000
+
+
+class WebhookActivities:
+    """Webhook steps over the worker's shared httpx client; one audit row per step."""
+
+    def __init__(
+        self, store: Store, http: httpx.AsyncClient, env: Mapping[str, str] | None = None
+    ) -> None:
+        self._store = store
+        self._http = http
+        self._env = os.environ if env is None else env
+
+    @activity.defn
+    async def call_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Call the webhook once per step; the step's key goes out as `Idempotency-Key`."""
+        ref = request.ref
+        done = await self._store.steps.get_by_key(ref.idempotency_key)
+        if done is not None:
+            return WebhookResult(
+                status_code=_status_of(done.outcome),
+                external_id=done.provider_message_id,
+                duplicate=True,
+            )
+        variables = await self._variables(request)
+        try:
+            url = render_text(request.url, variables)
+            body = _render_json(request.body, variables)
+        except RenderError as err:
+            raise ApplicationError(
+                f"webhook template cannot be rendered: {err}",
+                type=WEBHOOK_CONFIG,
+                non_retryable=True,
+            ) from err
+        headers = {**self._headers(request.headers), "Idempotency-Key": ref.idempotency_key}
+        try:
+            response = await self._http.request(request.method, url, json=body, headers=headers)
+        except httpx.TransportError as err:
+            # The URL and the error kind only: header values may be secrets.
+            raise ApplicationError(
+                f"webhook {request.method} {url} unreachable: {type(err).__name__}",
+                type=PROVIDER_UNREACHABLE,
+            ) from err
+        status = response.status_code
+        answer = _answer(response)
+        external_id = None
+        if request.id_field and isinstance(answer, dict) and answer.get(request.id_field):
+            external_id = str(answer[request.id_field])
+        if status_matches(status, request.success):
+            await self._audit(request, f"http {status}", external_id, None)
+            return WebhookResult(status_code=status, external_id=external_id, response=answer)
+        if status_matches(status, request.transient):
+            raise ApplicationError(
+                f"webhook answered {status}, will retry",
+                type=WEBHOOK_UNAVAILABLE,
+                next_retry_delay=retry_after(response),
+            )
+        await self._audit(request, "failed", None, WEBHOOK_REJECTED, suffix="/failed")
+        raise ApplicationError(
+            f"webhook refused ({status}): {response.text[:300]}",
+            type=WEBHOOK_REJECTED,
+            non_retryable=True,
+        )
+
+    async def _variables(self, request: WebhookRequest) -> dict[str, Any]:
+        family = await self._store.families.get(request.family_id)
+        if family is None:
+            raise ApplicationError(
+                f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
+            )
+        ref = request.ref
+        return {
+            **(family.attributes or {}),
+            "family_id": family.family_id,
+            "family_name": family.name,
+            "workflow_id": ref.workflow_id,
+            "step_id": ref.step_id,
+            "template": ref.template,
+            "prediction_id": ref.prediction_id,
+            **request.context,
+        }
+
+    def _headers(self, headers: dict[str, str]) -> dict[str, str]:
+        resolved = {}
+        for name, value in headers.items():
+            if value.startswith("env:"):
+                variable = value[4:]
+                if variable not in self._env:
+                    raise ApplicationError(
+                        f"webhook header {name}: environment variable {variable} is not set",
+                        type=WEBHOOK_CONFIG,
+                        non_retryable=True,
+                    )
+                value = self._env[variable]
+            resolved[name] = value
+        return resolved
+
+    async def _audit(
+        self,
+        request: WebhookRequest,
+        outcome: str,
+        external_id: str | None,
+        error_type: str | None,
+        suffix: str = "",
+    ) -> None:
+        ref = request.ref
+        await self._store.steps.record(
+            idempotency_key=ref.idempotency_key + suffix,
+            workflow_id=ref.workflow_id,
+            run_id=ref.run_id,
+            step_id=ref.step_id,
+            family_id=request.family_id,
+            template=ref.template,
+            template_version=ref.template_version,
+            prediction_id=ref.prediction_id,
+            kind="webhook",
+            channel=None,
+            provider_message_id=external_id,
+            attempts=activity.info().attempt,
+            outcome=outcome,
+            error_type=error_type,
+        )
+
+
+def _render_json(value: Any, variables: dict[str, Any]) -> Any:
+    # Only string leaves are templates: a value can never break out of its JSON string.
+    if isinstance(value, str):
+        return render_text(value, variables)
+    if isinstance(value, list):
+        return [_render_json(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {key: _render_json(item, variables) for key, item in value.items()}
+    return value
+
+
+def _answer(response: httpx.Response) -> Any:
+    if len(response.content) > _ANSWER_LIMIT:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _status_of(outcome: str) -> int:
+    _, _, number = outcome.partition(" ")
+    return int(number) if number.isdigit() else 0

@@ -1,0 +1,145 @@
+"""The HTTP channel adapters against a real local HTTP server: shapes, auth, error mapping."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from email.utils import format_datetime
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.providers import (
+    HARD_BOUNCE,
+    INVALID_RECIPIENT,
+    OPTED_OUT,
+    PROVIDER_REJECTED,
+    PROVIDER_THROTTLED,
+    PROVIDER_UNAVAILABLE,
+    PROVIDER_UNREACHABLE,
+    HttpEmailProvider,
+    HttpSmsProvider,
+)
+from tests.http_fake import FakeHttpServer, Reply
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHttpServer]:
+    with FakeHttpServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        yield client
+
+
+def email(http: httpx.AsyncClient, fake: FakeHttpServer) -> HttpEmailProvider:
+    return HttpEmailProvider(http, f"{fake.url}/email", "server-token-1", "team@school.example")
+
+
+def sms(http: httpx.AsyncClient, fake: FakeHttpServer) -> HttpSmsProvider:
+    return HttpSmsProvider(http, f"{fake.url}/sms", "AC123", "sms-secret")
+
+
+async def send(provider: HttpEmailProvider | HttpSmsProvider) -> str:
+    return await provider.send(
+        recipient="family@example.org", subject="Hello", body="Hi there", idempotency_key="wf/r/s1"
+    )
+
+
+async def test_email_request_shape_auth_and_idempotency_key(http, fake):
+    fake.queue(Reply(200, {"MessageID": "pm-42", "ErrorCode": 0}))
+    assert await send(email(http, fake)) == "pm-42"
+
+    [request] = fake.requests
+    assert (request.method, request.path) == ("POST", "/email")
+    assert request.headers["X-Postmark-Server-Token"] == "server-token-1"
+    assert request.headers["Idempotency-Key"] == "wf/r/s1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.json() == {
+        "From": "team@school.example",
+        "To": "family@example.org",
+        "Subject": "Hello",
+        "TextBody": "Hi there",
+    }
+
+
+async def test_sms_request_shape_basic_auth_and_idempotency_key(http, fake):
+    fake.queue(Reply(201, {"sid": "SM99", "status": "queued"}))
+    assert await send(sms(http, fake)) == "SM99"
+
+    [request] = fake.requests
+    assert (request.method, request.path) == ("POST", "/sms")
+    expected = base64.b64encode(b"AC123:sms-secret").decode()
+    assert request.headers["Authorization"] == f"Basic {expected}"
+    assert request.headers["Idempotency-Key"] == "wf/r/s1"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(request.body.decode()) == {"To": ["family@example.org"], "Body": ["Hi there"]}
+
+
+async def failure(provider: HttpEmailProvider | HttpSmsProvider) -> ApplicationError:
+    with pytest.raises(ApplicationError) as caught:
+        await send(provider)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (
+            Reply(400, {"code": 21211, "message": "The 'To' number is not valid."}),
+            INVALID_RECIPIENT,
+        ),
+        (Reply(400, {"message": "invalid recipient address"}), INVALID_RECIPIENT),
+        (Reply(400, {"code": 21610, "message": "Attempt to send to unsubscribed"}), OPTED_OUT),
+        (Reply(422, {"ErrorCode": 406, "Message": "Recipient marked inactive"}), HARD_BOUNCE),
+        (Reply(422, {"Message": "hard bounce on this address"}), HARD_BOUNCE),
+        (Reply(401, {"Message": "bad server token"}), PROVIDER_REJECTED),
+    ],
+)
+async def test_permanent_errors_are_not_retryable(http, fake, reply, kind):
+    fake.queue(reply)
+    err = await failure(email(http, fake))
+    assert err.type == kind
+    assert err.non_retryable
+
+
+async def test_server_error_is_transient(http, fake):
+    fake.queue(Reply(500, {"message": "internal"}))
+    err = await failure(sms(http, fake))
+    assert err.type == PROVIDER_UNAVAILABLE
+    assert not err.non_retryable
+    assert err.next_retry_delay is None
+
+
+async def test_throttling_honours_retry_after_seconds(http, fake):
+    fake.queue(Reply(429, {"message": "slow down"}, {"Retry-After": "7"}))
+    err = await failure(sms(http, fake))
+    assert err.type == PROVIDER_THROTTLED
+    assert not err.non_retryable
+    assert err.next_retry_delay == timedelta(seconds=7)
+
+
+async def test_throttling_honours_retry_after_http_date(http, fake):
+    from datetime import UTC, datetime
+
+    when = datetime.now(UTC) + timedelta(minutes=2)
+    fake.queue(Reply(429, {}, {"Retry-After": format_datetime(when, usegmt=True)}))
+    err = await failure(email(http, fake))
+    assert err.next_retry_delay is not None
+    assert timedelta(seconds=100) < err.next_retry_delay <= timedelta(minutes=2)
+
+
+async def test_unreachable_provider_is_transient(http):
+    with FakeHttpServer() as gone:
+        url = gone.url  # the port is closed again after this block
+    provider = HttpSmsProvider(http, f"{url}/sms", "AC123", "sms-secret")
+    err = await failure(provider)
+    assert err.type == PROVIDER_UNREACHABLE
+    assert not err.non_retryable
+    assert "sms-secret" not in str(err)
