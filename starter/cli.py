@@ -355,6 +355,18 @@ def tasks(
     run(work)
 
 
+@app.command()
+def inbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the inbox page.")] = 8080,
+) -> None:
+    """Serve the coordinator inbox (approvals and open tasks) until Ctrl-C."""
+    from starter.inbox import serve
+
+    typer.echo(f"inbox on http://{host}:{port}/")
+    run(lambda: serve(Settings.from_env(), host, port))
+
+
 # ----------------------------------------------------------------------- templates
 
 
