@@ -18,6 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/followthrough dev --demo
 
+## Debian's Chromium for the inbox's browser test; apt-get runs only when it is missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 ## Lint, type-check and the whole test suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
