@@ -47,8 +47,26 @@ from contracts.sequences import (
     TriggerSpec,
     parse_duration,
 )
+from contracts.steps import (
+    END,
+    RESPONSE_RECEIVED,
+    TEMPLATE_WORKFLOW,
+    Event,
+    ScheduleSpec,
+    Step,
+    WebhookCall,
+    parse_steps,
+)
 
 __all__ = [
+    "END",
+    "RESPONSE_RECEIVED",
+    "TEMPLATE_WORKFLOW",
+    "Event",
+    "ScheduleSpec",
+    "Step",
+    "WebhookCall",
+    "parse_steps",
     "TASK_QUEUE",
     "CancelRequest",
     "CancelTaskRequest",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from contracts.conditions import Condition
 from contracts.sequences import Channel, MessageTemplate, TaskKind
 
 
@@ -77,22 +78,6 @@ class CancelTaskResult(BaseModel):
     status: str
 
 
-Op = Literal["==", "!=", ">", ">=", "<", "<=", "in", "exists"]
-
-
-class Condition(BaseModel):
-    """A test on the family's current data, the prediction and the responses so far."""
-
-    field: str | None = None
-    op: Op = "=="
-    value: Any = None
-    all: list[Condition] | None = None
-    any: list[Condition] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
-
-    model_config = {"populate_by_name": True}
-
-
 class ConditionRequest(BaseModel):
     ref: StepRef
     family_id: str
@@ -117,4 +102,3 @@ class StepOutcome(BaseModel):
     error_type: str | None = None
 
 
-Condition.model_rebuild()

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts.caps import FrequencyCap
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -104,9 +106,13 @@ class PredictionRule(Strict):
 
 
 class TriggerSpec(Strict):
+    """How a template starts: by prediction, named event, schedule, or only by hand."""
+
     type: Literal["prediction", "event", "schedule", "manual"] = "manual"
     when: PredictionRule | None = None
     event: str | None = None
+    schedule: ScheduleSpec | None = None
+    # No second start of this template for a family within this many days of the last one.
     cooldown_days: int = Field(default=0, ge=0)
 
 
@@ -127,13 +133,35 @@ class SequenceParams(Strict):
     active: bool = True
     priority: int = Field(default=5, ge=0, le=10)
     urgent: bool = False
-    trigger: TriggerSpec = TriggerSpec()
+    trigger: TriggerSpec = Field(default_factory=lambda: TriggerSpec())
     quiet_hours: QuietHours | None = QuietHours()
     retry: RetrySpec = RetrySpec()
     escalation: EscalationSpec = EscalationSpec()
     approver_roles: list[str] = ["coordinator", "director"]
     delays: dict[str, timedelta] = {}
     messages: dict[str, MessageTemplate] = {}
+    # Per family and channel, across every sequence; a capped send waits for the next slot.
+    caps: dict[Channel, FrequencyCap] = {
+        Channel.SMS: FrequencyCap(limit=1, per="day"),
+        Channel.EMAIL: FrequencyCap(limit=3, per="week"),
+    }
+    # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret,
+    # and events after which no further step runs.
+    steps: list[Step] | None = None
+    stop_when: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_default_workflow(cls, data: Any) -> Any:
+        # A step list needs no `workflow:` line: it can only run on the interpreter.
+        if isinstance(data, dict) and data.get("steps") is not None and "workflow" not in data:
+            return {**data, "workflow": TEMPLATE_WORKFLOW}
+        return data
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, value: Any) -> list[Step] | None:
+        return None if value is None else parse_steps(value)
 
     @field_validator("name")
     @classmethod
@@ -153,6 +181,11 @@ class SequenceParams(Strict):
     def _trigger_rule(self) -> SequenceParams:
         if self.trigger.type == "prediction" and self.trigger.when is None:
             raise ValueError("trigger.when is required for a prediction trigger")
+        if self.trigger.type == "event" and not self.trigger.event:
+            raise ValueError("trigger.event is required for an event trigger")
+        if self.trigger.type == "schedule" and self.trigger.schedule is None:
+            raise ValueError("trigger.schedule is required for a schedule trigger")
+        check_template(self)
         return self
 
     def delay(self, key: str) -> timedelta:
@@ -161,3 +194,16 @@ class SequenceParams(Strict):
             return self.delays[key]
         except KeyError:
             raise KeyError(f"template {self.name!r} has no delay {key!r}") from None
+
+
+# Steps build on the contracts above, so they are imported once those exist.
+from contracts.steps import (  # noqa: E402
+    TEMPLATE_WORKFLOW,
+    ScheduleSpec,
+    Step,
+    check_template,
+    parse_steps,
+)
+
+TriggerSpec.model_rebuild()
+SequenceParams.model_rebuild()

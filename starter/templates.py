@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from activities.rendering import BASE_VARIABLES, RenderError, variables
-from contracts import SequenceParams
+from contracts import MessageTemplate, SequenceParams
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -30,17 +30,28 @@ def read_template(path: Path) -> SequenceParams:
         params = SequenceParams.model_validate(data)
     except ValidationError as err:
         raise TemplateFileError(f"{path}: {format_errors(err)}") from err
-    for name, message in params.messages.items():
+    check_messages(params, str(path))
+    return params
+
+
+def check_messages(params: SequenceParams, where: str) -> None:
+    """Every message, named or inline in a step, uses only variables the context has."""
+    messages = [(f"messages.{name}", message) for name, message in params.messages.items()]
+    messages += [
+        (f"step '{step.id}': message", MessageTemplate(subject=step.subject, body=step.message))
+        for step in params.steps or []
+        if step.message is not None
+    ]
+    for label, message in messages:
         try:
             unknown = variables(message) - BASE_VARIABLES
         except RenderError as err:
-            raise TemplateFileError(f"{path}: messages.{name}: {err}") from err
+            raise TemplateFileError(f"{where}: {label}: {err}") from err
         if unknown:
             raise TemplateFileError(
-                f"{path}: messages.{name}: unknown variable(s) {', '.join(sorted(unknown))}"
+                f"{where}: {label}: unknown variable(s) {', '.join(sorted(unknown))}"
                 f" (available: {', '.join(sorted(BASE_VARIABLES))})"
             )
-    return params
 
 
 def builtin_templates() -> list[SequenceParams]:
@@ -53,5 +64,9 @@ def format_errors(err: ValidationError) -> str:
     parts = []
     for error in err.errors():
         where = ".".join(str(p) for p in error["loc"]) or "template"
+        if error["type"] == "template":
+            # Step problems already name their step and field.
+            parts.append(str(error["msg"]))
+            continue
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
