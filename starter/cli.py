@@ -356,6 +356,21 @@ def tasks(
 
 
 @app.command()
+def stats(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """Counts by state, template and version; durations; responses; failures; SLOs."""
+    from starter import stats as stats_module
+
+    async def work() -> None:
+        async with session() as (_settings, client, store):
+            report = await stats_module.collect(client, store)
+        typer.echo(dump(report) if as_json else stats_module.render(report))
+
+    run(work)
+
+
+@app.command()
 def inbox(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the inbox page.")] = 8080,

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +31,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from contracts import InterventionStatus, State
-from starter import operations
+from starter import operations, stats
 from starter.settings import Settings
 from store import CoordinatorTask, Store
 from workflows.blocks import RISK_SCORE
@@ -203,6 +204,20 @@ def create_app(
         # Post/redirect/get: reloading the page never sends a decision twice.
         return RedirectResponse("/?" + urlencode({"msg": message, "ok": int(ok)}), 303)
 
+    slo_cache: dict[str, Any] = {"at": 0.0, "lines": []}
+
+    async def slo() -> list[dict[str, str]]:
+        # The SLO summary reads many histories: refresh it at most once a minute.
+        now = time.monotonic()
+        if not slo_cache["lines"] or now - slo_cache["at"] > 60:
+            try:
+                report = await stats.collect(client, store, limit=200)
+                slo_cache.update(at=now, lines=stats.slo_lines(report))
+            except RPCError as err:
+                log.warning("no SLO summary: %s", err)
+        lines: list[dict[str, str]] = slo_cache["lines"]
+        return lines
+
     @app.get("/", response_class=HTMLResponse)
     async def inbox(request: Request, msg: str = "", ok: int = 1) -> HTMLResponse:
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
@@ -215,7 +230,7 @@ def create_app(
             message=msg,
             ok=bool(ok),
             ui_url=settings.ui_url,
-            slo=[],
+            slo=await slo(),
         )
         response = HTMLResponse(html)
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")

@@ -71,6 +71,7 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
         assert "Demo: no reply to email or SMS" in html
         assert f"http://ui.test:8233/namespaces/default/workflows/{approve_id}" in html
         assert "first_email" in html and "first_sms" in html  # the timeline so far
+        assert re.search(r'<div class="(green|amber|red)">(GREEN|AMBER|RED) +demo_quick', html)
         csrf = token(html)
 
         # Without the form token nothing is sent.
