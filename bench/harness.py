@@ -1,0 +1,183 @@
+"""What every measurement stands on: an embedded server, a store, a worker, process figures."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import psutil
+from sqlalchemy import insert
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import worker
+from bench.floor import FLOOR_ACTIVITIES, FloorSequence
+from bench.marks import MARKS
+from bench.sequences import BenchIntervention
+from contracts import SendRequest, SendResult
+from starter.client import connect
+from starter.dev import DevServer, free_port
+from starter.settings import Settings
+from store import Family, Store, migrate
+
+TASK_QUEUE = "bench"
+
+
+@dataclass
+class Env:
+    """One run's server, client, store and scratch directory."""
+
+    server: DevServer
+    client: Client
+    store: Store
+    http: httpx.AsyncClient
+    workdir: Path
+
+    @property
+    def server_process(self) -> psutil.Process:
+        assert self.server.process is not None
+        return psutil.Process(self.server.process.pid)
+
+
+@asynccontextmanager
+async def environment(keep: Path | None = None) -> AsyncIterator[Env]:
+    """A fresh embedded dev server on free ports and a migrated SQLite store; both torn down."""
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=keep) as tmp:
+        workdir = Path(tmp)
+        server = DevServer(workdir / "temporal.db", port=free_port(), ui_port=None)
+        await server.start()
+        try:
+            client = await _connect(server.address)
+            url = f"sqlite+aiosqlite:///{workdir / 'store.db'}"
+            await migrate(url)
+            store = Store.from_url(url)
+            async with httpx.AsyncClient() as http:
+                try:
+                    yield Env(server, client, store, http, workdir)
+                finally:
+                    await store.close()
+        finally:
+            server.stop()
+
+
+async def _connect(address: str) -> Client:
+    settings = Settings(temporal_address=address)
+    for _ in range(100):
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            await asyncio.sleep(0.1)
+    return await connect(settings)
+
+
+async def seed_families(store: Store, ids: list[str]) -> None:
+    """Families in bulk (one statement per chunk): seeding is not what is measured."""
+    rows = [
+        {
+            "family_id": family_id,
+            "name": f"Family {family_id}",
+            "email": f"{family_id.lower()}@example.org",
+            "phone": "+15550100000",
+            "timezone": "UTC",
+            "opted_out": [],
+            "attributes": {},
+        }
+        for family_id in ids
+    ]
+    for start in range(0, len(rows), 2000):
+        async with store.sessions.begin() as session:
+            await session.execute(insert(Family), rows[start : start + 2000])
+
+
+def bench_worker(
+    env: Env,
+    *,
+    client: Client | None = None,
+    task_queue: str = TASK_QUEUE,
+    max_cached_workflows: int = 1000,
+    workflows: list[type] | None = None,
+    **options: Any,
+) -> Worker:
+    """The worker `worker.build_worker` builds (real activities, outbox providers, the SQLite
+    store), serving the bench's workflows, with timing marks on email and SMS and the floor's
+    no-op activities added."""
+    settings = Settings(task_queue=task_queue)
+    # Borrow build_worker's wiring without letting it register a worker of its own.
+    with mock.patch.object(worker, "Worker", _Captured):
+        built = worker.build_worker(
+            client or env.client,
+            env.store,
+            env.http,
+            settings,
+            workflows=[BenchIntervention, FloorSequence, *(workflows or [])],
+        )
+    assert isinstance(built, _Captured)
+    config: dict[str, Any] = {**built.kwargs}
+    activities: list[Callable[..., Any]] = [*FLOOR_ACTIVITIES]
+    for fn in config.get("activities", []):
+        name = getattr(fn, "__name__", "")
+        activities.append(_marked(fn, name) if name in _MARKS_BY_ACTIVITY else fn)
+    config["activities"] = activities
+    config["max_cached_workflows"] = max_cached_workflows
+    config.update(options)
+    return Worker(*built.args, **config)
+
+
+class _Captured:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+# Which mark an activity leaves, and whether before it runs (reaction) or after (done).
+_MARKS_BY_ACTIVITY = {"send_email": ("email", False), "send_sms": ("reaction", True)}
+
+
+def _marked(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
+    mark, before = _MARKS_BY_ACTIVITY[name]
+
+    @activity.defn(name=name)
+    async def marked(request: SendRequest) -> SendResult:
+        if before:
+            MARKS.hit(mark, activity.info().workflow_id)
+        result: SendResult = await fn(request)
+        if not before:
+            MARKS.hit(mark, activity.info().workflow_id)
+        return result
+
+    return marked
+
+
+def rss_mb(process: psutil.Process | None = None) -> float:
+    """Resident set size in MiB (VmRSS), of this process unless another is named."""
+    return (process or psutil.Process()).memory_info().rss / 2**20
+
+
+def cpu_seconds(process: psutil.Process | None = None) -> float:
+    times = (process or psutil.Process()).cpu_times()
+    return float(times.user + times.system)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "samples": len(ms),
+        "p50_ms": round(percentile(ms, 0.50), 1),
+        "p95_ms": round(percentile(ms, 0.95), 1),
+        "max_ms": round(max(ms), 1) if ms else float("nan"),
+    }

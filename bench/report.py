@@ -1,0 +1,183 @@
+"""The table: figures side by side, each against its target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value}{unit}"
+
+
+def _check(ok: bool | None) -> str:
+    return "-" if ok is None else ("met" if ok else "SHORT")
+
+
+def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, figure, target, verdict)."""
+    out: list[tuple[str, str, str, str]] = []
+    floor = _get(r, "throughput_floor", "per_second")
+    ft = _get(r, "throughput_ft", "per_second")
+    dbos = _get(r, "dbos", "throughput", "per_second")
+    out.append(("throughput: floor (bare workflow, no-op activities)", _fmt(floor, "/s"), "", ""))
+    for key, label in (("throughput_ft", "code-defined"), ("throughput_template", "data-defined")):
+        value = _get(r, key, "per_second")
+        if value is None:
+            continue
+        ratio = value / floor if floor else None
+        out.append((f"throughput: Follow-through {label}", _fmt(value, "/s"), "", ""))
+        out.append(
+            (f"  ratio to floor ({label})", _fmt(ratio), ">= 0.90", _check(ratio and ratio >= 0.9))
+        )
+    if dbos is not None:
+        out.append(("throughput: DBOS (SQLite, in-process)", _fmt(dbos, "/s"), "", ""))
+        if ft:
+            ratio = ft / dbos
+            out.append(("  Follow-through / DBOS", _fmt(ratio), ">= 1.00", _check(ratio >= 1.0)))
+    for key in ("throughput_floor", "throughput_ft", "throughput_template"):
+        events = _get(r, key, "history_events")
+        if events is not None:
+            srv = _get(r, key, "server_cpu_ms_per_sequence")
+            wrk = _get(r, key, "worker_cpu_ms_per_sequence")
+            out.append(
+                (
+                    f"  {key.split('_', 1)[1]}: history events / server, worker CPU per seq",
+                    f"{events} / {_fmt(srv)} ms, {_fmt(wrk)} ms",
+                    "",
+                    "",
+                )
+            )
+    lf = _get(r, "latency_floor")
+    lt = _get(r, "latency_ft")
+    ld = _get(r, "dbos", "reaction")
+    for label, lat in (("floor", lf), ("Follow-through", lt), ("DBOS (poll 10 ms)", ld)):
+        if lat and "p95_ms" in lat:
+            out.append(
+                (
+                    f"reaction {label}: p50 / p95 / max (n={lat['samples']})",
+                    f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['max_ms']} ms",
+                    "",
+                    "",
+                )
+            )
+    if lf and lt and "p95_ms" in lf and "p95_ms" in lt:
+        ratio = lt["p95_ms"] / lf["p95_ms"]
+        out.append(("  p95 Follow-through / floor", _fmt(ratio), "<= 1.20", _check(ratio <= 1.2)))
+        out.append(
+            (
+                "  p95 Follow-through",
+                _fmt(lt["p95_ms"], " ms"),
+                "<= 100 ms",
+                _check(lt["p95_ms"] <= 100),
+            )
+        )
+    s = _get(r, "scale")
+    if s and "worker_rss_mb" in s:
+        out.append(
+            (
+                f"scale: {s['sleeping']:,} asleep, start rate",
+                _fmt(s["starts_per_second"], "/s"),
+                "",
+                "",
+            )
+        )
+        out.append(
+            (
+                f"  worker RSS (cache {s['max_cached_workflows']}; {s['worker_rss_mb_before']} "
+                "MB before)",
+                _fmt(s["worker_rss_mb"], " MB"),
+                "< 300 MB",
+                _check(s["worker_rss_mb"] < 300),
+            )
+        )
+        out.append(
+            (
+                "  all reached their wait after",
+                _fmt(s["asleep_after_seconds"], " s"),
+                "",
+                "" if s["all_asleep"] else "NOT ALL",
+            )
+        )
+        sr = s["reaction"]
+        ok = lt is not None and "p95_ms" in (lt or {}) and sr["p95_ms"] <= max(lt["p95_ms"], 100)
+        out.append(
+            (
+                f"  reaction of a sleeper p50 / p95 / max (n={sr['samples']})",
+                f"{sr['p50_ms']} / {sr['p95_ms']} / {sr['max_ms']} ms",
+                "<= latency above",
+                _check(ok),
+            )
+        )
+    b = _get(r, "bulk")
+    if b and "ratio" in b:
+        out.append(
+            (
+                f"bulk: {b['predictions']:,} predictions via predict()",
+                f"{_fmt(b['trigger_per_second'], '/s')} ({b['trigger_seconds']} s)",
+                "",
+                "",
+            )
+        )
+        out.append(
+            (
+                f"  bare start_workflow loop (concurrency {b['concurrency']})",
+                f"{_fmt(b['bare_per_second'], '/s')} ({b['bare_seconds']} s)",
+                "",
+                "",
+            )
+        )
+        out.append(("  trigger / bare", _fmt(b["ratio"]), ">= 0.90", _check(b["ratio"] >= 0.9)))
+    t = _get(r, "timeskip")
+    if t and "total_seconds" in t:
+        out.append(
+            (
+                f"time-skipping: {t['days']}-day sequence, wall",
+                f"{t['total_seconds']} s (server {t['server_start_seconds']} s)",
+                "",
+                "",
+            )
+        )
+    for key in (
+        "throughput_floor",
+        "throughput_ft",
+        "throughput_template",
+        "latency_floor",
+        "latency_ft",
+        "bulk",
+        "scale",
+        "timeskip",
+        "dbos",
+    ):
+        err = _get(r, key, "error")
+        if err:
+            out.append((f"{key}: ERROR", err[:60], "", ""))
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    table = rows(results)
+    widths = [max(len(row[i]) for row in table) for i in range(4)] if table else [0] * 4
+    header = ("measure", "figure", "target", "")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+    m = results.get("machine_before", {})
+    lines.append("")
+    lines.append(
+        f"machine: {m.get('nproc')} cores, {m.get('memory_gib')} GiB, load {m.get('load_average')}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""The benchmark's sequence, told with the real building blocks, and its parameters.
+
+The seed's 4-step shape: email, a wait for a reply, SMS, a call task. The wait comes from
+the parameters, so one class serves throughput (1 s), reaction latency and scale (days).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from contracts import (
+        Channel,
+        InterventionResult,
+        InterventionStart,
+        MessageTemplate,
+        PredictionRule,
+        SequenceParams,
+        TaskKind,
+        TriggerSpec,
+    )
+    from workflows.blocks import Intervention
+
+BENCH_TEMPLATE = "bench_sequence"
+
+
+@workflow.defn
+class BenchIntervention(Intervention):
+    """Email; wait for a reply (or the timeout); SMS; a call task for a coordinator."""
+
+    @workflow.run
+    async def run(self, start: InterventionStart) -> InterventionResult:
+        return await self.carry_out(self.story)
+
+    async def story(self) -> str:
+        await self.send(Channel.EMAIL, "outreach", step="email")
+        await self.wait_for_response(self.params.delay("wait_for_reply"))
+        await self.send(Channel.SMS, "checkin", step="sms")
+        await self.open_task(TaskKind.CALL, step="call", reason="No reply to email")
+        return "call task opened"
+
+
+def bench_params(wait: timedelta) -> SequenceParams:
+    """Urgent, no quiet hours: the clock of the run, not the family's evening, sets the pace."""
+    return SequenceParams(
+        name=BENCH_TEMPLATE,
+        workflow="BenchIntervention",
+        urgent=True,
+        quiet_hours=None,
+        priority=9,
+        trigger=TriggerSpec(
+            type="prediction", when=PredictionRule(probability_gt=0.5, confidence_gt=50)
+        ),
+        delays={"wait_for_reply": wait},
+        messages={
+            "outreach": MessageTemplate(subject="Hello {{ family_name }}", body="Hi, checking in."),
+            "checkin": MessageTemplate(body="Hi {{ family_name }}, can we chat this week?"),
+        },
+    )
