@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import httpx
@@ -16,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
+from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.webhook import WebhookActivities
 from starter.client import connect
@@ -24,8 +26,13 @@ from store import Store
 from workflows.sequences import SEQUENCES
 
 
-def build_providers(settings: Settings, http: httpx.AsyncClient) -> tuple[Provider, Provider]:
-    """The email and SMS providers the settings select."""
+def build_providers(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    store: Store | None = None,
+    breaker_policy: BreakerPolicy | None = None,
+) -> tuple[Provider, Provider]:
+    """The email and SMS providers the settings select; each HTTP one behind a breaker."""
     email: Provider = OutboxProvider()
     sms: Provider = OutboxProvider()
     if settings.email_provider == "http":
@@ -38,14 +45,32 @@ def build_providers(settings: Settings, http: httpx.AsyncClient) -> tuple[Provid
         sms = HttpSmsProvider(
             http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
         )
+    policy = breaker_policy or BreakerPolicy.from_env()
+    email, sms = (_guarded(p, policy, store) for p in (email, sms))
     return email, sms
 
 
+def _guarded(provider: Provider, policy: BreakerPolicy, store: Store | None) -> Provider:
+    # The outbox cannot be down; only the network providers get a breaker.
+    if isinstance(provider, OutboxProvider):
+        return provider
+    breaker = Breaker(provider.name, policy)
+    if store is not None:
+        breaker.add_listener(record_in_store(store))
+    return BreakerProvider(provider, breaker)
+
+
 def build_worker(
-    client: Client, store: Store, http: httpx.AsyncClient, settings: Settings
+    client: Client,
+    store: Store,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    *,
+    workflows: Sequence[type] = SEQUENCES,
+    breaker_policy: BreakerPolicy | None = None,
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
-    email, sms = build_providers(settings, http)
+    email, sms = build_providers(settings, http, store, breaker_policy)
     channels = ChannelActivities(store, email=email, sms=sms)
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
@@ -53,7 +78,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=SEQUENCES,
+        workflows=list(workflows),
         activities=[
             channels.send_email,
             channels.send_sms,

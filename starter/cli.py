@@ -472,3 +472,7 @@ def main() -> None:
 
 def dump(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
+
+
+# The failure-handling commands (health, quarantine, templates resume) live beside this file.
+from starter import cli_ops  # noqa: E402, F401

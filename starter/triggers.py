@@ -85,6 +85,9 @@ async def trigger(
     params = await store.templates.active(template)
     if params is None:
         raise TriggerError(f"template: no active template named {template!r}")
+    from starter import failures  # here, not at the top: failures builds on this module
+
+    await failures.guard_start(client, store, params.name)
     return await start_sequence(client, params, family_id, task_queue=task_queue)
 
 
@@ -139,6 +142,15 @@ async def predict(
             "is below every active template's threshold",
         )
     best = max(candidates, key=lambda p: p.priority)
+    from starter import failures  # here, not at the top: failures builds on this module
+
+    try:
+        await failures.guard_start(client, store, best.name)
+    except failures.TemplateSuspended:
+        await store.predictions.set_outcome(
+            recorded.id, template=best.name, workflow_id=None, outcome="suspended"
+        )
+        raise
     outcome = await start_sequence(
         client,
         best,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store.audit import StepExecutionRepository
 from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
+from store.health import ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.predictions import PredictionRepository
 from store.tasks import TaskRepository
@@ -36,6 +37,8 @@ class Store:
         self.tasks = TaskRepository(sessions)
         self.messages = MessageRepository(sessions)
         self.steps = StepExecutionRepository(sessions)
+        self.health = ProviderHealthRepository(sessions)
+        self.suspensions = SuspensionRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
