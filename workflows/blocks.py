@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DecisionReceipt,
         EscalationAnswer,
+        Event,
         FamilyContext,
         FamilyContextRequest,
         InterventionResult,
@@ -100,6 +101,7 @@ class Intervention:
         self.cancel_request: CancelRequest | None = None
         self.escalation_answer: tuple[str, EscalationAnswer] | None = None
         self.compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.events: list[Event] = []
         self.outcome: str | None = None
         self._published_state: State | None = None
 
@@ -156,6 +158,11 @@ class Intervention:
             raise ApplicationError(
                 "state: this approval has already been decided", type="DecisionRefused"
             )
+
+    @workflow.signal
+    def record_event(self, event: Event) -> None:
+        """Something happened outside (an event trigger); a wait `until` it wakes up."""
+        self.events.append(event)
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
@@ -454,6 +461,12 @@ class Intervention:
         facts: dict[str, Any] = {
             "response_received": self.responded,
             "responses": [r.channel.value for r in self.responses],
+            # The seed's spelling, e.g. `email_response_received`.
+            **{
+                f"{c.value}_response_received": any(r.channel == c for r in self.responses)
+                for c in Channel
+            },
+            "events": {e.name: e.data for e in self.events},
             "probability": prediction.probability if prediction else None,
             "confidence": prediction.confidence if prediction else None,
         }
@@ -479,6 +492,7 @@ class Intervention:
         reason: str,
         step: str | None = None,
         delay: timedelta = timedelta(0),
+        at: clock_time | None = None,
         approval: bool = False,
         compensate: bool = False,
     ) -> int | None:
@@ -490,7 +504,7 @@ class Intervention:
         self._check_cancelled()
         step_id = step or f"{kind.value}_task"
         record = self._step(step_id, kind.value, f"Open a {kind.value} task: {reason}")
-        await self._wait_until_due(record, delay, None)
+        await self._wait_until_due(record, delay, at)
         if approval and not await self.approval_gate(step_id, reason):
             self._finish_step(record, StepStatus.SKIPPED, "not approved")
             return None
@@ -539,29 +553,45 @@ class Intervention:
             self.compensations.append((record.step_id, undo))
         return result.task_id
 
-    async def approval_gate(self, step_id: str, reason: str) -> bool:
-        """Wait for a person to approve or reject; an early decision is used at once."""
+    async def approval_gate(
+        self,
+        step_id: str,
+        reason: str,
+        *,
+        roles: list[str] | None = None,
+        timeout: timedelta | None = None,
+        on_timeout: str | None = None,
+    ) -> bool:
+        """Wait for a person to approve or reject; an early decision is used at once.
+
+        `roles`, `timeout` and `on_timeout` narrow the template's defaults for one gate
+        (a data-defined approval step); a decision from another role waits for a later gate.
+        """
         escalation = self.params.escalation
+        allowed = roles or self.params.approver_roles
+        timeout = timeout or escalation.timeout
+        on_timeout = on_timeout or escalation.on_timeout
         now = workflow.now()
         self.pending_approval = PendingApproval(
             step_id=step_id,
             reason=reason,
-            roles=self.params.approver_roles,
+            roles=allowed,
             since=now,
-            decide_by=now + escalation.timeout,
+            decide_by=now + timeout,
         )
         self._set_state(State.AWAITING_APPROVAL)
         decided = await self._wait(
-            lambda: bool(self.decisions),
-            escalation.timeout,
-            f"Wait up to {describe(escalation.timeout)} for approval",
+            lambda: any(d.role in allowed for _, d in self.decisions),
+            timeout,
+            f"Wait up to {describe(timeout)} for approval",
         )
         self.pending_approval = None
         if not decided:
-            if escalation.on_timeout == "cancel":
+            if on_timeout == "cancel":
                 raise SequenceCancelled("approval timed out")
-            return escalation.on_timeout == "proceed"
-        verdict, _ = self.decisions.pop(0)
+            return on_timeout == "proceed"
+        index = next(i for i, (_, d) in enumerate(self.decisions) if d.role in allowed)
+        verdict, _ = self.decisions.pop(index)
         return verdict == "approve"
 
     async def _escalate(self, record: StepRecord) -> str:

@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts import Channel, Condition, InterventionResult, InterventionStart, TaskKind
     from workflows.blocks import Intervention
+    from workflows.template import TemplateIntervention
 
 RESPONDED = Condition(field="response_received", op="==", value=True)
 
@@ -82,4 +83,10 @@ class DemoQuickIntervention(Intervention):
         return "call scheduled" if task is not None else "call not approved"
 
 
-SEQUENCES: list[type] = [HighRiskIntervention, MediumRiskIntervention, DemoQuickIntervention]
+# The data-defined interpreter runs every template that has `steps`.
+SEQUENCES: list[type] = [
+    HighRiskIntervention,
+    MediumRiskIntervention,
+    DemoQuickIntervention,
+    TemplateIntervention,
+]

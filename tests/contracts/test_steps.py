@@ -157,7 +157,7 @@ def test_mistakes_are_named_by_step_and_field(tmp_path, steps, extra, expected):
 
 
 def test_a_loop_with_a_wait_is_allowed(tmp_path):
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"id": "nudge", "type": "sms", "message": "hi"},
         {"id": "pause", "type": "wait", "duration": "7d", "until": "response_received"},
         {
