@@ -21,6 +21,7 @@ from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_i
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.webhook import WebhookActivities
 from starter.client import connect
+from starter.observability import Observability, configure_logging
 from starter.settings import Settings
 from store import Store
 from workflows.sequences import SEQUENCES
@@ -105,7 +106,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
         store = Store.from_url(settings.database_url)
         stack.push_async_callback(store.close)
         http = await stack.enter_async_context(http_client())
-        client = client or await connect(settings)
+        if client is None:
+            # Metrics (METRICS_PORT) and tracing (OTEL_ENABLED) ride on the worker's client.
+            observe = Observability.from_env()
+            client = await connect(
+                settings, runtime=observe.runtime(), interceptors=observe.interceptors()
+            )
         worker = build_worker(client, store, http, settings)
         async with worker:
             logging.info("Worker serving task queue %r", settings.task_queue)
@@ -113,7 +119,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     settings = Settings.from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

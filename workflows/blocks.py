@@ -50,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
         TaskRequest,
     )
-    from workflows import timing
+    from workflows import metrics, timing
 
 STATE = SearchAttributeKey.for_keyword("InterventionState")
 FAMILY_ID = SearchAttributeKey.for_keyword("FamilyId")
@@ -220,6 +220,7 @@ class Intervention:
     async def carry_out(self, story: Callable[[], Awaitable[str]]) -> InterventionResult:
         """Run the sequence's story; on cancel or failure, undo what it did, newest first."""
         self._publish_state()
+        metrics.sequence_started(self.params.name, self.params.version)
         try:
             self.family = await workflow.execute_activity_method(
                 FamilyActivities.load_family_context,
@@ -248,6 +249,7 @@ class Intervention:
         self.next_action_at = None
         self.pending_approval = None
         self._set_state(state)
+        metrics.sequence_completed(self.params.name, state.value)
         return InterventionResult(state=state, outcome=outcome, steps=list(self.steps.values()))
 
     async def _compensate(self) -> None:
@@ -349,6 +351,8 @@ class Intervention:
         self._set_state(State.RUNNING)
         step.status = StepStatus.RUNNING
         step.started_at = workflow.now()
+        if step.due_at is not None:
+            metrics.step_latency(self.params.name, step.kind, step.started_at - step.due_at)
 
     def _finish_step(self, step: StepRecord, status: StepStatus, result: str) -> None:
         step.status = status
@@ -405,6 +409,14 @@ class Intervention:
             except ActivityError as err:
                 record.attempts += 1
                 record.error = _describe_error(err)
+                cause = err.cause
+                metrics.channel_error(
+                    self.params.name,
+                    channel.value,
+                    cause.type or "ApplicationError"
+                    if isinstance(cause, ApplicationError)
+                    else type(cause).__name__,
+                )
                 if fallback is None and await self._escalate(record) == "resume":
                     continue
                 return await self._after_failure(record, template_name, fallback, record.error)
