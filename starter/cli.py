@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from starter import operations, triggers
 from starter.client import connect
+from starter.codec import CodecError
 from starter.settings import Settings, SettingsError
 from starter.templates import TemplateFileError, format_errors, read_template
 from store import Store, migrate
@@ -32,6 +33,7 @@ KNOWN_ERRORS = (
     operations.OperationError,
     SettingsError,
     TemplateFileError,
+    CodecError,
 )
 
 
@@ -368,6 +370,32 @@ def stats(
         typer.echo(dump(report) if as_json else stats_module.render(report))
 
     run(work)
+
+
+@app.command("codec-server")
+def codec_server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the codec server.")] = 8081,
+) -> None:
+    """Decrypt payloads for the Web UI (PAYLOAD_KEYS, CODEC_SERVER_TOKEN) until Ctrl-C."""
+    import os
+
+    import uvicorn
+
+    from starter.codec import CodecError, codec_from_env, create_codec_app
+
+    try:
+        codec = codec_from_env()
+        if codec is None:
+            raise CodecError("PAYLOAD_KEYS must be set for the codec server")
+        token = os.environ.get("CODEC_SERVER_TOKEN", "")
+        origin = Settings.from_env().ui_url
+        app_ = create_codec_app(codec, token, [origin])
+    except (CodecError, SettingsError) as err:
+        fail(str(err))
+        return
+    typer.echo(f"codec server on http://{host}:{port}/ for the Web UI at {origin}")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from starter.codec import codec_from_env, data_converter
 from starter.settings import Settings
 
 
@@ -17,7 +17,7 @@ async def connect(
     runtime: Runtime | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect with the pydantic data converter every client must use.
+    """Connect with the data converter every client must use: pydantic, plus the codec.
 
     The worker passes a `runtime` (Prometheus metrics) and `interceptors` (tracing) from
     `starter.observability`; other clients keep the defaults.
@@ -25,7 +25,8 @@ async def connect(
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
+        # With PAYLOAD_KEYS set, payloads are encrypted (AES-GCM) on every client alike.
+        data_converter=data_converter(codec_from_env()),
         runtime=runtime,
         interceptors=interceptors,
     )

@@ -76,6 +76,14 @@ class TemplateRepository:
             )
         return None if row is None else _params(row)
 
+    async def versions(self, name: str) -> list[SequenceParams]:
+        """Every stored version of `name`, oldest first."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Template).where(Template.name == name).order_by(Template.version)
+            )
+            return [_params(row) for row in rows]
+
     async def list_latest(self) -> list[SequenceParams]:
         """The highest version of every template, by name."""
         newest = (

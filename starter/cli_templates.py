@@ -1,0 +1,188 @@
+"""`followthrough templates show|diff|activate|deactivate|simulate`: versions and dry runs."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from activities.families import FamilyActivities
+from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
+from starter.cli import fail, run, templates_app
+from starter.settings import Settings
+from starter.simulate import simulate
+from starter.templates import TemplateFileError, read_template
+from store import Store
+
+
+class TemplateLookupError(LookupError):
+    """A template or version that is not in the store; the message names it."""
+
+
+async def stored(store: Store, name: str, version: int | None = None) -> SequenceParams:
+    """One stored version (the latest when `version` is None)."""
+    params = (
+        await store.templates.latest(name)
+        if version is None
+        else await store.templates.get(name, version)
+    )
+    if params is None:
+        which = "" if version is None else f" version {version}"
+        raise TemplateLookupError(f"template: no stored template {name!r}{which}")
+    return params
+
+
+def as_yaml(params: SequenceParams) -> str:
+    """A stored template as the YAML an operator would write."""
+    data = params.model_dump(mode="json", exclude_defaults=True)
+    data = {"name": params.name, "version": params.version, **data}
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+async def _with_store(work: Any) -> Any:
+    store = Store.from_url(Settings.from_env().database_url)
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+@templates_app.command("show")
+def templates_show(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="A version; the latest by default.")] = None,
+) -> None:
+    """Print one stored version of a template as YAML."""
+
+    async def work(store: Store) -> None:
+        params = await stored(store, name, version)
+        state = "active" if params.active else "inactive"
+        typer.echo(f"# {params.name} v{params.version} ({state})")
+        typer.echo(as_yaml(params), nl=False)
+
+    _run(lambda: _with_store(work))
+
+
+@templates_app.command("diff")
+def templates_diff(name: str, a: int, b: int) -> None:
+    """What changed between two stored versions of a template."""
+
+    async def work(store: Store) -> None:
+        old, new = await stored(store, name, a), await stored(store, name, b)
+        lines = difflib.unified_diff(
+            as_yaml(old).splitlines(keepends=True),
+            as_yaml(new).splitlines(keepends=True),
+            fromfile=f"{name} v{a}",
+            tofile=f"{name} v{b}",
+        )
+        text = "".join(lines)
+        typer.echo(text if text else f"{name}: v{a} and v{b} have the same content", nl=False)
+        if not text:
+            typer.echo()
+
+    _run(lambda: _with_store(work))
+
+
+def _switch(active: bool) -> Any:
+    def command(
+        name: str,
+        version: Annotated[
+            int | None,
+            typer.Option(help="One version; by default the latest (activate) or all (deactivate)."),
+        ] = None,
+    ) -> None:
+        async def work(store: Store) -> None:
+            versions = await store.templates.versions(name)
+            if not versions:
+                raise TemplateLookupError(f"template: no stored template {name!r}")
+            if version is not None:
+                chosen = [p.version for p in versions if p.version == version]
+                if not chosen:
+                    raise TemplateLookupError(f"version: {name!r} has no version {version}")
+            elif active:
+                chosen = [versions[-1].version]
+            else:
+                # Nothing new may start: an older active version would otherwise take over.
+                chosen = [p.version for p in versions]
+            for number in chosen:
+                await store.templates.set_active(name, active, number)
+            word = "activated" if active else "deactivated"
+            typer.echo(f"{name} {word}: v{', v'.join(str(n) for n in chosen)}")
+
+        _run(lambda: _with_store(work))
+
+    command.__doc__ = (
+        "Let new sequences start with a version (the latest by default)."
+        if active
+        else "Stop new sequences of a template (every version by default); running ones go on."
+    )
+    return command
+
+
+templates_app.command("activate")(_switch(True))
+templates_app.command("deactivate")(_switch(False))
+
+
+@templates_app.command("simulate")
+def templates_simulate(
+    name: Annotated[str, typer.Argument(help="A stored template, or a template file.")],
+    family: Annotated[str, typer.Option(help="Family id (its time zone and data are used).")],
+    version: Annotated[int | None, typer.Option(help="A stored version.")] = None,
+    respond_after: Annotated[
+        str | None, typer.Option(help="The family replies after this long, e.g. 2d.")
+    ] = None,
+    respond_on: Annotated[str, typer.Option(help="Channel of that reply.")] = "email",
+    decision: Annotated[
+        str, typer.Option(help="At approval gates: approve, reject or none.")
+    ] = "approve",
+) -> None:
+    """Dry-run a template: the real workflow, time skipped, nothing sent; prints the timeline."""
+    if decision not in ("approve", "reject", "none"):
+        fail(f"decision: {decision!r} is not one of approve, reject, none")
+    try:
+        after = None if respond_after is None else parse_duration(respond_after)
+    except ValueError as err:
+        fail(f"respond-after: {err}")
+        return
+    if respond_on not in Channel._value2member_map_:
+        fail(f"respond-on: {respond_on!r} is not one of email, sms, call")
+
+    async def work(store: Store) -> None:
+        path = Path(name)
+        params = read_template(path) if path.suffix in (".yaml", ".yml", ".json") else None
+        if params is None:
+            params = await stored(store, name, version)
+        row = await store.families.get(family)
+        if row is None:
+            raise TemplateLookupError(f"family: no family with id {family!r}")
+        context = await FamilyActivities(store).load_family_context(
+            FamilyContextRequest(family_id=family)
+        )
+        facts = {
+            **(row.attributes or {}),
+            "engagement_score": row.engagement_score,
+            "preferred_channel": row.preferred_channel,
+            "opted_out": row.opted_out or [],
+        }
+        result = await simulate(
+            params,
+            context,
+            facts,
+            respond_after=after,
+            respond_on=Channel(respond_on),
+            decision=decision,
+        )
+        for line in result.lines():
+            typer.echo(line)
+
+    _run(lambda: _with_store(work))
+
+
+def _run(work: Any) -> None:
+    try:
+        run(work)
+    except (TemplateLookupError, TemplateFileError) as err:
+        fail(str(err))
