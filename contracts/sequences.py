@@ -75,8 +75,11 @@ class RetrySpec(Strict):
     initial_interval: timedelta = timedelta(seconds=5)
     backoff: float = Field(default=2.0, ge=1.0, le=10.0)
     max_interval: timedelta = timedelta(hours=1)
+    # How long one attempt may take before Temporal retries it elsewhere: what bounds the
+    # wait after a worker dies mid-send.
+    attempt_timeout: timedelta = timedelta(seconds=30)
 
-    @field_validator("initial_interval", "max_interval", mode="before")
+    @field_validator("initial_interval", "max_interval", "attempt_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)

@@ -402,7 +402,7 @@ class Intervention:
                         template_name=template_name,
                         message=self._message(template_name),
                     ),
-                    start_to_close_timeout=SHORT_ACTIVITY,
+                    start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self._retry_policy(),
                     summary=f"Send {channel.value} '{template_name}'",
                 )
