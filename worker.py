@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
+from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.webhook import WebhookActivities
 from starter.client import connect
@@ -76,6 +77,7 @@ def build_worker(
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
     webhooks = WebhookActivities(store, http)
+    consent = ConsentActivities(store)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -88,6 +90,7 @@ def build_worker(
             families.load_family_context,
             families.evaluate_condition,
             webhooks.call_webhook,
+            consent.next_send_slot,
         ],
     )
 

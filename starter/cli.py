@@ -502,5 +502,9 @@ def dump(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
+# Data in and out (families, predictions, audit, receiver) live beside this file.
+from starter import cli_data  # noqa: E402, F401
+
+
 # The failure-handling commands (health, quarantine, templates resume) live beside this file.
 from starter import cli_ops  # noqa: E402, F401

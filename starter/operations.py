@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from contracts import (
     State,
     Verdict,
 )
+from starter.imports import import_families as checked_import_families
 from store import Store
 from workflows.blocks import FAMILY_ID, STATE, TEMPLATE_NAME
 
@@ -153,29 +153,9 @@ async def load_templates(
 
 
 async def import_families(store: Store, path: Path) -> tuple[int, list[str]]:
-    """Upsert families from CSV; bad rows are reported with their line numbers, good rows kept."""
-    imported, problems = 0, []
-    with path.open(newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
-            family_id = (row.get("family_id") or "").strip()
-            name = (row.get("name") or "").strip()
-            if not family_id or not name:
-                problems.append(f"line {line}: family_id and name are required")
-                continue
-            score = (row.get("engagement_score") or "").strip()
-            try:
-                engagement = float(score) if score else None
-            except ValueError:
-                problems.append(f"line {line}: engagement_score: not a number: {score!r}")
-                continue
-            await store.families.upsert(
-                family_id,
-                name,
-                email=(row.get("email") or "").strip() or None,
-                phone=(row.get("phone") or "").strip() or None,
-                timezone=(row.get("timezone") or "").strip() or "America/New_York",
-                preferred_channel=(row.get("preferred_channel") or "").strip() or None,
-                engagement_score=engagement,
-            )
-            imported += 1
-    return imported, problems
+    """Upsert families from CSV; bad rows are reported with their line numbers, good rows kept.
+
+    The `families import` checks (time zone, contacts, channels), for the old spelling too.
+    """
+    report = await checked_import_families(store, path)
+    return report.imported, report.problems

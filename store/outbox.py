@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from store.models import Message
 from store.unique import Sessions, insert_once
@@ -50,6 +51,34 @@ class MessageRepository:
             status="sent",
         )
         return await insert_once(self._sessions, message)
+
+    async def count_between(
+        self, family_id: str, channel: str, start: datetime, end: datetime
+    ) -> int:
+        """How many messages went to a family on a channel in [start, end)."""
+        query = select(func.count(Message.id)).where(
+            Message.family_id == family_id,
+            Message.channel == str(channel),
+            Message.created_at >= start,
+            Message.created_at < end,
+        )
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
+
+    async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
+        """The message a provider knows by this id (callbacks name messages this way)."""
+        query = select(Message).where(Message.provider_message_id == provider_message_id)
+        async with self._sessions() as session:
+            return await session.scalar(query.order_by(Message.id.desc()).limit(1))
+
+    async def set_status(self, message_id: int, status: str) -> Message:
+        """Record a delivery receipt (delivered, bounced) on a message."""
+        async with self._sessions.begin() as session:
+            message = await session.get(Message, message_id, with_for_update=True)
+            if message is None:
+                raise LookupError(f"no message {message_id}")
+            message.status = status
+        return message
 
     async def for_family(self, family_id: str) -> list[Message]:
         """Messages sent to a family, oldest first."""

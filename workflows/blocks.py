@@ -52,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics, timing
 
+from workflows.pacing import wait_for_frequency_cap
+
 STATE = SearchAttributeKey.for_keyword("InterventionState")
 FAMILY_ID = SearchAttributeKey.for_keyword("FamilyId")
 TEMPLATE_NAME = SearchAttributeKey.for_keyword("TemplateName")
@@ -384,6 +386,11 @@ class Intervention:
         assert self.family is not None
         if channel == Channel.CALL:
             return await self._fallback_to_call(record, template_name)
+        usable = channel not in self.family.opted_out and channel in self.family.channels
+        # Histories from before caps existed must replay without the new slot checks.
+        if usable and channel in self.params.caps and workflow.patched("frequency-caps"):
+            await wait_for_frequency_cap(self, record, channel)
+            self._check_cancelled()
         while True:
             if channel in self.family.opted_out or channel not in self.family.channels:
                 error = f"family has no usable {channel.value} channel"

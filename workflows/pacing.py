@@ -1,0 +1,64 @@
+"""Frequency caps in the durable flow: a capped send waits for the next allowed slot.
+
+Called from `Intervention.send` behind `workflow.patched("frequency-caps")`. The count of
+messages already sent is read by a local activity (one marker event in the history, not
+three); the wait itself is a durable timer, re-placed out of quiet hours, after which the
+cap is checked again, since another sequence may have used the new slot first.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.consent import ConsentActivities
+    from contracts import Channel, State, StepRecord
+    from contracts.consent import SlotRequest
+    from workflows import timing
+
+if TYPE_CHECKING:
+    from workflows.blocks import Intervention
+
+SLOT_CHECK_TIMEOUT = timedelta(seconds=10)
+
+
+async def wait_for_frequency_cap(flow: Intervention, record: StepRecord, channel: Channel) -> None:
+    """Sleep until the family's cap on `channel` leaves room; return at once when it does."""
+    cap = flow.params.caps.get(channel)
+    if cap is None or flow.family is None:
+        return
+    label = channel.value.upper() if channel == Channel.SMS else channel.value
+    while True:
+        now = workflow.now()
+        slot = await workflow.execute_local_activity_method(
+            ConsentActivities.next_send_slot,
+            SlotRequest(
+                family_id=flow.start.family_id,
+                channel=channel,
+                now=now,
+                timezone=flow.family.timezone,
+                cap=cap,
+            ),
+            start_to_close_timeout=SLOT_CHECK_TIMEOUT,
+            summary=f"Check the {label} cap ({cap.describe()})",
+        )
+        if slot.at is None or slot.at <= now:
+            return
+        placement = timing.next_allowed_time(
+            slot.at, flow.family.timezone, flow.params.quiet_hours, urgent=flow.params.urgent
+        )
+        reason = f"frequency cap: {cap.describe()} by {channel.value}"
+        record.due_at = placement.at
+        record.due_reason = f"{reason}; {placement.reason}" if placement.reason else reason
+        flow.next_action_at = placement.at
+        flow._set_state(State.SCHEDULED)
+        await flow._wait(
+            lambda: False,
+            placement.at - now,
+            f"Wait for the {label} cap ({cap.describe()}) until "
+            f"{placement.local:%a %d %b %H:%M} local",
+        )
+        flow.next_action_at = None
