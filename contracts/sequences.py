@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts.caps import FrequencyCap
 
-from contracts.caps import FrequencyCap
-
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -145,11 +143,6 @@ class SequenceParams(Strict):
     approver_roles: list[str] = ["coordinator", "director"]
     delays: dict[str, timedelta] = {}
     messages: dict[str, MessageTemplate] = {}
-    # Per family and channel, across every sequence; a capped send waits for the next slot.
-    caps: dict[Channel, FrequencyCap] = {
-        Channel.SMS: FrequencyCap(limit=1, per="day"),
-        Channel.EMAIL: FrequencyCap(limit=3, per="week"),
-    }
     # Per family and channel, across every sequence; a capped send waits for the next slot.
     caps: dict[Channel, FrequencyCap] = {
         Channel.SMS: FrequencyCap(limit=1, per="day"),
