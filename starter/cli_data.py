@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -102,5 +103,24 @@ def predictions_import(path: Path) -> None:
         for line in report.lines:
             typer.echo(line)
         typer.echo(report.summary())
+
+    run(work)
+
+
+@app.command()
+def receiver(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the callback endpoint.")] = 8090,
+) -> None:
+    """Accept signed provider callbacks (delivered, bounced, replied, STOP) until Ctrl-C.
+
+    The shared secret comes from RECEIVER_SECRET; providers post to /callbacks.
+    """
+    from starter.receiver import secret_from_env, serve
+
+    async def work() -> None:
+        secret_from_env(os.environ)  # one clear line when it is missing, before anything else
+        typer.echo(f"receiver on http://{host}:{port}/callbacks")
+        await serve(host, port)
 
     run(work)
