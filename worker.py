@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
+from activities.audit import AuditActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
@@ -78,6 +79,7 @@ def build_worker(
     families = FamilyActivities(store)
     webhooks = WebhookActivities(store, http)
     consent = ConsentActivities(store)
+    audit = AuditActivities(store)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -91,6 +93,7 @@ def build_worker(
             families.evaluate_condition,
             webhooks.call_webhook,
             consent.next_send_slot,
+            audit.record_step,
         ],
     )
 

@@ -124,3 +124,25 @@ def receiver(
         await serve(host, port)
 
     run(work)
+
+
+@app.command()
+def audit(family: Annotated[str, typer.Option(help="Family id.")]) -> None:
+    """A family's whole history across sequences, from the audit trail (no message content)."""
+    from starter.audit import AuditError, family_audit
+
+    async def work() -> None:
+        async with local_store() as store:
+            try:
+                report = await family_audit(store, family)
+            except AuditError as err:
+                fail(str(err))
+                return
+        opted = ", ".join(report.opted_out) or "none"
+        typer.echo(f"family {report.family_id}   opted out: {opted}")
+        if not report.lines:
+            typer.echo("no steps recorded")
+        for line in report.lines:
+            typer.echo(line)
+
+    run(work)

@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics, timing
 
+from workflows.audit import audit_step
 from workflows.pacing import wait_for_frequency_cap
 
 STATE = SearchAttributeKey.for_keyword("InterventionState")
@@ -437,8 +438,10 @@ class Intervention:
     ) -> bool:
         if fallback is None:
             self._finish_step(record, StepStatus.SKIPPED, f"skipped after: {error}")
+            await audit_step(self, record, "skipped")
             return False
         self._finish_step(record, StepStatus.FELL_BACK, f"fell back to {fallback.value}")
+        await audit_step(self, record, f"fell back to {fallback.value}")
         next_fallback = Channel.CALL if fallback == Channel.SMS else None
         return await self.send(
             fallback,
@@ -469,6 +472,7 @@ class Intervention:
         answered = await self._wait(lambda: self.responded, timeout, summary)
         self.next_action_at = None
         self._finish_step(record, StepStatus.DONE, "reply received" if answered else "no reply")
+        await audit_step(self, record, "reply received" if answered else "no reply")
         return answered
 
     async def check(self, condition: Condition, *, step: str, summary: str) -> bool:
@@ -526,6 +530,7 @@ class Intervention:
         await self._wait_until_due(record, delay, at)
         if approval and not await self.approval_gate(step_id, reason):
             self._finish_step(record, StepStatus.SKIPPED, "not approved")
+            await audit_step(self, record, "not approved")
             return None
         return await self._run_task(record, kind, reason, compensate=compensate)
 

@@ -72,7 +72,7 @@ async def test_full_sequence_without_a_reply(time_env, store, settings, ts_worke
     tasks = await store.tasks.for_workflow(handle.id)
     assert [(t.kind, t.status) for t in tasks] == [("call", "open")]
     audit = await store.steps.for_workflow(handle.id)
-    assert [a.kind for a in audit] == ["email", "condition", "sms", "call"]
+    assert [a.kind for a in audit] == ["email", "wait", "condition", "sms", "call"]
 
 
 async def test_reply_after_email_stops_before_sms(time_env, store, settings, ts_worker):
