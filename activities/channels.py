@@ -65,9 +65,20 @@ class ChannelActivities:
                 non_retryable=True,
             ) from err
         provider = self._providers[channel]
-        message_id = await provider.send(
-            recipient=recipient, subject=subject, body=body, idempotency_key=key
-        )
+        try:
+            message_id = await provider.send(
+                recipient=recipient, subject=subject, body=body, idempotency_key=key
+            )
+        except ApplicationError as err:
+            # The same error, plus the attempt it ended on: the workflow's escalation
+            # diagnostics report how often the provider was tried.
+            raise ApplicationError(
+                err.message,
+                {"attempts": activity.info().attempt},
+                type=err.type,
+                non_retryable=err.non_retryable,
+                next_retry_delay=err.next_retry_delay,
+            ) from err
         message, created = await self._store.messages.record(
             idempotency_key=key,
             family_id=family.family_id,
@@ -97,5 +108,8 @@ class ChannelActivities:
             error_type=None,
         )
         return SendResult(
-            message_id=message.provider_message_id, provider=provider.name, duplicate=not created
+            message_id=message.provider_message_id,
+            provider=provider.name,
+            duplicate=not created,
+            attempts=activity.info().attempt,
         )

@@ -19,10 +19,15 @@ class StepRef(BaseModel):
     template: str
     template_version: int
     prediction_id: int | None = None
+    # Bumped each time a person resumes the step after an escalation: the retry is a new
+    # request (the address may have been fixed), which a provider must not answer from its
+    # idempotency cache with the old refusal.
+    round: int = 0
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.workflow_id}/{self.run_id}/{self.step_id}"
+        key = f"{self.workflow_id}/{self.run_id}/{self.step_id}"
+        return key if self.round == 0 else f"{key}/r{self.round}"
 
 
 class FamilyContextRequest(BaseModel):
@@ -51,6 +56,7 @@ class SendResult(BaseModel):
     message_id: str
     provider: str
     duplicate: bool = False
+    attempts: int = 1  # the activity attempt that succeeded, retries included
 
 
 class TaskRequest(BaseModel):
@@ -100,5 +106,3 @@ class StepOutcome(BaseModel):
     attempts: int = 1
     channel: Channel | None = None
     error_type: str | None = None
-
-

@@ -153,6 +153,7 @@ async def test_500_twice_then_200_delivers_once(
     assert audit["first_email"].attempts == 3  # the attempts are recorded
     steps = {s.step_id: s for s in result.steps}
     assert steps["first_email"].status == StepStatus.DONE
+    assert steps["first_email"].attempts == 3  # and shown in the status
     assert len(await store.messages.for_workflow(handle.id)) == 2  # the email and the SMS
     report("500 twice then 200", provider, emails[2].at - emails[0].at)
 

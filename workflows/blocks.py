@@ -18,7 +18,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities import ChannelActivities, FamilyActivities, TaskActivities
@@ -103,6 +103,7 @@ class Intervention:
         self.pending_approval: PendingApproval | None = None
         self.cancel_request: CancelRequest | None = None
         self.escalation_answer: tuple[str, EscalationAnswer] | None = None
+        self.escalations: dict[str, int] = {}  # step id -> times escalated
         self.compensations: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.events: list[Event] = []
         self.outcome: str | None = None
@@ -404,7 +405,9 @@ class Intervention:
                     if channel == Channel.EMAIL
                     else ChannelActivities.send_sms,
                     SendRequest(
-                        ref=self._ref(step_id),
+                        ref=self._ref(step_id).model_copy(
+                            update={"round": self.escalations.get(step_id, 0)}
+                        ),
                         family_id=self.start.family_id,
                         channel=channel,
                         template_name=template_name,
@@ -415,7 +418,7 @@ class Intervention:
                     summary=f"Send {channel.value} '{template_name}'",
                 )
             except ActivityError as err:
-                record.attempts += 1
+                record.attempts += _attempts(err, self.params.retry.max_attempts)
                 record.error = _describe_error(err)
                 cause = err.cause
                 metrics.channel_error(
@@ -428,7 +431,7 @@ class Intervention:
                 if fallback is None and await self._escalate(record) == "resume":
                     continue
                 return await self._after_failure(record, template_name, fallback, record.error)
-            record.attempts += 1
+            record.attempts += result.attempts
             record.error = None
             self._finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
             return True
@@ -622,14 +625,20 @@ class Intervention:
         """Hand a failed step to a person: open an escalation task, pause, await an answer."""
         escalation = self.params.escalation
         self.escalation_answer = None
+        count = self.escalations[record.step_id] = self.escalations.get(record.step_id, 0) + 1
+        # A second escalation of the same step is a new task, not the first one again.
+        task_step = f"{record.step_id}_escalation" + (f"_{count}" if count > 1 else "")
+        error_type, _, message = (record.error or "").partition(": ")
         await self._run_task(
-            self._step(f"{record.step_id}_escalation", "escalation", "Escalate to a person"),
+            self._step(task_step, "escalation", "Escalate to a person"),
             TaskKind.ESCALATION,
             f"Step '{record.step_id}' failed: {record.error}",
             compensate=False,
             details={
                 "step": record.step_id,
                 "error": record.error,
+                "error_type": error_type if message else None,
+                "message": message or record.error,
                 "attempts": record.attempts,
                 "family_id": self.start.family_id,
                 "workflow_id": workflow.info().workflow_id,
@@ -658,6 +667,18 @@ class Intervention:
                 type="TemplateError",
                 non_retryable=True,
             ) from None
+
+
+def _attempts(err: ActivityError, max_attempts: int) -> int:
+    """How often the activity was tried before it gave up."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        detail = cause.details[0]
+        if isinstance(detail, dict) and isinstance(detail.get("attempts"), int):
+            return int(detail["attempts"])
+    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return max_attempts
+    return 1
 
 
 def _describe_error(err: ActivityError) -> str:
