@@ -1,8 +1,12 @@
-"""`followthrough templates show|diff|activate|deactivate|simulate`: versions and dry runs."""
+"""`followthrough templates show|diff|activate|deactivate|simulate` and `event`.
+
+Template versions, dry runs, and the event trigger that starts or signals a template's sequence.
+"""
 
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +15,8 @@ import yaml
 
 from activities.families import FamilyActivities
 from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
-from starter.cli import fail, run, templates_app
+from starter.cli import app, fail, run, session, templates_app
+from starter.events import send_event
 from starter.settings import Settings
 from starter.simulate import simulate
 from starter.templates import TemplateFileError, read_template
@@ -186,3 +191,28 @@ def _run(work: Any) -> None:
         run(work)
     except (TemplateLookupError, TemplateFileError) as err:
         fail(str(err))
+
+
+@app.command("event")
+def event_command(
+    name: Annotated[str, typer.Argument(help="Event name, e.g. payment_missed.")],
+    family: Annotated[str, typer.Option(help="Family id.")],
+    data: Annotated[str, typer.Option(help="Event data as a JSON object.")] = "{}",
+) -> None:
+    """Start the sequence bound to an event, or give the event to the running one."""
+    try:
+        payload = json.loads(data)
+    except json.JSONDecodeError as err:
+        fail(f"data: not JSON: {err.msg}")
+        return
+    if not isinstance(payload, dict):
+        fail("data: must be a JSON object, e.g. '{\"amount\": 40}'")
+
+    async def work() -> None:
+        async with session() as (settings, client, store):
+            outcome = await send_event(
+                client, store, name, family, payload, task_queue=settings.task_queue
+            )
+            typer.echo(outcome.message)
+
+    run(work)

@@ -6,6 +6,7 @@ family): a second trigger while one runs starts nothing and says so.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,21 @@ async def predict(
             recorded.id, template=best.name, workflow_id=None, outcome="suspended"
         )
         raise
+    from starter import policy  # here, not at the top: like failures, it builds on this module
+
+    last = await policy.in_cooldown(store, best, family_id)
+    if last is not None:
+        await store.predictions.set_outcome(
+            recorded.id, template=best.name, workflow_id=None, outcome="cooldown"
+        )
+        return TriggerOutcome(
+            False,
+            None,
+            f"no sequence: {best.name} started for family {family_id} on "
+            f"{last:%Y-%m-%d}, within its {best.trigger.cooldown_days}-day cooldown",
+            best.name,
+        )
+    superseded = await policy.supersede_lighter(client, store, best, family_id)
     outcome = await start_sequence(
         client,
         best,
@@ -169,6 +185,11 @@ async def predict(
         recorded.id,
         template=best.name,
         workflow_id=outcome.workflow_id,
-        outcome="started" if outcome.started else "already_running",
+        outcome=(
+            ("upgraded" if superseded else "started") if outcome.started else "already_running"
+        ),
     )
+    if superseded and outcome.started:
+        message = f"{outcome.message} (upgraded: cancelled {', '.join(superseded)})"
+        return dataclasses.replace(outcome, message=message)
     return outcome

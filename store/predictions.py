@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import select
+
 from store.models import Prediction
 from store.unique import Sessions
 
@@ -44,3 +48,18 @@ class PredictionRepository:
             prediction.template = template
             prediction.workflow_id = workflow_id
             prediction.outcome = outcome
+
+    async def last_started(self, family_id: str, template: str) -> datetime | None:
+        """When a prediction last started `template` for the family (for cooldowns)."""
+        async with self._sessions() as session:
+            found: datetime | None = await session.scalar(
+                select(Prediction.created_at)
+                .where(
+                    Prediction.family_id == family_id,
+                    Prediction.template == template,
+                    Prediction.outcome.in_(["started", "upgraded"]),
+                )
+                .order_by(Prediction.created_at.desc())
+                .limit(1)
+            )
+        return found

@@ -1,0 +1,65 @@
+"""Event triggers: `followthrough event NAME --family ID` starts or signals a sequence.
+
+Signal-with-start: the template bound to the event (`trigger: {type: event, event: NAME}`)
+is started for the family with the event as its first signal, or, when that sequence is
+already running, the running one receives the event (a wait `until: NAME` wakes up).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from contracts import Event, InterventionResult, InterventionStart, State, workflow_id_for
+from starter.triggers import TriggerError, TriggerOutcome
+from store import Store
+from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
+
+
+async def send_event(
+    client: Client,
+    store: Store,
+    name: str,
+    family_id: str,
+    data: dict[str, Any] | None = None,
+    *,
+    task_queue: str,
+) -> TriggerOutcome:
+    """Start the sequence bound to event `name` for the family, or signal the running one."""
+    if await store.families.get(family_id) is None:
+        raise TriggerError(f"family: no family with id {family_id!r}")
+    bound = [
+        params
+        for params in await store.templates.list_latest()
+        if params.active and params.trigger.type == "event" and params.trigger.event == name
+    ]
+    if not bound:
+        raise TriggerError(f"event: no active template is bound to event {name!r}")
+    params = max(bound, key=lambda p: p.priority)
+    workflow_id = workflow_id_for(params.name, family_id)
+    handle = await client.start_workflow(
+        params.workflow,
+        InterventionStart(family_id=family_id, params=params, triggered_by=f"event:{name}"),
+        id=workflow_id,
+        task_queue=task_queue,
+        # A running sequence takes the event as a signal instead of a second start.
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="record_event",
+        start_signal_args=[Event(name=name, data=data or {})],
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(STATE, State.SCHEDULED.value),
+                SearchAttributePair(FAMILY_ID, family_id),
+                SearchAttributePair(TEMPLATE_NAME, params.name),
+                SearchAttributePair(TEMPLATE_VERSION, params.version),
+                SearchAttributePair(RISK_SCORE, 0.0),
+            ]
+        ),
+        static_summary=f"{params.name} v{params.version} for family {family_id}",
+        result_type=InterventionResult,
+    )
+    return TriggerOutcome(
+        True, workflow_id, f"event {name!r} sent to {workflow_id}", params.name, handle
+    )

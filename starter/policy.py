@@ -1,0 +1,58 @@
+"""Trigger policies: cooldown per (template, family), and upgrading to a heavier sequence.
+
+Upgrade policy: a prediction that selects a heavier template (higher `priority`) while a
+lighter prediction-triggered sequence runs for the same family *cancels the lighter one*
+(its compensations run; the reason names the heavier template) and starts the heavier one.
+The prediction's outcome is recorded as `upgraded`. A lighter or equal prediction never
+disturbs a running sequence: the template rules pick the heaviest match, and the running
+one keeps going (`already_running`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts import CancelRequest, SequenceParams, workflow_id_for
+from store import Store
+
+
+async def in_cooldown(store: Store, params: SequenceParams, family_id: str) -> datetime | None:
+    """The last start of `params` for the family, if it is within the template's cooldown."""
+    days = params.trigger.cooldown_days
+    if days <= 0:
+        return None
+    last = await store.predictions.last_started(family_id, params.name)
+    if last is not None and datetime.now(UTC) - last < timedelta(days=days):
+        return last
+    return None
+
+
+async def supersede_lighter(
+    client: Client, store: Store, heavier: SequenceParams, family_id: str
+) -> list[str]:
+    """Cancel the family's running prediction sequences of lower priority; their names."""
+    cancelled = []
+    for params in await store.templates.list_latest():
+        if (
+            params.name == heavier.name
+            or params.trigger.type != "prediction"
+            or params.priority >= heavier.priority
+        ):
+            continue
+        handle = client.get_workflow_handle(workflow_id_for(params.name, family_id))
+        try:
+            description = await handle.describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            continue
+        await handle.signal(
+            "cancel", CancelRequest(reason=f"superseded by {heavier.name}", by="trigger")
+        )
+        cancelled.append(params.name)
+    return cancelled
