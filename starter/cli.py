@@ -502,9 +502,7 @@ def dump(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
-# Data in and out (families, predictions, audit, receiver) live beside this file.
-from starter import cli_data  # noqa: E402, F401
-
-
-# The failure-handling commands (health, quarantine, templates resume) live beside this file.
-from starter import cli_ops  # noqa: E402, F401
+# Commands that live beside this file: data in and out (families, predictions, audit,
+# receiver), failure handling (health, quarantine, templates resume) and template versions
+# and dry runs (templates show, diff, activate, deactivate, simulate).
+from starter import cli_data, cli_ops, cli_templates  # noqa: E402, F401
