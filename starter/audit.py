@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starter.operations import OperationError
 from store import Store
 
 
-class AuditError(ValueError):
+class AuditError(OperationError):
     """The audit cannot be produced; the message names the field."""
 
 

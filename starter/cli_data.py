@@ -129,15 +129,11 @@ def receiver(
 @app.command()
 def audit(family: Annotated[str, typer.Option(help="Family id.")]) -> None:
     """A family's whole history across sequences, from the audit trail (no message content)."""
-    from starter.audit import AuditError, family_audit
+    from starter.audit import family_audit
 
     async def work() -> None:
         async with local_store() as store:
-            try:
-                report = await family_audit(store, family)
-            except AuditError as err:
-                fail(str(err))
-                return
+            report = await family_audit(store, family)  # AuditError: one line, exit 1
         opted = ", ".join(report.opted_out) or "none"
         typer.echo(f"family {report.family_id}   opted out: {opted}")
         if not report.lines:
