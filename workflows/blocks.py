@@ -242,6 +242,10 @@ class Intervention:
             self._end(State.CANCELLED, "cancelled through Temporal")
             raise
         except Exception as err:
+            # The quarantine and the status name the step that broke, not only the outcome.
+            failing = self.steps.get(self.current_step or "")
+            if failing is not None and failing.status == StepStatus.RUNNING:
+                failing.status, failing.error = StepStatus.FAILED, str(err)
             await self._compensate()
             self._end(State.FAILED, f"failed: {err}")
             raise ApplicationError(f"sequence failed: {err}", type="SequenceFailed") from err
