@@ -7,9 +7,10 @@ Half-open: once the open window has passed, one call at a time probes the provid
 closes the breaker, a transient failure opens it for another window.
 
 Permanent failures (a 4xx for one bad address) prove the provider is up, so they count as
-successes here. Every transition is reported to listeners: the worker records it in the
-store's `provider_health` table (read by `followthrough health`), and metrics code may
-subscribe with `Breaker.add_listener`.
+successes here. Every transition is reported to listeners (the worker records it in the
+store's `provider_health` table, read by `followthrough health`; other code may subscribe
+with `Breaker.add_listener` or read `breaker_snapshots()`) and set as the Prometheus gauge
+`followthrough_provider_breaker_state{provider=...}`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.providers import Provider
 from store import Store
 
 CIRCUIT_OPEN = "ProviderCircuitOpen"
+STATE_GAUGE = "followthrough_provider_breaker_state"
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,21 @@ class Breaker:
                 await listener(snapshot)
             except Exception:  # a broken listener must not break sending
                 log.exception("breaker listener failed for %s", self.provider)
+        _export(snapshot)
+
+
+_LEVELS = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
+
+def _export(snapshot: BreakerSnapshot) -> None:
+    # Transitions happen inside a send activity, so the SDK's meter is at hand: the gauge
+    # reaches the worker's Prometheus endpoint (METRICS_PORT) with the SDK's own metrics.
+    if not activity.in_activity():
+        return
+    gauge = activity.metric_meter().create_gauge(
+        STATE_GAUGE, "Provider circuit breaker: 0 closed, 1 half-open, 2 open"
+    )
+    gauge.set(_LEVELS[snapshot.state], {"provider": snapshot.provider})
 
 
 class BreakerProvider:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.testing import ActivityEnvironment
 
 from activities.breaker import (
     CIRCUIT_OPEN,
@@ -16,6 +20,7 @@ from activities.breaker import (
     breaker_snapshots,
     record_in_store,
 )
+from starter.dev import free_port
 from store import Store
 
 
@@ -111,10 +116,8 @@ async def test_permanent_failures_and_interleaved_successes_do_not_open_it():
     inner = ScriptedProvider(down(), down(), refused(), down(), down(), None, down(), down())
     provider = guarded(inner, clock)
     for _ in range(8):
-        try:
+        with contextlib.suppress(ApplicationError):
             await send(provider)
-        except ApplicationError:
-            pass
     assert inner.calls == 8 and provider.breaker.state == BreakerState.CLOSED
 
 
@@ -144,3 +147,27 @@ def test_policy_from_env_names_the_bad_variable():
     assert policy == BreakerPolicy(2, timedelta(seconds=1.5))
     with pytest.raises(ValueError, match="BREAKER_OPEN_SECONDS"):
         BreakerPolicy.from_env({"BREAKER_OPEN_SECONDS": "soon"})
+
+
+async def test_state_gauge_reaches_prometheus():
+    port = free_port()
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )
+    env = ActivityEnvironment()
+    env.metric_meter = runtime.metric_meter
+    provider = guarded(ScriptedProvider(down()), Clock(), threshold=1)
+
+    async def fail_once() -> None:
+        with contextlib.suppress(ApplicationError):
+            await send(provider)
+
+    await env.run(fail_once)
+    async with httpx.AsyncClient() as scrape:
+        text = (await scrape.get(f"http://127.0.0.1:{port}/metrics")).text
+    [line] = [
+        line
+        for line in text.splitlines()
+        if line.startswith("followthrough_provider_breaker_state{")
+    ]
+    assert 'provider="scripted"' in line and line.endswith(" 2")
