@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import RawValue
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -110,9 +112,15 @@ class RecordingActivities:
         """Frequency caps: in a dry run every channel is free at once."""
         return {"at": None, "sent_in_window": 0}
 
+    @activity.defn(dynamic=True)
+    async def record_anything(self, args: Sequence[RawValue]) -> None:
+        """Every other activity (audit rows and the like): nothing to do in a dry run."""
+        self.calls.append(("-", activity.info().activity_type))
+
     def all(self) -> list[Any]:
         """Every stand-in, for the worker."""
         return [
+            self.record_anything,
             self.next_send_slot,
             self.load_family_context,
             self.send_email,
