@@ -1,0 +1,92 @@
+"""Record the replay-test histories: `python -m tests.workflows.record_histories`.
+
+Runs each sequence shape under the time-skipping server with the real activities and saves
+`history.to_json()` under `histories/`. Re-record only on purpose: the point of the stored
+files is that they come from older code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from contracts import CancelRequest, Channel, Decision, Response
+from starter.dev import find_binary
+from starter.settings import Settings
+from starter.templates import builtin_templates
+from starter.triggers import start_sequence
+from store import Store, migrate
+from tests.conftest import FAMILIES, register_search_attributes
+from worker import build_worker
+
+HERE = Path(__file__).parent / "histories"
+Step = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any]], Awaitable[None]]
+
+
+async def approve(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.signal("approve", Decision(approver="sarah", role="coordinator"))
+
+
+async def reply(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.signal("record_response", Response(channel=Channel.EMAIL))
+
+
+async def cancel(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    await env.sleep(86400)
+    await handle.signal("cancel", CancelRequest(reason="family withdrew"))
+
+
+SHAPES: dict[str, tuple[str, Step]] = {
+    "high_risk_full": ("high_risk_intervention", approve),
+    "high_risk_responded": ("high_risk_intervention", reply),
+    "high_risk_cancelled": ("high_risk_intervention", cancel),
+    "template_full": ("high_risk_as_data", approve),
+}
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=find_binary("temporal-test-server"),
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/store.db"
+            await migrate(url)
+            store = Store.from_url(url)
+            for family_id, name, email, phone, tz in FAMILIES:
+                await store.families.upsert(family_id, name, email=email, phone=phone, timezone=tz)
+            for params in builtin_templates():
+                await store.templates.save(params)
+            settings = Settings(task_queue=f"tq-{uuid.uuid4()}")
+            async with httpx.AsyncClient() as http, build_worker(env.client, store, http, settings):
+                for shape, (template, act) in SHAPES.items():
+                    stored = await store.templates.active(template)
+                    assert stored is not None
+                    outcome = await start_sequence(
+                        env.client,
+                        stored.model_copy(update={"quiet_hours": None}),
+                        "F1",
+                        task_queue=settings.task_queue,
+                    )
+                    assert outcome.handle is not None
+                    await act(env, outcome.handle)
+                    await outcome.handle.result()
+                    history = await outcome.handle.fetch_history()
+                    (HERE / f"{shape}.json").write_text(history.to_json())
+                    print(f"recorded {shape}")
+            await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
