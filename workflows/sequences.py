@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts import Channel, Condition, InterventionResult, InterventionStart, TaskKind
     from workflows.blocks import Intervention
+    from workflows.seed_sequences import OnboardingSequence, PaymentReminder
     from workflows.template import TemplateIntervention
 
 RESPONDED = Condition(field="response_received", op="==", value=True)
@@ -88,5 +89,7 @@ SEQUENCES: list[type] = [
     HighRiskIntervention,
     MediumRiskIntervention,
     DemoQuickIntervention,
+    PaymentReminder,
+    OnboardingSequence,
     TemplateIntervention,
 ]
