@@ -89,6 +89,7 @@ def build_worker(
             channels.send_sms,
             tasks.open_task,
             tasks.cancel_task,
+            tasks.complete_task,
             families.load_family_context,
             families.evaluate_condition,
             webhooks.call_webhook,

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from contracts import CancelTaskRequest, CancelTaskResult, TaskRequest, TaskResult
+from contracts import (
+    CancelTaskRequest,
+    CancelTaskResult,
+    CloseTaskRequest,
+    TaskRequest,
+    TaskResult,
+)
 from store import Store
 
 
@@ -44,6 +50,12 @@ class TaskActivities:
             error_type=None,
         )
         return TaskResult(task_id=task.id, duplicate=not created)
+
+    @activity.defn
+    async def complete_task(self, request: CloseTaskRequest) -> CancelTaskResult:
+        """Mark a task the sequence opened as done; a closed task stays as it is."""
+        task = await self._store.tasks.complete(request.task_id, by=request.by, note=request.note)
+        return CancelTaskResult(task_id=task.id, status=task.status)
 
     @activity.defn
     async def cancel_task(self, request: CancelTaskRequest) -> CancelTaskResult:

@@ -3,6 +3,7 @@
 from contracts.activities import (
     CancelTaskRequest,
     CancelTaskResult,
+    CloseTaskRequest,
     Condition,
     ConditionRequest,
     ConditionResult,
@@ -71,6 +72,7 @@ __all__ = [
     "CancelRequest",
     "CancelTaskRequest",
     "CancelTaskResult",
+    "CloseTaskRequest",
     "Channel",
     "Condition",
     "ConditionRequest",

@@ -84,6 +84,15 @@ class CancelTaskResult(BaseModel):
     status: str
 
 
+class CloseTaskRequest(BaseModel):
+    """A sequence marks a task it opened as handled, e.g. an escalation a person answered."""
+
+    ref: StepRef
+    task_id: int
+    by: str
+    note: str = ""
+
+
 class ConditionRequest(BaseModel):
     ref: StepRef
     family_id: str

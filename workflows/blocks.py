@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         CancelRequest,
         CancelTaskRequest,
         Channel,
+        CloseTaskRequest,
         Condition,
         ConditionRequest,
         DecideRequest,
@@ -633,11 +634,13 @@ class Intervention:
         # A second escalation of the same step is a new task, not the first one again.
         task_step = f"{record.step_id}_escalation" + (f"_{count}" if count > 1 else "")
         error_type, _, message = (record.error or "").partition(": ")
-        await self._run_task(
+        # Older histories left the escalation task open whatever the answer.
+        closes = workflow.patched("close-escalation-tasks")
+        task_id = await self._run_task(
             self._step(task_step, "escalation", "Escalate to a person"),
             TaskKind.ESCALATION,
             f"Step '{record.step_id}' failed: {record.error}",
-            compensate=False,
+            compensate=closes,  # a cancel while paused cancels the task too
             details={
                 "step": record.step_id,
                 "error": record.error,
@@ -658,9 +661,42 @@ class Intervention:
         if not answered:
             if escalation.on_timeout == "cancel":
                 raise SequenceCancelled(f"no answer to the escalation of '{record.step_id}'")
+            if closes:
+                await self._close_escalation(task_id, None)
             return "resume" if escalation.on_timeout == "proceed" else "skip"
         assert self.escalation_answer is not None
+        if closes:
+            await self._close_escalation(task_id, self.escalation_answer)
         return self.escalation_answer[0]
+
+    async def _close_escalation(
+        self, task_id: int | None, answer: tuple[str, EscalationAnswer] | None
+    ) -> None:
+        """Take a settled escalation task out of the inbox: done when answered, else cancelled."""
+        # `_escalate` registered the task's undo last; nothing else runs while it is paused.
+        step_id, _ = self.compensations.pop()
+        assert task_id is not None
+        ref = self._ref(step_id)
+        if answer is None:
+            on_timeout = self.params.escalation.on_timeout
+            await workflow.execute_activity_method(
+                TaskActivities.cancel_task,
+                CancelTaskRequest(ref=ref, task_id=task_id, reason=f"no answer: {on_timeout}"),
+                start_to_close_timeout=SHORT_ACTIVITY,
+                retry_policy=RetryPolicy(maximum_attempts=10),
+                summary=f"Cancel unanswered escalation task {task_id}",
+            )
+            return
+        verdict, given = answer
+        await workflow.execute_activity_method(
+            TaskActivities.complete_task,
+            CloseTaskRequest(
+                ref=ref, task_id=task_id, by=given.by, note=f"{verdict}. {given.note}".strip()
+            ),
+            start_to_close_timeout=SHORT_ACTIVITY,
+            retry_policy=RetryPolicy(maximum_attempts=10),
+            summary=f"Close escalation task {task_id}: {verdict} by {given.by}",
+        )
 
     def _message(self, template_name: str) -> Any:
         try:

@@ -112,6 +112,9 @@ async def test_permanent_failure_pauses_with_diagnostics_then_resume(
     assert result.state == State.COMPLETED and result.outcome == "check-in sent"
     steps = {s.step_id: s for s in result.steps}
     assert steps["nudge_sms"].status == StepStatus.DONE and steps["nudge_sms"].attempts == 2
+    closed = await store.tasks.get(task.id)
+    assert closed is not None and (closed.status, closed.closed_by) == ("done", "sarah")
+    assert closed.close_note == "resume. fixed"
     first, second = provider.on("sms")
     assert (first.status, second.status) == (400, 200)
     # The retry after a person fixed things is a new request, with its own key.
@@ -134,6 +137,8 @@ async def test_skip_goes_on_without_the_step(time_env, store, http_worker, provi
     assert steps["nudge_sms"].status == StepStatus.SKIPPED
     assert steps["nudge_sms"].result is not None and "InvalidRecipient" in steps["nudge_sms"].result
     assert provider.deliveries("sms") == []
+    [task] = await store.tasks.for_workflow(handle.id)
+    assert (task.kind, task.status) == ("escalation", "done")
 
 
 async def test_cancel_while_paused(time_env, store, http_worker, provider):
@@ -143,6 +148,10 @@ async def test_cancel_while_paused(time_env, store, http_worker, provider):
     await handle.signal("cancel", CancelRequest(reason="family left", by="sarah"))
     result = await handle.result()
     assert result.state == State.CANCELLED and result.outcome == "cancelled: family left"
+    [task] = await store.tasks.for_workflow(handle.id)
+    assert (task.kind, task.status) == ("escalation", "cancelled")
+    steps = {s.step_id: s for s in result.steps}
+    assert steps["nudge_sms_escalation"].status == StepStatus.COMPENSATED
 
 
 @pytest.mark.parametrize(
@@ -167,3 +176,6 @@ async def test_no_answer_applies_on_timeout(
     else:
         assert steps["nudge_sms"].status == sms_status
     assert len(provider.deliveries("sms")) == (1 if on_timeout == "proceed" else 0)
+    # Nobody answered: the escalation task leaves the inbox as cancelled.
+    [task] = await store.tasks.for_workflow(handle.id)
+    assert (task.kind, task.status) == ("escalation", "cancelled")
