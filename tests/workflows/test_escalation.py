@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -179,3 +180,13 @@ async def test_no_answer_applies_on_timeout(
     # Nobody answered: the escalation task leaves the inbox as cancelled.
     [task] = await store.tasks.for_workflow(handle.id)
     assert (task.kind, task.status) == ("escalation", "cancelled")
+
+
+async def test_history_from_before_escalation_tasks_were_closed_replays():
+    """Recorded before `close-escalation-tasks`: a pause, a resume, the task left open."""
+    path = Path(__file__).parent / "histories" / "escalation_resume_before_closing.json"
+    history = WorkflowHistory.from_json(
+        "intervention-medium_risk_intervention-F1", path.read_text()
+    )
+    replayer = Replayer(workflows=SEQUENCES, data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
