@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from typer.testing import CliRunner
 
 from activities.breaker import BreakerPolicy
-from contracts import SequenceParams, State
+from contracts import SequenceParams, State, StepStatus
 from starter import failures, triggers
 from starter.cli import app
 from starter.dev import DevServer
@@ -125,7 +125,13 @@ async def test_quarantine_lists_paused_and_failed_oldest_first_then_suspends(
         dev_client, store, params.name, "F3", task_queue=http_settings.task_queue
     )
     assert outcome.started
-    await paused.signal("cancel", {"reason": "test over", "by": "sarah"})
     assert outcome.handle is not None
     await outcome.handle.result()
-    assert (await paused.result()).state == State.CANCELLED
+
+    # `followthrough skip WORKFLOW_ID --by NAME` lets the paused one go on without its SMS.
+    answer = ["skip", paused.id, "--by", "sarah", "--note", "no valid number"]
+    output = (await asyncio.to_thread(CliRunner().invoke, app, answer)).output
+    assert output.strip() == f"skip sent to {paused.id}"
+    result = await paused.result()
+    assert result.state == State.COMPLETED
+    assert {s.step_id: s.status for s in result.steps}["nudge_sms"] == StepStatus.SKIPPED
