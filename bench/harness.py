@@ -117,7 +117,6 @@ def bench_worker(
             env.store,
             env.http,
             settings,
-            workflows=[BenchIntervention, FloorSequence, *(workflows or [])],
         )
     assert isinstance(built, _Captured)
     config: dict[str, Any] = {**built.kwargs}
@@ -126,6 +125,7 @@ def bench_worker(
         name = getattr(fn, "__name__", "")
         activities.append(_marked(fn, name) if name in _MARKS_BY_ACTIVITY else fn)
     config["activities"] = activities
+    config["workflows"] = [BenchIntervention, FloorSequence, *(workflows or [])]
     config["max_cached_workflows"] = max_cached_workflows
     config.update(options)
     return Worker(*built.args, **config)
