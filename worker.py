@@ -21,9 +21,11 @@ from activities.audit import AuditActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.schedules import ScheduleActivities
 from activities.webhook import WebhookActivities
 from starter.client import connect
 from starter.observability import Observability, configure_logging
+from starter.schedules import scheduled_starter
 from starter.settings import Settings
 from store import Store
 from workflows.sequences import SEQUENCES
@@ -80,6 +82,8 @@ def build_worker(
     webhooks = WebhookActivities(store, http)
     consent = ConsentActivities(store)
     audit = AuditActivities(store)
+    # Scheduled runs start sequences on this worker's queue, through the trigger rules.
+    schedules = ScheduleActivities(store, scheduled_starter(client, store, settings.task_queue))
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -95,6 +99,8 @@ def build_worker(
             webhooks.call_webhook,
             consent.next_send_slot,
             audit.record_step,
+            schedules.match_scheduled_families,
+            schedules.start_scheduled_sequences,
         ],
     )
 

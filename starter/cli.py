@@ -505,4 +505,4 @@ def dump(data: Any) -> str:
 # Commands that live beside this file: data in and out (families, predictions, audit,
 # receiver), failure handling (health, quarantine, templates resume) and template versions
 # and dry runs (templates show, diff, activate, deactivate, simulate).
-from starter import cli_data, cli_ops, cli_templates  # noqa: E402, F401
+from starter import cli_data, cli_ops, cli_schedules, cli_templates  # noqa: E402, F401

@@ -11,6 +11,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from contracts import Channel, Condition, InterventionResult, InterventionStart, TaskKind
     from workflows.blocks import Intervention
+    from workflows.scheduled import ScheduledTrigger
     from workflows.seed_sequences import OnboardingSequence, PaymentReminder
     from workflows.template import TemplateIntervention
 
@@ -92,4 +93,6 @@ SEQUENCES: list[type] = [
     PaymentReminder,
     OnboardingSequence,
     TemplateIntervention,
+    # Not a sequence: what a schedule template's Temporal Schedule starts.
+    ScheduledTrigger,
 ]
