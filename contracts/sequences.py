@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.caps import FrequencyCap
+from contracts.windows import SendWindow, open_minutes
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -148,6 +149,8 @@ class SequenceParams(Strict):
         Channel.SMS: FrequencyCap(limit=1, per="day"),
         Channel.EMAIL: FrequencyCap(limit=3, per="week"),
     }
+    # Local hours per channel in which its messages go out, inside the hours quiet hours allow.
+    send_windows: dict[Channel, SendWindow] = {}
     # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret,
     # and events after which no further step runs.
     steps: list[Step] | None = None
@@ -189,6 +192,20 @@ class SequenceParams(Strict):
         if self.trigger.type == "schedule" and self.trigger.schedule is None:
             raise ValueError("trigger.schedule is required for a schedule trigger")
         check_template(self)
+        return self
+
+    @model_validator(mode="after")
+    def _send_windows(self) -> SequenceParams:
+        quiet = self.quiet_hours
+        for channel, window in self.send_windows.items():
+            where = f"send_windows.{channel}"
+            if channel == Channel.CALL:
+                raise ValueError(f"{where}: windows apply to email and sms, not call tasks")
+            if quiet is not None and not open_minutes(window, quiet.start, quiet.end):
+                raise ValueError(
+                    f"{where}: {window.describe()} lies entirely in quiet hours "
+                    f"({quiet.start:%H:%M}–{quiet.end:%H:%M}); nothing could be sent"
+                )
         return self
 
     def delay(self, key: str) -> timedelta:

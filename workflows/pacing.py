@@ -48,7 +48,11 @@ async def wait_for_frequency_cap(flow: Intervention, record: StepRecord, channel
         if slot.at is None or slot.at <= now:
             return
         placement = timing.next_allowed_time(
-            slot.at, flow.family.timezone, flow.params.quiet_hours, urgent=flow.params.urgent
+            slot.at,
+            flow.family.timezone,
+            flow.params.quiet_hours,
+            urgent=flow.params.urgent,
+            window=flow.params.send_windows.get(channel),
         )
         reason = f"frequency cap: {cap.describe()} by {channel.value}"
         record.due_at = placement.at

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts import QuietHours
+from contracts.windows import SendWindow, open_minutes
 
 _SATURDAY = 5
 # Every move goes strictly forward and settles within a few (quiet → weekend → Monday); the
@@ -50,14 +51,18 @@ def next_allowed_time(
     *,
     urgent: bool = False,
     at: time | None = None,
+    window: SendWindow | None = None,
 ) -> Placement:
     """When a step due at `due` may run for this family: never earlier than `due`.
 
     With `at`, the step first moves to the next local wall-clock `at` (today if not yet
     passed). Then, unless `urgent`, it leaves quiet hours for their local end and, when
     `quiet.weekends`, leaves Saturday and Sunday for Monday at the quiet end (00:00 without
-    quiet hours), repeating until neither applies. `at`, `quiet.start` and `quiet.end` are
-    local wall-clock times in `timezone`. Raises ValueError for a naive `due` or unknown zone.
+    quiet hours); with a channel's send `window`, a time outside it moves to the window's
+    next local start. This repeats until none applies, so the result is the first instant at
+    or after `due` that all of them allow. `at`, `quiet.start`, `quiet.end` and the window are
+    local wall-clock times in `timezone`. Raises ValueError for a naive `due`, an unknown
+    zone, or a window that lies entirely in quiet hours.
     """
     if due.tzinfo is None or due.utcoffset() is None:
         raise ValueError(f"due must be timezone-aware, got {due!r}")
@@ -73,8 +78,12 @@ def next_allowed_time(
         if current != start:
             reasons.append(f"at {_clock(at)} local")
 
-    if not urgent and quiet is not None:
-        current = _leave_quiet_and_weekends(current, zone, quiet, reasons)
+    if not urgent and (quiet is not None or window is not None):
+        if window is not None and quiet is not None and not open_minutes(
+            window, quiet.start, quiet.end
+        ):
+            raise ValueError(f"send window {window.describe()} lies entirely in quiet hours")
+        current = _leave_quiet_and_weekends(current, zone, quiet, reasons, window)
 
     return Placement(
         at=current,
@@ -85,20 +94,33 @@ def next_allowed_time(
 
 
 def _leave_quiet_and_weekends(
-    current: datetime, zone: ZoneInfo, quiet: QuietHours, reasons: list[str]
+    current: datetime,
+    zone: ZoneInfo,
+    quiet: QuietHours | None,
+    reasons: list[str],
+    window: SendWindow | None = None,
 ) -> datetime:
+    quiet = quiet or QuietHours(start=time(0), end=time(0), weekends=False)
     begin, end = _wall(quiet.start), _wall(quiet.end)
     for _ in range(_MAX_MOVES):
         local = current.astimezone(zone)
         if quiet.weekends and local.weekday() >= _SATURDAY:
             monday = local.date() + timedelta(days=7 - local.weekday())
-            current = _occurrences(monday, end if begin != end else time(0), zone)[0]
+            # With a window, Monday's first allowed minute may come before the quiet end
+            # (quiet hours that do not wrap midnight): start at midnight and let the loop go on.
+            opening = end if begin != end and window is None else time(0)
+            current = _occurrences(monday, opening, zone)[0]
             _note(reasons, "weekend")
         elif _in_quiet_hours(local.time(), begin, end):
             # Strictly after: a quiet end inside a DST gap resolves to the gap's end, which
             # may itself still be quiet; that day then has no allowed time and we go on.
             current = _next_wall_time(current, end, zone, strict=True)
             _note(reasons, f"quiet hours ({_clock(begin)}–{_clock(end)} local)")
+        elif window is not None and not window.contains(local.time()):
+            # Strictly after, for the same reason: a window start inside a DST gap resolves
+            # to the gap's end, which may lie past a short window's end.
+            current = _next_wall_time(current, _wall(window.start), zone, strict=True)
+            _note(reasons, f"send window ({window.describe()} local)")
         else:
             return current
     raise RuntimeError(f"no allowed time found after {_MAX_MOVES} moves from {current}")

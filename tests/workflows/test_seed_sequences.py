@@ -21,8 +21,8 @@ async def start(
 ) -> WorkflowHandle[Any, Any]:
     params = await store.templates.active(template)
     assert params is not None
-    # Without quiet hours the offsets are exact, whatever hour the test server starts at.
-    params = params.model_copy(update={"quiet_hours": None})
+    # Without quiet hours and windows the offsets are exact, whatever hour the test server starts at.
+    params = params.model_copy(update={"quiet_hours": None, "send_windows": {}})
     outcome = await start_sequence(env.client, params, family, task_queue=settings.task_queue)
     assert outcome.handle is not None, outcome.message
     return outcome.handle

@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from contracts import QuietHours
+from contracts.windows import SendWindow, open_minutes
 from workflows.timing import Placement, is_valid_timezone, next_allowed_time
 
 ZONES = [
@@ -342,3 +343,118 @@ def test_known_zones_are_valid(name: str) -> None:
 @pytest.mark.parametrize("name", ["", "Mars/Olympus_Mons", "America", "../etc/passwd", "/UTC"])
 def test_unknown_zones_are_invalid(name: str) -> None:
     assert not is_valid_timezone(name)
+
+
+# --- send windows ------------------------------------------------------------------------
+
+windows = (
+    st.tuples(clocks, clocks)
+    .filter(lambda pair: pair[0] != pair[1])
+    .map(lambda pair: SendWindow(start=pair[0], end=pair[1]))
+)
+
+
+def _open(window: SendWindow, quiet: QuietHours | None) -> bool:
+    return quiet is None or open_minutes(window, quiet.start, quiet.end) > 0
+
+
+def _allowed_in(instant: datetime, zone: str, quiet: QuietHours | None, window: SendWindow) -> bool:
+    local = instant.astimezone(ZoneInfo(zone))
+    return _allowed(instant, zone, quiet) and window.contains(local.time())
+
+
+@FAST
+@given(cases, quiet_hours, windows)
+def test_a_window_result_is_inside_the_window_and_allowed(
+    case: tuple[str, datetime], quiet: QuietHours | None, window: SendWindow
+) -> None:
+    assume(_open(window, quiet))
+    zone, due = case
+    placed = next_allowed_time(due, zone, quiet, window=window)
+    assert placed.at >= due
+    assert _allowed_in(placed.at, zone, quiet, window), placed
+    assert placed.moved == (not _allowed_in(due, zone, quiet, window))
+    assert (placed.reason is None) == (not placed.moved)
+    if placed.moved:
+        # It lands on an opening: a moment earlier was not allowed.
+        assert not _allowed_in(placed.at - timedelta(microseconds=1), zone, quiet, window)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cases, quiet_hours, windows)
+def test_a_window_result_is_the_first_allowed_time(
+    case: tuple[str, datetime], quiet: QuietHours | None, window: SendWindow
+) -> None:
+    assume(_open(window, quiet))
+    zone, due = case
+    placed = next_allowed_time(due, zone, quiet, window=window)
+    probe = due
+    while probe < placed.at:  # every 5 minutes between due and the result: none allowed
+        assert not _allowed_in(probe, zone, quiet, window), (probe, placed)
+        probe += timedelta(minutes=5)
+
+
+@FAST
+@given(cases, quiet_hours, windows)
+def test_placing_a_window_result_again_changes_nothing(
+    case: tuple[str, datetime], quiet: QuietHours | None, window: SendWindow
+) -> None:
+    assume(_open(window, quiet))
+    zone, due = case
+    first = next_allowed_time(due, zone, quiet, window=window)
+    again = next_allowed_time(first.at, zone, quiet, window=window)
+    assert (again.at, again.moved, again.reason) == (first.at, False, None)
+
+
+@FAST
+@given(cases, quiet_hours, windows)
+def test_urgent_ignores_windows_too(
+    case: tuple[str, datetime], quiet: QuietHours | None, window: SendWindow
+) -> None:
+    zone, due = case
+    assert next_allowed_time(due, zone, quiet, urgent=True, window=window).at == due
+
+
+EMAIL_MORNING = SendWindow(start=time(8), end=time(11))
+SMS_EVENING = SendWindow(start=time(16), end=time(19))
+
+
+def test_sms_window_on_a_friday_evening_waits_for_monday_afternoon() -> None:
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 1, 9, 19, 30), NEW_YORK, NIGHT,
+                               window=SMS_EVENING)  # fmt: skip
+    assert placed.local == _local(NEW_YORK, 2026, 1, 12, 16)
+    assert placed.reason == (
+        "send window (16:00–19:00 local); weekend; quiet hours (20:00–08:00 local)"
+    )
+
+
+def test_inside_the_window_nothing_moves() -> None:
+    due = _local(NEW_YORK, 2026, 1, 6, 17, 15)
+    placed = next_allowed_time(due, NEW_YORK, NIGHT, window=SMS_EVENING)
+    assert (placed.at, placed.moved) == (due.astimezone(UTC), False)
+
+
+def test_an_email_after_the_morning_window_goes_the_next_morning() -> None:
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 1, 6, 11), NEW_YORK, NIGHT,
+                               window=EMAIL_MORNING)  # fmt: skip
+    assert placed.local == _local(NEW_YORK, 2026, 1, 7, 8)
+    assert placed.reason == "send window (08:00–11:00 local)"
+
+
+def test_a_window_that_starts_inside_quiet_hours_opens_at_the_quiet_end() -> None:
+    early = SendWindow(start=time(7), end=time(9))
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 1, 6, 12), NEW_YORK, NIGHT, window=early)
+    assert placed.local == _local(NEW_YORK, 2026, 1, 7, 8)
+
+
+def test_a_window_entirely_in_quiet_hours_is_refused() -> None:
+    late = SendWindow(start=time(21), end=time(22))
+    with pytest.raises(ValueError, match="entirely in quiet hours"):
+        next_allowed_time(_local(NEW_YORK, 2026, 1, 6, 12), NEW_YORK, NIGHT, window=late)
+
+
+def test_a_window_across_the_spring_forward_gap() -> None:
+    # 2026-03-08 02:00-03:00 does not exist in New York: a 02:15 start opens at 03:00.
+    night_owls = SendWindow(start=time(2, 15), end=time(4))
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 3, 8, 1), NEW_YORK, None, window=night_owls)
+    assert placed.local.replace(tzinfo=None) == datetime(2026, 3, 8, 3, 0)
