@@ -25,7 +25,7 @@ import psutil
 from bench import measures
 from bench.harness import bench_worker, environment
 from bench.report import render
-from bench.sequences import bench_params
+from bench.sequences import bench_params, bench_template_params
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -113,6 +113,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "throughput_ft",
                     lambda: measures.throughput(env, "ft", ft, args.sequences),
                 )
+                as_data = bench_template_params(second)
+                if as_data is not None:
+                    td = measures.follow_through(env, as_data)
+                    await phase(
+                        results,
+                        "throughput_template",
+                        lambda: measures.throughput(env, "td", td, args.sequences),
+                    )
             if "latency" in wanted:
                 ft = measures.follow_through(env, bench_params(week))
                 fl = measures.floor(env, week)

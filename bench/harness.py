@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 import worker
 from bench.floor import FLOOR_ACTIVITIES, FloorSequence
 from bench.marks import MARKS
-from bench.sequences import BenchIntervention
+from bench.sequences import BenchIntervention, template_workflows
 from contracts import SendRequest, SendResult
 from starter.client import connect
 from starter.dev import DevServer, free_port
@@ -125,7 +125,12 @@ def bench_worker(
         name = getattr(fn, "__name__", "")
         activities.append(_marked(fn, name) if name in _MARKS_BY_ACTIVITY else fn)
     config["activities"] = activities
-    config["workflows"] = [BenchIntervention, FloorSequence, *(workflows or [])]
+    config["workflows"] = [
+        BenchIntervention,
+        FloorSequence,
+        *template_workflows(),
+        *(workflows or []),
+    ]
     config["max_cached_workflows"] = max_cached_workflows
     config.update(options)
     return Worker(*built.args, **config)

@@ -59,3 +59,37 @@ def bench_params(wait: timedelta) -> SequenceParams:
             "checkin": MessageTemplate(body="Hi {{ family_name }}, can we chat this week?"),
         },
     )
+
+
+def bench_template_params(wait: timedelta) -> SequenceParams | None:
+    """The same four steps as data, run by `TemplateIntervention`; None where it is absent."""
+    try:
+        from workflows.template import TemplateIntervention  # noqa: F401
+    except ImportError:
+        return None
+    base = bench_params(wait).model_dump(exclude={"workflow", "delays", "steps", "name"})
+    return SequenceParams.model_validate(
+        {
+            **base,
+            "name": "bench_template",
+            "steps": [
+                {"id": "email", "type": "email", "template": "outreach"},
+                {
+                    "id": "wait_reply",
+                    "type": "wait",
+                    "duration": f"{int(wait.total_seconds())}s",
+                    "until": "response_received",
+                },
+                {"id": "sms", "type": "sms", "template": "checkin"},
+                {"id": "call", "type": "call", "reason": "No reply to email"},
+            ],
+        }
+    )
+
+
+def template_workflows() -> list[type]:
+    try:
+        from workflows.template import TemplateIntervention
+    except ImportError:
+        return []
+    return [TemplateIntervention]
