@@ -137,6 +137,8 @@ class SequenceParams(Strict):
     active: bool = True
     priority: int = Field(default=5, ge=0, le=10)
     urgent: bool = False
+    # Refuse a start while the family already has this many sequences running (any template).
+    max_active_per_family: int | None = Field(default=None, ge=1)
     trigger: TriggerSpec = Field(default_factory=lambda: TriggerSpec())
     quiet_hours: QuietHours | None = QuietHours()
     retry: RetrySpec = RetrySpec()

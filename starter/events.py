@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Event, InterventionResult, InterventionStart, State, workflow_id_for
+from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
 from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
@@ -39,6 +41,9 @@ async def send_event(
         raise TriggerError(f"event: no active template is bound to event {name!r}")
     params = max(bound, key=lambda p: p.priority)
     workflow_id = workflow_id_for(params.name, family_id)
+    if params.max_active_per_family is not None and not await _running(client, workflow_id):
+        # Only a new start counts against the limit; an event for a running one is a signal.
+        await check_active_limit(client, params, family_id, workflow_id)
     handle = await client.start_workflow(
         params.workflow,
         InterventionStart(family_id=family_id, params=params, triggered_by=f"event:{name}"),
@@ -63,3 +68,13 @@ async def send_event(
     return TriggerOutcome(
         True, workflow_id, f"event {name!r} sent to {workflow_id}", params.name, handle
     )
+
+
+async def _running(client: Client, workflow_id: str) -> bool:
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return described.status == WorkflowExecutionStatus.RUNNING

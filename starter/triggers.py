@@ -47,9 +47,17 @@ async def start_sequence(
     task_queue: str,
     prediction: PredictionRef | None = None,
     triggered_by: str = "manual",
+    check_limit: bool = True,
 ) -> TriggerOutcome:
-    """Start the template's workflow for a family, unless one is already running."""
+    """Start the template's workflow for a family, unless one is already running.
+
+    Raises `TooManyActive` when the family is at the template's `max_active_per_family`.
+    """
     workflow_id = workflow_id_for(params.name, family_id)
+    from starter.limits import check_active_limit  # here: limits builds on this module
+
+    if check_limit:
+        await check_active_limit(client, params, family_id, workflow_id)
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(STATE, State.SCHEDULED.value),
@@ -166,12 +174,31 @@ async def predict(
             f"{last:%Y-%m-%d}, within its {best.trigger.cooldown_days}-day cooldown",
             best.name,
         )
+    from starter.limits import TooManyActive, check_active_limit
+
+    # Checked before an upgrade cancels anything, so a refused start changes nothing; the
+    # lighter sequences an upgrade would cancel do not count against it.
+    lighter = [
+        workflow_id_for(p.name, family_id)
+        for p in await store.templates.list_latest()
+        if p.trigger.type == "prediction" and p.priority < best.priority and p.name != best.name
+    ]
+    try:
+        await check_active_limit(
+            client, best, family_id, workflow_id_for(best.name, family_id), replacing=lighter
+        )
+    except TooManyActive:
+        await store.predictions.set_outcome(
+            recorded.id, template=best.name, workflow_id=None, outcome="refused"
+        )
+        raise
     superseded = await policy.supersede_lighter(client, store, best, family_id)
     outcome = await start_sequence(
         client,
         best,
         family_id,
         task_queue=task_queue,
+        check_limit=False,  # checked above, with the upgrade taken into account
         prediction=PredictionRef(
             prediction_id=recorded.id,
             probability=probability,
