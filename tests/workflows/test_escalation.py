@@ -184,7 +184,7 @@ async def test_no_answer_applies_on_timeout(
 
 async def test_history_from_before_escalation_tasks_were_closed_replays():
     """Recorded before `close-escalation-tasks`: a pause, a resume, the task left open."""
-    path = Path(__file__).parent / "histories" / "escalation_resume_before_closing.json"
+    path = Path(__file__).parent / "histories" / "escalation" / "resume_before_closing.json"
     history = WorkflowHistory.from_json(
         "intervention-medium_risk_intervention-F1", path.read_text()
     )
