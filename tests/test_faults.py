@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
 from temporalio.worker import Worker
 
 from activities.breaker import BreakerPolicy
@@ -322,8 +323,9 @@ async def test_dev_server_restart_resumes_the_sequence(
     report("dev server restart", provider, provider.on("sms")[-1].at - restarted_at)
 
 
+@pytest.mark.parametrize("how", ["signal", "temporal"])
 async def test_cancel_after_call_task_compensates(
-    dev_client, fault_worker, store, http_settings, provider
+    dev_client, fault_worker, store, http_settings, provider, how
 ):
     params = (await fast_params(store)).model_copy(
         update={
@@ -339,10 +341,16 @@ async def test_cancel_after_call_task_compensates(
             break
         await asyncio.sleep(0.1)
     assert [(t.kind, t.status) for t in tasks] == [("call", "open")]
-    await operations.cancel(dev_client, handle.id, "family withdrew", "sarah")
-    result = await finish(handle)
+    if how == "signal":  # `followthrough cancel`
+        await operations.cancel(dev_client, handle.id, "family withdrew", "sarah")
+        result = await finish(handle)
+        assert result.state == State.CANCELLED and result.outcome == "cancelled: family withdrew"
+    else:  # the Web UI's or `temporal workflow cancel`: the undo still runs before it ends
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), 20)
+        assert isinstance(failure.value.cause, CancelledError)
 
-    assert result.state == State.CANCELLED and result.outcome == "cancelled: family withdrew"
     [task] = await store.tasks.for_workflow(handle.id)
     assert task.status == "cancelled" and task.close_note == "sequence called off"
     status = await operations.status(dev_client, handle.id)
@@ -357,4 +365,4 @@ async def test_cancel_after_call_task_compensates(
             if payload is not None:
                 states.append(payload.data.decode().strip('"'))
     assert states[-2:] == ["compensating", "cancelled"]
-    report("cancel after call task", provider, None)
+    report(f"cancel after call task ({how})", provider, None)
