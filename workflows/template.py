@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,14 +30,16 @@ with workflow.unsafe.imports_passed_through():
         RESPONSE_RECEIVED,
         Channel,
         InterventionResult,
-        InterventionStart,
         MessageTemplate,
         Step,
         StepStatus,
         TaskKind,
     )
+    from contracts.carry import CarriedUndo, TemplateStart
     from contracts.webhooks import WebhookRequest
     from workflows.blocks import SHORT_ACTIVITY, Intervention, describe
+
+from workflows.template_carry import LOOP_PATCH, continue_from, restore, undo_action
 
 
 @workflow.defn
@@ -46,18 +47,27 @@ class TemplateIntervention(Intervention):
     """Runs the step list of a data-defined template."""
 
     @workflow.init
-    def __init__(self, start: InterventionStart) -> None:
+    def __init__(self, start: TemplateStart) -> None:
         super().__init__(start)
         self.plan: list[Step] = list(start.params.steps or [])
         self.by_id = {step.id: step for step in self.plan}
         self.last_outcome = "completed"
+        # Continue-as-new (see workflows/template_carry.py): the steps run in this run, the
+        # runs before it, where this one starts, and every registered undo as data.
+        self.ran: set[str] = set()
+        self.passes = 0
+        self.resume_at: str | None = None
+        self.undo_data: dict[str, CarriedUndo] = {}
+        self.carried_keys: set[str] = set()
+        if start.carried is not None:
+            restore(self, start.carried)
 
     @workflow.run
-    async def run(self, start: InterventionStart) -> InterventionResult:
+    async def run(self, start: TemplateStart) -> InterventionResult:
         return await self.carry_out(self.story)
 
     async def story(self) -> str:
-        position = 0
+        position = 0 if self.resume_at is None else self._position(self.resume_at)
         while position < len(self.plan):
             step = self.plan[position]
             stopped = self._stop_reason()
@@ -65,6 +75,12 @@ class TemplateIntervention(Intervention):
                 return stopped
             if step.type == "end":
                 return step.outcome or self.last_outcome
+            if (
+                step.id in self.ran or workflow.info().is_continue_as_new_suggested()
+            ) and workflow.patched(LOOP_PATCH):
+                # Looped back (or the history grew long): the next pass is a new run.
+                await continue_from(self, step.id)
+            self.ran.add(step.id)
             with self._overrides(step):
                 target = await self._run(step)
             if target == END:
@@ -89,6 +105,14 @@ class TemplateIntervention(Intervention):
                 approval=step.requires_approval,
                 compensate=step.compensate,
             )
+            if step.compensate and task is not None:
+                self.undo_data[step.id] = CarriedUndo(
+                    record=self.steps[step.id],
+                    kind="cancel_task",
+                    ref=self._ref(step.id),
+                    task_id=task,
+                    summary=f"Undo: cancel task {task}",
+                )
             self.last_outcome = f"{kind.value} {'scheduled' if task else 'not approved'}"
             return step.next
         if step.type == "wait":
@@ -202,25 +226,23 @@ class TemplateIntervention(Intervention):
         self.last_outcome = f"{step.id} done"
         if step.compensate and step.undo is not None:
             undo_call = step.undo
-            undo_request = WebhookRequest(
-                ref=self._ref(f"{step.id}_undo"),
-                family_id=self.start.family_id,
-                url=undo_call.url,
-                method=undo_call.method,
-                headers=undo_call.headers,
-                body=undo_call.body,
+            undo_ref = self._ref(f"{step.id}_undo")
+            undo = CarriedUndo(
+                record=record,
+                kind="webhook",
+                ref=undo_ref,
+                request=WebhookRequest(
+                    ref=undo_ref,
+                    family_id=self.start.family_id,
+                    url=undo_call.url,
+                    method=undo_call.method,
+                    headers=undo_call.headers,
+                    body=undo_call.body,
+                ),
+                summary=f"Undo: {undo_call.method} for {step.label}",
             )
-
-            async def undo() -> None:
-                await workflow.execute_activity_method(
-                    WebhookActivities.call_webhook,
-                    undo_request,
-                    start_to_close_timeout=SHORT_ACTIVITY,
-                    retry_policy=RetryPolicy(maximum_attempts=10),
-                    summary=f"Undo: {undo_call.method} for {step.label}",
-                )
-
-            self.compensations.append((step.id, undo))
+            self.undo_data[step.id] = undo
+            self.compensations.append((step.id, undo_action(undo)))
         return step.next
 
     async def _gate_before(self, step: Step, summary: str) -> bool:
