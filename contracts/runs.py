@@ -56,6 +56,8 @@ class InterventionStart(BaseModel):
     params: SequenceParams
     prediction: PredictionRef | None = None
     triggered_by: str = "manual"
+    # How the version was chosen when a rollout splits new starts, e.g. `canary v2 (10%)`.
+    rollout: str | None = None
 
 
 class InterventionResult(BaseModel):
@@ -155,6 +157,7 @@ class InterventionStatus(BaseModel):
     pending_approval: PendingApproval | None
     outcome: str | None = None
     decisions: list[dict[str, Any]] = []
+    rollout: str | None = None
 
     @field_validator("decisions", mode="before")
     @classmethod

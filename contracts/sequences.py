@@ -134,6 +134,10 @@ class SequenceParams(Strict):
     version: int = Field(default=1, ge=1)
     workflow: str
     description: str = ""
+    # Governance: the team or person accountable for the template (its escalations go to
+    # them unless `escalation.assign_to` says otherwise) and its quota of running sequences.
+    owner: str | None = Field(default=None, min_length=1, max_length=100)
+    max_active: int | None = Field(default=None, ge=1)
     active: bool = True
     priority: int = Field(default=5, ge=0, le=10)
     urgent: bool = False
@@ -157,6 +161,16 @@ class SequenceParams(Strict):
     # and events after which no further step runs.
     steps: list[Step] | None = None
     stop_when: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _owner_receives_escalations(cls, data: Any) -> Any:
+        # An owner without an explicit assignee is who the template's escalations go to.
+        if isinstance(data, dict) and data.get("owner"):
+            escalation = data.get("escalation") or {}
+            if isinstance(escalation, dict) and "assign_to" not in escalation:
+                return {**data, "escalation": {**escalation, "assign_to": data["owner"]}}
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -209,6 +223,11 @@ class SequenceParams(Strict):
                     f"({quiet.start:%H:%M}–{quiet.end:%H:%M}); nothing could be sent"
                 )
         return self
+
+    @property
+    def accountable(self) -> str:
+        """Who answers for the template: its owner, else whoever its escalations go to."""
+        return self.owner or self.escalation.assign_to
 
     def delay(self, key: str) -> timedelta:
         """A named delay; a sequence class names the delays it needs."""

@@ -293,6 +293,8 @@ def status_command(
             return
         typer.echo(f"{st.workflow_id}  {st.template} v{st.template_version}  family {st.family_id}")
         typer.echo(f"state: {st.state.value}   current step: {st.current_step or '-'}")
+        if st.rollout:
+            typer.echo(f"version: {st.rollout}")
         if st.next_action_at:
             typer.echo(f"next action: {st.next_action_at.isoformat()}")
         if st.pending_approval:
@@ -360,12 +362,21 @@ def tasks(
 @app.command()
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    compare: Annotated[
+        str | None, typer.Option(help="A template: its versions side by side instead.")
+    ] = None,
 ) -> None:
     """Counts by state, template and version; durations; responses; failures; SLOs."""
     from starter import stats as stats_module
 
     async def work() -> None:
         async with session() as (_settings, client, store):
+            if compare is not None:
+                from starter.compare import compare as compare_versions
+
+                result = await compare_versions(client, store, compare)
+                typer.echo(dump(result.as_dict()) if as_json else "\n".join(result.lines()))
+                return
             report = await stats_module.collect(client, store)
         typer.echo(dump(report) if as_json else stats_module.render(report))
 
@@ -447,24 +458,6 @@ def templates_load(paths: list[Path]) -> None:
     run(work)
 
 
-@templates_app.command("list")
-def templates_list() -> None:
-    """Latest version of every stored template."""
-
-    async def work() -> None:
-        settings = Settings.from_env()
-        store = Store.from_url(settings.database_url)
-        try:
-            rows = await store.templates.list_latest()
-        finally:
-            await store.close()
-        for params in rows:
-            state = "active" if params.active else "inactive"
-            typer.echo(f"{params.name:<28} v{params.version:<3} {state:<9} {params.workflow}")
-
-    run(work)
-
-
 @app.command("families-import")
 def families_import(path: Path) -> None:
     """Import families from CSV (family_id,name,email,phone,timezone,...)."""
@@ -504,5 +497,12 @@ def dump(data: Any) -> str:
 
 # Commands that live beside this file: data in and out (families, predictions, audit,
 # receiver), failure handling (health, quarantine, templates resume) and template versions
-# and dry runs (templates show, diff, activate, deactivate, simulate).
-from starter import cli_data, cli_ops, cli_schedules, cli_templates  # noqa: E402, F401
+# and dry runs (templates show, diff, activate, deactivate, simulate), owners, quotas and
+# rollouts (templates list, rollout, promote, rollback).
+from starter import (  # noqa: E402, F401
+    cli_data,
+    cli_governance,
+    cli_ops,
+    cli_schedules,
+    cli_templates,
+)

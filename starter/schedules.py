@@ -201,7 +201,12 @@ def scheduled_starter(client: Client, store: Store, task_queue: str) -> StartOne
             )
         try:
             outcome = await start_sequence(
-                client, params, family_id, task_queue=task_queue, triggered_by=triggered_by
+                client,
+                params,
+                family_id,
+                task_queue=task_queue,
+                triggered_by=triggered_by,
+                store=store,
             )
         except TriggerError as err:
             return StartedSequence(

@@ -48,16 +48,24 @@ async def start_sequence(
     prediction: PredictionRef | None = None,
     triggered_by: str = "manual",
     check_limit: bool = True,
+    store: Store | None = None,
 ) -> TriggerOutcome:
     """Start the template's workflow for a family, unless one is already running.
 
-    Raises `TooManyActive` when the family is at the template's `max_active_per_family`.
+    Raises `TooManyActive` when the family is at the template's `max_active_per_family`,
+    `QuotaExceeded` when the template runs its `max_active` sequences. With `store`, a
+    rollout in progress picks the version (see `starter.governance`).
     """
     workflow_id = workflow_id_for(params.name, family_id)
-    from starter.limits import check_active_limit  # here: limits builds on this module
+    from starter import governance  # here: limits and governance build on this module
+    from starter.limits import check_active_limit
 
+    rollout = None
+    if store is not None:
+        params, rollout = await governance.choose_version(store, params, family_id)
     if check_limit:
         await check_active_limit(client, params, family_id, workflow_id)
+    await governance.check_quota(client, params, workflow_id)
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(STATE, State.SCHEDULED.value),
@@ -71,7 +79,11 @@ async def start_sequence(
         handle = await client.start_workflow(
             params.workflow,
             InterventionStart(
-                family_id=family_id, params=params, prediction=prediction, triggered_by=triggered_by
+                family_id=family_id,
+                params=params,
+                prediction=prediction,
+                triggered_by=triggered_by,
+                rollout=rollout,
             ),
             id=workflow_id,
             task_queue=task_queue,
@@ -97,7 +109,7 @@ async def trigger(
     from starter import failures  # here, not at the top: failures builds on this module
 
     await failures.guard_start(client, store, params.name)
-    return await start_sequence(client, params, family_id, task_queue=task_queue)
+    return await start_sequence(client, params, family_id, task_queue=task_queue, store=store)
 
 
 def check_prediction(probability: float, confidence: float, window_days: int | None) -> None:
@@ -199,6 +211,7 @@ async def predict(
         family_id,
         task_queue=task_queue,
         check_limit=False,  # checked above, with the upgrade taken into account
+        store=store,
         prediction=PredictionRef(
             prediction_id=recorded.id,
             probability=probability,

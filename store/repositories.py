@@ -16,6 +16,7 @@ from store.families import UNSET, FamilyRepository
 from store.health import ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.predictions import PredictionRepository
+from store.rollouts import RolloutRepository
 from store.tasks import TaskRepository
 from store.templates import TemplateRepository
 from store.unique import Sessions
@@ -39,6 +40,7 @@ class Store:
         self.steps = StepExecutionRepository(sessions)
         self.health = ProviderHealthRepository(sessions)
         self.suspensions = SuspensionRepository(sessions)
+        self.rollouts = RolloutRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

@@ -202,6 +202,7 @@ class Intervention:
             pending_approval=self.pending_approval,
             outcome=self.outcome,
             decisions=self.decision_log,
+            rollout=self.start.rollout,
         )
 
     def _decide(self, verdict: str, decision: Decision) -> None:

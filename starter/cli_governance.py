@@ -1,0 +1,139 @@
+"""`followthrough templates list|rollout|promote|rollback`: owners, quotas and rollouts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from starter import governance
+from starter.cli import fail, run, templates_app
+from starter.client import connect
+from starter.settings import Settings
+from starter.triggers import TriggerError
+from store import Store
+
+
+async def _open_store() -> Store:
+    return Store.from_url(Settings.from_env().database_url)
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """Every template: latest version, owner, running/quota, versions (* active), rollout."""
+
+    async def work() -> None:
+        settings = Settings.from_env()
+        store = await _open_store()
+        try:
+            latest = await store.templates.list_latest()
+            versions = {p.name: await store.templates.versions(p.name) for p in latest}
+            rollouts = await store.rollouts.all()
+        finally:
+            await store.close()
+        try:
+            client = await connect(settings)
+        except (RuntimeError, ConnectionError, OSError):
+            client = None
+        for params in latest:
+            running = (
+                None if client is None else await governance.count_running(client, params.name)
+            )
+            quota = f"{'?' if running is None else running}/{params.max_active or '-'}"
+            listed = " ".join(
+                f"v{p.version}{'*' if p.active else ''}" for p in versions[params.name]
+            )
+            rollout = rollouts.get(params.name)
+            share = "-" if rollout is None else f"v{rollout.version} {rollout.percent}%"
+            state = "active" if params.active else "inactive"
+            typer.echo(
+                f"{params.name:<28} v{params.version:<3} {state:<9} {params.workflow:<22} "
+                f"owner {params.accountable:<12} running {quota:<8} versions {listed:<10} "
+                f"rollout {share}"
+            )
+        if client is None:
+            typer.echo(f"(running counts need Temporal at {settings.temporal_address})")
+
+    run(work)
+
+
+@templates_app.command("rollout")
+def templates_rollout(
+    name: str,
+    version: Annotated[int, typer.Option(help="The new version to roll out.")],
+    percent: Annotated[int, typer.Option(help="Its share of new starts, 0-100.")],
+) -> None:
+    """Give a version a share of new starts; each family always lands on the same side."""
+    if not 0 <= percent <= 100:
+        fail(f"percent: must be between 0 and 100, got {percent}")
+
+    async def work() -> None:
+        store = await _open_store()
+        try:
+            candidate = await store.templates.get(name, version)
+            if candidate is None:
+                raise TriggerError(f"version: {name!r} has no version {version}")
+            stable = [
+                p.version
+                for p in await store.templates.versions(name)
+                if p.active and p.version != version
+            ]
+            if not stable:
+                raise TriggerError(
+                    f"version: {name!r} has no other active version to keep the other "
+                    f"{100 - percent}% (activate one with `templates activate --version`)"
+                )
+            if not candidate.active:
+                await store.templates.set_active(name, True, version)
+            await store.rollouts.set(name, version, percent)
+        finally:
+            await store.close()
+        typer.echo(
+            f"{name}: v{version} takes {percent}% of new starts, v{stable[-1]} the rest; "
+            "running sequences keep their version"
+        )
+
+    run(work)
+
+
+@templates_app.command("promote")
+def templates_promote(name: str) -> None:
+    """End the rollout: its version takes every new start; the others are deactivated."""
+
+    async def work() -> None:
+        store = await _open_store()
+        try:
+            rollout = await store.rollouts.get(name)
+            if rollout is None:
+                raise TriggerError(f"template: {name!r} has no rollout in progress")
+            for params in await store.templates.versions(name):
+                await store.templates.set_active(
+                    name, params.version == rollout.version, params.version
+                )
+            await store.rollouts.clear(name)
+        finally:
+            await store.close()
+        typer.echo(f"{name}: v{rollout.version} promoted to every new start")
+
+    run(work)
+
+
+@templates_app.command("rollback")
+def templates_rollback(name: str) -> None:
+    """End the rollout: its version is deactivated; new starts go back to the stable one."""
+
+    async def work() -> None:
+        store = await _open_store()
+        try:
+            rollout = await store.rollouts.get(name)
+            if rollout is None:
+                raise TriggerError(f"template: {name!r} has no rollout in progress")
+            await store.templates.set_active(name, False, rollout.version)
+            await store.rollouts.clear(name)
+            stable = await store.templates.active(name)
+        finally:
+            await store.close()
+        back = f"v{stable.version}" if stable else "no active version"
+        typer.echo(f"{name}: v{rollout.version} rolled back; new starts get {back}")
+
+    run(work)

@@ -1,0 +1,240 @@
+"""`followthrough stats --compare NAME`: a template's versions side by side.
+
+Per version: sequences started, completed, failed (ended failed, or a step that failed), how
+many families answered, the time to their first answer, and the sample sizes. Then one
+statement: which version is ahead on response rate and whether the difference is beyond noise,
+by a two-proportion z-test between the rollout's version (else the newest) and the busiest
+other one.
+
+Sequences come from Temporal visibility (`TemplateName = 'x'`); where visibility cannot list
+(the time-skipping test server) they come from the store's audit trail. Each one's answers
+come from its `status` query, in workflow time, so a simulated month reads like a real one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts import InterventionStatus, State
+from store import StepExecution, Store
+from workflows.blocks import TEMPLATE_VERSION
+
+CONFIDENCE = 0.95
+
+
+@dataclass
+class VersionOutcome:
+    """What one version's sequences did."""
+
+    version: int
+    started: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    responded: int = 0
+    first_response_s: list[float] = field(default_factory=list)
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.responded / self.started if self.started else None
+
+    def median_first_response_s(self) -> float | None:
+        values = sorted(self.first_response_s)
+        if not values:
+            return None
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+
+@dataclass(frozen=True)
+class ZTest:
+    """A two-proportion z-test of `b` against `a` (pooled standard error, two-sided)."""
+
+    z: float
+    p_value: float
+
+    @property
+    def beyond_noise(self) -> bool:
+        return self.p_value < 1 - CONFIDENCE
+
+
+def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> ZTest | None:
+    """The z-test of rate b against rate a; None when a side is empty or nothing varies."""
+    if n_a == 0 or n_b == 0:
+        return None
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if spread == 0:
+        return None
+    z = (hits_b / n_b - hits_a / n_a) / spread
+    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+
+
+@dataclass
+class Comparison:
+    """The versions of one template side by side, and the verdict between two of them."""
+
+    template: str
+    versions: dict[int, VersionOutcome]
+    candidate: int | None
+    baseline: int | None
+    rollout: str | None = None
+
+    def test(self) -> ZTest | None:
+        if self.candidate is None or self.baseline is None:
+            return None
+        a, b = self.versions[self.baseline], self.versions[self.candidate]
+        return two_proportion_z(a.responded, a.started, b.responded, b.started)
+
+    def statement(self) -> str:
+        """Which version is ahead on response rate, and whether that is beyond noise."""
+        if self.candidate is None or self.baseline is None:
+            return "only one version has sequences: nothing to compare yet"
+        a, b = self.versions[self.baseline], self.versions[self.candidate]
+        rate_a, rate_b = a.response_rate or 0.0, b.response_rate or 0.0
+        result = self.test()
+        if result is None:
+            return (
+                f"v{self.candidate} and v{self.baseline} cannot be told apart yet "
+                f"(response rates {rate_b:.0%} and {rate_a:.0%}, n={b.started} and {a.started})"
+            )
+        if rate_a == rate_b:
+            leader = f"v{self.candidate} and v{self.baseline} are level"
+        else:
+            ahead, behind = (
+                (self.candidate, self.baseline)
+                if rate_b > rate_a
+                else (self.baseline, self.candidate)
+            )
+            leader = (
+                f"v{ahead} is ahead of v{behind} on response rate by "
+                f"{abs(rate_b - rate_a) * 100:.1f} points"
+            )
+        verdict = (
+            f"beyond noise at {CONFIDENCE:.0%} confidence"
+            if result.beyond_noise
+            else f"within noise (not significant at {CONFIDENCE:.0%}; keep collecting)"
+        )
+        return (
+            f"{leader} ({rate_b:.0%} of {b.started} vs {rate_a:.0%} of {a.started}; "
+            f"z={result.z:+.2f}, p={result.p_value:.3f}): {verdict}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        result = self.test()
+        return {
+            "template": self.template,
+            "rollout": self.rollout,
+            "candidate": self.candidate,
+            "baseline": self.baseline,
+            "versions": [
+                {
+                    "version": v.version,
+                    "started": v.started,
+                    "running": v.running,
+                    "completed": v.completed,
+                    "failed": v.failed,
+                    "responded": v.responded,
+                    "response_rate": v.response_rate,
+                    "first_response_median_s": v.median_first_response_s(),
+                    "first_response_samples": len(v.first_response_s),
+                }
+                for v in sorted(self.versions.values(), key=lambda o: o.version)
+            ],
+            "z": None if result is None else result.z,
+            "p_value": None if result is None else result.p_value,
+            "statement": self.statement(),
+        }
+
+    def lines(self) -> list[str]:
+        """The table and the statement, for the terminal."""
+        out = [
+            f"{self.template}: versions side by side"
+            + (f" ({self.rollout})" if self.rollout else "")
+        ]
+        out.append(
+            f"  {'version':<8} {'started':>7} {'running':>7} {'completed':>9} {'failed':>6} "
+            f"{'answered':>8} {'rate':>6} {'first answer (median, n)':>26}"
+        )
+        for v in sorted(self.versions.values(), key=lambda o: o.version):
+            rate = "-" if v.response_rate is None else f"{v.response_rate:.0%}"
+            median = v.median_first_response_s()
+            first = "-" if median is None else f"{_span(median)} (n={len(v.first_response_s)})"
+            out.append(
+                f"  v{v.version:<7} {v.started:>7} {v.running:>7} {v.completed:>9} {v.failed:>6} "
+                f"{v.responded:>8} {rate:>6} {first:>26}"
+            )
+        out.append(self.statement())
+        return out
+
+
+async def compare(client: Client, store: Store, template: str) -> Comparison:
+    """Collect every sequence of `template` and put its versions side by side."""
+    versions: dict[int, VersionOutcome] = {}
+    for workflow_id in await _sequences(client, store, template):
+        handle = client.get_workflow_handle(workflow_id)
+        description = await handle.describe()
+        status: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
+        version = description.typed_search_attributes.get(TEMPLATE_VERSION)
+        outcome = versions.setdefault(
+            version or status.template_version, VersionOutcome(version or status.template_version)
+        )
+        _count(outcome, description.status, description.start_time, status)
+    rollout = await store.rollouts.get(template)
+    candidate = rollout.version if rollout is not None else (max(versions) if versions else None)
+    others = [v for v in versions.values() if v.version != candidate]
+    baseline = max(others, key=lambda o: (o.started, o.version)).version if others else None
+    if candidate not in versions:
+        candidate = None
+    share = None if rollout is None else f"rollout: v{rollout.version} at {rollout.percent}%"
+    return Comparison(template, versions, candidate, baseline, share)
+
+
+def _count(
+    outcome: VersionOutcome,
+    execution: WorkflowExecutionStatus | None,
+    started_at: datetime,
+    status: InterventionStatus,
+) -> None:
+    outcome.started += 1
+    if execution == WorkflowExecutionStatus.RUNNING:
+        outcome.running += 1
+    elif status.state == State.COMPLETED:
+        outcome.completed += 1
+    if status.state == State.FAILED or any(step.status == "failed" for step in status.steps):
+        outcome.failed += 1
+    if status.responses:
+        outcome.responded += 1
+        first = min(response.at for response in status.responses)
+        outcome.first_response_s.append(max(0.0, (first - started_at).total_seconds()))
+
+
+async def _sequences(client: Client, store: Store, template: str) -> list[str]:
+    """The workflow ids of every sequence of `template`, from visibility or the audit trail."""
+    try:
+        return [
+            execution.id
+            async for execution in client.list_workflows(f"TemplateName = '{template}'")
+        ]
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+    async with store.sessions() as session:
+        rows = await session.scalars(
+            select(StepExecution.workflow_id).where(StepExecution.template == template).distinct()
+        )
+        return sorted(rows)
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    return f"{days}d {hours:02d}:{minutes:02d}" if days else f"{hours}h {minutes:02d}m"

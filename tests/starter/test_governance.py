@@ -1,0 +1,195 @@
+"""Owners, quotas and rollouts: the pure parts, the quota on the real dev server, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from temporalio.client import Client
+from typer.testing import CliRunner
+
+from contracts import SequenceParams
+from starter.cli import app
+from starter.compare import two_proportion_z
+from starter.dev import free_port
+from starter.governance import QuotaExceeded, bucket, choose_version, count_running
+from starter.triggers import start_sequence
+from store import Store
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output.strip()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens
+
+
+# ----------------------------------------------------------------------- pure parts
+
+families = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(families, st.sampled_from(["onboarding", "payment_reminder", "x"]))
+def test_a_family_always_lands_in_the_same_bucket(family: str, template: str) -> None:
+    place = bucket(family, template)
+    assert 0 <= place < 100
+    assert bucket(family, template) == place
+
+
+@settings(max_examples=300, deadline=None)
+@given(families, st.integers(0, 100), st.integers(0, 100))
+def test_raising_the_share_never_moves_a_family_back(family: str, low: int, high: int) -> None:
+    low, high = sorted((low, high))
+    on_canary_at_low = bucket(family, "t") < low
+    assert not on_canary_at_low or bucket(family, "t") < high
+
+
+def test_buckets_spread_evenly_enough() -> None:
+    places = [bucket(f"F{i}", "onboarding") for i in range(2000)]
+    share = sum(place < 10 for place in places) / len(places)
+    assert 0.08 < share < 0.12
+
+
+def test_two_proportion_z_test_matches_the_textbook() -> None:
+    # 30 of 100 vs 45 of 100: pooled p = 0.375, se = 0.0685, z = 2.191, two-sided p = 0.0285.
+    result = two_proportion_z(30, 100, 45, 100)
+    assert result is not None
+    assert result.z == pytest.approx(2.191, abs=1e-3)
+    assert result.p_value == pytest.approx(0.0285, abs=1e-3)
+    assert result.beyond_noise
+    small = two_proportion_z(3, 10, 4, 10)
+    assert small is not None and not small.beyond_noise
+    assert two_proportion_z(0, 0, 1, 2) is None
+    assert two_proportion_z(0, 10, 0, 10) is None  # nothing varies
+
+
+def test_the_owner_receives_escalations_unless_someone_else_is_named() -> None:
+    base = {"name": "t", "workflow": "W", "owner": "billing"}
+    assert SequenceParams.model_validate(base).escalation.assign_to == "billing"
+    named = {**base, "escalation": {"assign_to": "director", "timeout": "1d"}}
+    params = SequenceParams.model_validate(named)
+    assert (params.escalation.assign_to, params.accountable) == ("director", "billing")
+    # A stored snapshot round-trips unchanged.
+    again = SequenceParams.model_validate(params.model_dump(mode="json"))
+    assert again.escalation.assign_to == "director"
+    without = SequenceParams.model_validate({"name": "t", "workflow": "W"})
+    assert (without.owner, without.accountable) == (None, "coordinator")
+
+
+async def test_choose_version_follows_the_rollout(store: Store) -> None:
+    v1 = await store.templates.active("medium_risk_intervention")
+    assert v1 is not None and v1.version == 1
+    v2, _ = await store.templates.save(v1.model_copy(update={"description": "shorter"}))
+    assert (await choose_version(store, v2, "F1"))[1] is None  # no rollout: as given
+
+    await store.rollouts.set("medium_risk_intervention", 2, 10)
+    chosen = {}
+    for i in range(40):
+        family = f"F{i}"
+        params, why = await choose_version(store, v2, family)
+        side = "canary" if bucket(family, v2.name) < 10 else "stable"
+        assert params.version == (2 if side == "canary" else 1)
+        assert why is not None and why.startswith(side)
+        chosen[family] = params.version
+    # Deterministic: exactly the families whose bucket is below the share.
+    assert sum(v == 2 for v in chosen.values()) == sum(bucket(f, v2.name) < 10 for f in chosen)
+
+
+# ----------------------------------------------------------------------- quota
+
+
+async def test_a_start_past_the_quota_is_refused_naming_quota_and_owner(
+    dev_client: Client, store: Store
+) -> None:
+    params = await store.templates.active("medium_risk_intervention")
+    assert params is not None
+    name = f"quota_probe_{uuid.uuid4().hex[:8]}"
+    params = params.model_copy(update={"name": name, "max_active": 2, "owner": "retention"})
+    queue = f"no-worker-{uuid.uuid4()}"  # nothing runs them: they stay Running
+    handles = []
+    for family in ("F1", "F2"):
+        outcome = await start_sequence(dev_client, params, family, task_queue=queue)
+        assert outcome.started and outcome.handle is not None
+        handles.append(outcome.handle)
+    for _ in range(100):  # visibility catches up within moments
+        if await count_running(dev_client, name) == 2:
+            break
+        await asyncio.sleep(0.05)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        await start_sequence(dev_client, params, "F3", task_queue=queue)
+    assert str(refused.value) == (
+        f"max_active: {name} already runs 2 sequences, its quota is 2; "
+        "start refused (owner: retention)"
+    )
+    # A running one asked again is "already running", not refused.
+    again = await start_sequence(dev_client, params, "F1", task_queue=queue)
+    assert not again.started and again.message.endswith("is already running")
+
+    for handle in handles:
+        await handle.terminate("test over")
+
+
+# ----------------------------------------------------------------------- CLI
+
+
+def test_rollout_promote_rollback_and_the_list(env, store, tmp_path) -> None:
+    code, output = run("templates", "list")
+    assert code == 0, output
+    line = next(row for row in output.splitlines() if row.startswith("payment_reminder "))
+    assert re.search(
+        r"payment_reminder\s+v1\s+active\s+PaymentReminder\s+owner billing\s+running \?/300\s+"
+        r"versions v1\*\s+rollout -",
+        line,
+    ), line
+    assert output.splitlines()[-1].startswith("(running counts need Temporal at 127.0.0.1:")
+
+    assert run("templates", "rollout", "payment_reminder", "--version", "2", "--percent", "10") == (
+        1,
+        "error: version: 'payment_reminder' has no version 2",
+    )
+    v2 = tmp_path / "v2.yaml"
+    text = Path("templates/payment_reminder.yaml").read_text()
+    v2.write_text(text.replace("wait_after_email: 5d", "wait_after_email: 4d"))
+    assert run("templates", "load", str(v2)) == (0, "payment_reminder v2 loaded")
+    assert run("templates", "rollout", "payment_reminder", "--version", "2", "--percent", "10") == (
+        0,
+        "payment_reminder: v2 takes 10% of new starts, v1 the rest; "
+        "running sequences keep their version",
+    )
+    assert run("templates", "rollout", "payment_reminder", "--version", "2", "--percent", "101")[
+        1
+    ] == ("error: percent: must be between 0 and 100, got 101")
+    code, output = run("templates", "list")
+    assert re.search(r"payment_reminder\s+v2 .* versions v1\* v2\*\s+rollout v2 10%", output)
+
+    assert run("templates", "rollback", "payment_reminder") == (
+        0,
+        "payment_reminder: v2 rolled back; new starts get v1",
+    )
+    assert run("templates", "rollback", "payment_reminder") == (
+        1,
+        "error: template: 'payment_reminder' has no rollout in progress",
+    )
+    assert (
+        run("templates", "rollout", "payment_reminder", "--version", "2", "--percent", "50")[0] == 0
+    )
+    assert run("templates", "promote", "payment_reminder") == (
+        0,
+        "payment_reminder: v2 promoted to every new start",
+    )
+    code, output = run("templates", "list")
+    assert re.search(r"payment_reminder\s+v2\s+active .* versions v1 v2\*\s+rollout -", output)
