@@ -21,7 +21,7 @@ from contracts.webhooks import WebhookRequest
 class CarriedUndo(BaseModel):
     """A registered compensation, as data: cancel a coordinator task or call an undo webhook."""
 
-    record: StepRecord  # the step it undoes, as the status shows it
+    key: str = ""  # the step record it undoes, in the status's steps
     kind: Literal["cancel_task", "webhook"]
     ref: StepRef
     task_id: int | None = None
@@ -41,6 +41,8 @@ class CarriedState(BaseModel):
     events: list[Event] = []
     escalations: dict[str, int] = {}
     undos: list[CarriedUndo] = []
+    # What earlier runs did, for the status and the timeline (newest kept when long).
+    earlier_steps: dict[str, StepRecord] = {}
 
 
 class TemplateStart(InterventionStart):

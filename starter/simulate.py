@@ -208,7 +208,12 @@ async def simulate(
         ):
             started = await env.get_current_time()
             outcome = await start_sequence(
-                env.client, params, family.family_id, task_queue=queue, triggered_by="simulation"
+                env.client,
+                params,
+                family.family_id,
+                task_queue=queue,
+                triggered_by="simulation",
+                check_limit=False,  # a dry run is alone on its server: nothing else runs
             )
             assert outcome.handle is not None
             handle = outcome.handle

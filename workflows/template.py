@@ -107,7 +107,6 @@ class TemplateIntervention(Intervention):
             )
             if step.compensate and task is not None:
                 self.undo_data[step.id] = CarriedUndo(
-                    record=self.steps[step.id],
                     kind="cancel_task",
                     ref=self._ref(step.id),
                     task_id=task,
@@ -228,7 +227,6 @@ class TemplateIntervention(Intervention):
             undo_call = step.undo
             undo_ref = self._ref(f"{step.id}_undo")
             undo = CarriedUndo(
-                record=record,
                 kind="webhook",
                 ref=undo_ref,
                 request=WebhookRequest(
@@ -241,7 +239,7 @@ class TemplateIntervention(Intervention):
                 ),
                 summary=f"Undo: {undo_call.method} for {step.label}",
             )
-            self.undo_data[step.id] = undo
+            self.undo_data[step.id] = undo.model_copy(update={"key": step.id})
             self.compensations.append((step.id, undo_action(undo)))
         return step.next
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 # Kept small: the log is for people; the decisions a gate still needs travel whole.
 DECISION_LOG_KEPT = 50
+# Step records of earlier runs kept for the status; a record an undo needs is always kept.
+EARLIER_STEPS_KEPT = 200
 # Marks where runs started continuing as new; older histories looped within one run.
 LOOP_PATCH = "continue-as-new-on-loop"
 
@@ -68,27 +70,31 @@ def restore(sequence: TemplateIntervention, carried: CarriedState) -> None:
     sequence.decision_log = list(carried.decision_log)
     sequence.events = list(carried.events)
     sequence.escalations = dict(carried.escalations)
+    sequence.steps.update(carried.earlier_steps)
+    sequence.carried_keys.update(carried.earlier_steps)
     for undo in carried.undos:
-        key = undo.record.step_id
-        sequence.steps[key] = undo.record
-        sequence.undo_data[key] = undo
-        sequence.carried_keys.add(key)
-        sequence.compensations.append((key, undo_action(undo)))
+        sequence.undo_data[undo.key] = undo
+        sequence.compensations.append((undo.key, undo_action(undo)))
 
 
 def carry(sequence: TemplateIntervention, next_step: str) -> CarriedState | None:
     """The state to carry into the next run; None when an undo cannot be described as data."""
-    undos = []
     run_number = sequence.passes + 1
+
+    def earlier_key(key: str) -> str:
+        # The same step may run again in a later pass: this pass's record gets its own key.
+        return key if key in sequence.carried_keys else f"{key}_run{run_number}"
+
+    undos = []
     for key, _ in sequence.compensations:
         undo = sequence.undo_data.get(key)
         if undo is None:
             return None
-        if key not in sequence.carried_keys:
-            # The same step may run again in a later pass: this pass's record gets its own id.
-            record = undo.record.model_copy(update={"step_id": f"{key}_run{run_number}"})
-            undo = undo.model_copy(update={"record": record})
-        undos.append(undo)
+        undos.append(undo.model_copy(update={"key": earlier_key(key)}))
+    earlier = {earlier_key(key): record for key, record in sequence.steps.items()}
+    needed = {undo.key for undo in undos}
+    keys = list(earlier)
+    kept = set(keys[-EARLIER_STEPS_KEPT:]) | needed
     return CarriedState(
         next_step=next_step,
         passes=run_number,
@@ -99,6 +105,7 @@ def carry(sequence: TemplateIntervention, next_step: str) -> CarriedState | None
         events=sequence.events,
         escalations=sequence.escalations,
         undos=undos,
+        earlier_steps={key: record for key, record in earlier.items() if key in kept},
     )
 
 

@@ -80,15 +80,10 @@ async def test_each_pass_is_a_new_run_and_signals_carry_over(time_env, store, se
 
     assert result.state == State.COMPLETED
     assert result.outcome == "email sent"
-    # The last run holds only its own pass, plus the call carried for its undo.
-    assert [(s.step_id, s.status) for s in result.steps] == [
-        ("open_call_run1", StepStatus.DONE),
-        ("remind", StepStatus.DONE),
-        ("pause", StepStatus.DONE),
-        ("answered", StepStatus.DONE),
-        ("sign_off", StepStatus.DONE),
-        ("thanks", StepStatus.DONE),
-    ]
+    # The last run's history holds only its own pass; the status still shows every step.
+    loop = ["remind", "pause", "answered"]
+    assert [s.step_id for s in result.steps] == ["open_call", *loop * 3, "sign_off", "thanks"]
+    assert {s.status for s in result.steps} == {StepStatus.DONE}
     assert await _runs(time_env, handle) == 3
     # Every run's history replays through the current code.
     replayer = Replayer(workflows=SEQUENCES, data_converter=pydantic_data_converter)
@@ -123,7 +118,7 @@ async def test_cancel_in_a_later_run_undoes_what_an_earlier_run_did(
 
     assert result.state == State.CANCELLED
     assert result.outcome == "cancelled: family withdrew"
-    assert result.steps[0].step_id == "open_call_run1"
+    assert result.steps[0].step_id == "open_call"
     assert result.steps[0].status == StepStatus.COMPENSATED
     assert [(t.kind, t.status) for t in await store.tasks.for_workflow(handle.id)] == [
         ("call", "cancelled")
