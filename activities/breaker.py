@@ -15,6 +15,7 @@ with `Breaker.add_listener` or read `breaker_snapshots()`) and set as the Promet
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -110,6 +111,9 @@ class Breaker:
         self._last_error: str | None = None
         self._transitions = 0
         self._listeners: list[Listener] = []
+        # Listeners await (a store write); without this, a slow "half_open" write could land
+        # after the "closed" one that followed it. asyncio.Lock is FIFO: order is kept.
+        self._notify = asyncio.Lock()
         _LIVE.add(self)
 
     def add_listener(self, listener: Listener) -> None:
@@ -142,7 +146,10 @@ class Breaker:
             remaining = self._remaining()
             if remaining > timedelta(0):
                 raise self._fail_fast(remaining)
+            # Claim the probe before awaiting the listeners, so no other call probes too.
+            self._probing = True
             await self._move(BreakerState.HALF_OPEN)
+            return
         if self._state == BreakerState.HALF_OPEN:
             if self._probing:
                 # One probe at a time; the others come back when it has had its chance.
@@ -182,11 +189,12 @@ class Breaker:
         self._transitions += 1
         snapshot = self.snapshot()
         log.warning("provider %s circuit %s", self.provider, state.value)
-        for listener in self._listeners:
-            try:
-                await listener(snapshot)
-            except Exception:  # a broken listener must not break sending
-                log.exception("breaker listener failed for %s", self.provider)
+        async with self._notify:
+            for listener in self._listeners:
+                try:
+                    await listener(snapshot)
+                except Exception:  # a broken listener must not break sending
+                    log.exception("breaker listener failed for %s", self.provider)
         _export(snapshot)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from activities.breaker import (
     Breaker,
     BreakerPolicy,
     BreakerProvider,
+    BreakerSnapshot,
     BreakerState,
     breaker_snapshots,
     record_in_store,
@@ -171,3 +173,26 @@ async def test_state_gauge_reaches_prometheus():
         if line.startswith("followthrough_provider_breaker_state{")
     ]
     assert 'provider="scripted"' in line and line.endswith(" 2")
+
+
+async def test_one_probe_at_a_time_and_listeners_in_order():
+    clock = Clock()
+    inner = ScriptedProvider(down())
+    provider = guarded(inner, clock, threshold=1)
+    seen: list[str] = []
+
+    async def slow_on_half_open(snapshot: BreakerSnapshot) -> None:
+        # The half-open write (a store round trip) takes longer than what follows it.
+        if snapshot.state == BreakerState.HALF_OPEN:
+            await asyncio.sleep(0.05)
+        seen.append(snapshot.state.value)
+
+    provider.breaker.add_listener(slow_on_half_open)
+    with contextlib.suppress(ApplicationError):
+        await send(provider)
+    clock.now += 10
+    probe, other = await asyncio.gather(send(provider), send(provider), return_exceptions=True)
+
+    assert probe == "msg-2" and inner.calls == 2  # only the probe reached the provider
+    assert isinstance(other, ApplicationError) and other.type == CIRCUIT_OPEN
+    assert seen == ["open", "half_open", "closed"]
