@@ -137,3 +137,33 @@ async def test_a_deactivated_template_starts_nothing(dev_client, dev_worker, sto
         await sync_schedules(dev_client, store, task_queue=settings.task_queue, prefix=prefix)
         with contextlib.suppress(RPCError):
             await handle.delete()
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from starter.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output.strip()
+
+
+async def test_schedules_sync_and_list_commands(dev_server, store, settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server.address)
+    monkeypatch.setenv("TEMPORAL_TASK_QUEUE", settings.task_queue)
+    shipped = "followthrough-schedule-payment_reminder"
+    try:
+        code, output = await asyncio.to_thread(_cli, "schedules", "sync")
+        assert code == 0 and output.startswith(f"created   {shipped}  payment_reminder v1:")
+        code, output = await asyncio.to_thread(_cli, "schedules", "list")
+        first, second = output.splitlines()
+        assert code == 0 and first.startswith(f"{shipped}  active  next ")
+        # The next run in the template's own time zone: a Monday, 09:00 New York time.
+        assert " 09:00 E" in first and first.endswith("last never  runs 0")
+        assert second.strip().startswith("payment_reminder v1: '0 9 * * 1' America/New_York")
+    finally:
+        await store.templates.set_active("payment_reminder", False)
+        code, output = await asyncio.to_thread(_cli, "schedules", "sync")
+        assert (code, output) == (0, f"deleted   {shipped}")
