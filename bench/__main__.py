@@ -37,7 +37,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-samples", type=int, default=200, help="reaction samples")
     parser.add_argument("--sleeping", type=int, default=10_000, help="scale: sleeping sequences")
     parser.add_argument("--bulk", type=int, default=10_000, help="bulk trigger: predictions")
-    parser.add_argument("--max-cached", type=int, default=1000, help="scale: sticky cache size")
+    parser.add_argument(
+        "--max-cached", type=int, default=None, help="scale: sticky cache (default: worker.py's)"
+    )
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
     parser.add_argument("--quick", action="store_true", help="small N everywhere (50/50/1000/500)")
     parser.add_argument(
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     results["started_at"] = started.isoformat(timespec="seconds")
     results["commit"] = _commit()
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"run-{started:%Y%m%d-%H%M%S}.json"
+    path = RESULTS / f"run-{started:%Y%m%d-%H%M%S}-{os.getpid()}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(render(results))
     print(f"\nwritten: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")

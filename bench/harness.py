@@ -102,7 +102,7 @@ def bench_worker(
     *,
     client: Client | None = None,
     task_queue: str = TASK_QUEUE,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int | None = None,
     workflows: list[type] | None = None,
     **options: Any,
 ) -> Worker:
@@ -131,7 +131,8 @@ def bench_worker(
         *template_workflows(),
         *(workflows or []),
     ]
-    config["max_cached_workflows"] = max_cached_workflows
+    if max_cached_workflows is not None:  # else the bound worker.py sets
+        config["max_cached_workflows"] = max_cached_workflows
     config.update(options)
     return Worker(*built.args, **config)
 

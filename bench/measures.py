@@ -144,14 +144,16 @@ async def reaction_latency(env: Env, label: str, start: Starter, samples: int) -
 
 
 async def scale(
-    env: Env, n: int, max_cached_workflows: int, reaction_samples: int = 20
+    env: Env, n: int, max_cached_workflows: int | None, reaction_samples: int = 20
 ) -> dict[str, Any]:
     """N sequences asleep in a 7-day wait for a reply, with the sticky cache bounded."""
     ids = family_ids(f"S{uuid.uuid4().hex[:4]}", n)
     await seed_families(env.store, ids)
     rss_before = rss_mb()
     params = bench_params(timedelta(days=7))
-    async with bench_worker(env, max_cached_workflows=max_cached_workflows):
+    running = bench_worker(env, max_cached_workflows=max_cached_workflows)
+    cache = running.config().get("max_cached_workflows")
+    async with running:
         t0 = time.perf_counter()
         handles = await start_all(follow_through(env, params), ids)
         started = time.perf_counter() - t0
@@ -168,7 +170,7 @@ async def scale(
         "start_seconds": round(started, 2),
         "starts_per_second": round(n / started, 1),
         "asleep_after_seconds": round(settled, 1),
-        "max_cached_workflows": max_cached_workflows,
+        "max_cached_workflows": cache,
         "worker_rss_mb_before": round(rss_before, 1),
         "worker_rss_mb": round(rss_after, 1),
         "server_rss_mb": round(rss_mb(env.server_process), 1),
