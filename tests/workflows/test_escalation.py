@@ -23,6 +23,7 @@ from contracts import (
     EscalationSpec,
     InterventionResult,
     InterventionStatus,
+    RetrySpec,
     SequenceParams,
     State,
     StepStatus,
@@ -56,7 +57,11 @@ async def http_worker(
 
 
 async def start(
-    env: WorkflowEnvironment, store: Store, settings: Settings, **escalation: Any
+    env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    retry: RetrySpec | None = None,
+    **escalation: Any,
 ) -> WorkflowHandle[Any, InterventionResult]:
     """The medium-risk sequence for F1: email, a 1 s wait, then the SMS that will fail."""
     params = await store.templates.active("medium_risk_intervention")
@@ -67,6 +72,7 @@ async def start(
             **no_caps,
             "quiet_hours": None,
             "delays": {"wait_for_reply": timedelta(seconds=1)},
+            "retry": retry or params.retry,
             "escalation": EscalationSpec.model_validate(
                 {"assign_to": "coordinator", "timeout": "2d", "on_timeout": "skip", **escalation}
             ),
@@ -124,6 +130,23 @@ async def test_permanent_failure_pauses_with_diagnostics_then_resume(
     # The history of a pause and a resume replays on the current code.
     replayer = Replayer(workflows=SEQUENCES, data_converter=pydantic_data_converter)
     await replayer.replay_workflow(await handle.fetch_history())
+
+
+async def test_retries_run_out_then_escalate(time_env, store, http_worker, provider):
+    provider.script("sms", 503, 503, 503)
+    handle = await start(
+        time_env,
+        store,
+        http_worker,
+        retry=RetrySpec(max_attempts=3, initial_interval=timedelta(milliseconds=200), backoff=1.0),
+    )
+    await paused(handle)
+    [task] = await store.tasks.list_open("escalation")
+    assert task.details["error_type"] == "ProviderUnavailable" and task.details["attempts"] == 3
+    assert [r.status for r in provider.on("sms")] == [503, 503, 503]
+    await operations.answer_escalation(time_env.client, handle.id, "resume", "sarah")
+    result = await handle.result()
+    assert result.state == State.COMPLETED and len(provider.deliveries("sms")) == 1
 
 
 async def test_skip_goes_on_without_the_step(time_env, store, http_worker, provider):
