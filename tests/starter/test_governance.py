@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from contracts import SequenceParams
+from contracts import Channel, Response, SequenceParams
 from starter.cli import app
 from starter.compare import two_proportion_z
 from starter.dev import free_port
@@ -193,3 +193,33 @@ def test_rollout_promote_rollback_and_the_list(env, store, tmp_path) -> None:
     )
     code, output = run("templates", "list")
     assert re.search(r"payment_reminder\s+v2\s+active .* versions v1 v2\*\s+rollout -", output)
+
+
+async def test_stats_compare_reads_visibility_on_the_dev_server(
+    env, store, dev_server, dev_client, dev_worker, settings, monkeypatch
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server.address)
+    name = f"compare_probe_{uuid.uuid4().hex[:8]}"
+    base = await store.templates.active("medium_risk_intervention")
+    assert base is not None
+    v1, _ = await store.templates.save(base.model_copy(update={"name": name, "quiet_hours": None}))
+    handles = []
+    for family in ("F1", "F2"):
+        outcome = await start_sequence(dev_client, v1, family, task_queue=settings.task_queue)
+        assert outcome.handle is not None
+        handles.append(outcome.handle)
+    await handles[0].signal("record_response", Response(channel=Channel.EMAIL))
+    await handles[0].result()
+    for _ in range(100):  # visibility catches up within moments
+        if (await dev_client.count_workflows(f"TemplateName = '{name}'")).count == 2:
+            break
+        await asyncio.sleep(0.05)
+
+    # The CLI runs its own event loop: in a thread, while this one keeps the worker going.
+    code, output = await asyncio.to_thread(run, "stats", "--compare", name)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == f"{name}: versions side by side"
+    assert re.match(r"\s+v1\s+2\s+1\s+1\s+0\s+1\s+50%", lines[2]), lines[2]
+    assert lines[-1] == "only one version has sequences: nothing to compare yet"
+    await handles[1].terminate("test over")
