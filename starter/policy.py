@@ -30,6 +30,17 @@ async def in_cooldown(store: Store, params: SequenceParams, family_id: str) -> d
     return None
 
 
+async def is_running(client: Client, workflow_id: str) -> bool:
+    """Whether a sequence with this id is running now."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
 async def supersede_lighter(
     client: Client, store: Store, heavier: SequenceParams, family_id: str
 ) -> list[str]:
@@ -42,16 +53,10 @@ async def supersede_lighter(
             or params.priority >= heavier.priority
         ):
             continue
-        handle = client.get_workflow_handle(workflow_id_for(params.name, family_id))
-        try:
-            description = await handle.describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                continue
-            raise
-        if description.status != WorkflowExecutionStatus.RUNNING:
+        workflow_id = workflow_id_for(params.name, family_id)
+        if not await is_running(client, workflow_id):
             continue
-        await handle.signal(
+        await client.get_workflow_handle(workflow_id).signal(
             "cancel", CancelRequest(reason=f"superseded by {heavier.name}", by="trigger")
         )
         cancelled.append(params.name)

@@ -174,6 +174,13 @@ async def predict(
         raise
     from starter import policy  # here, not at the top: like failures, it builds on this module
 
+    # A running sequence is the more useful answer than the cooldown it also implies.
+    running_id = workflow_id_for(best.name, family_id)
+    if await policy.is_running(client, running_id):
+        await store.predictions.set_outcome(
+            recorded.id, template=best.name, workflow_id=running_id, outcome="already_running"
+        )
+        return TriggerOutcome(False, running_id, f"{running_id} is already running", best.name)
     last = await policy.in_cooldown(store, best, family_id)
     if last is not None:
         await store.predictions.set_outcome(
