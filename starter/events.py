@@ -14,6 +14,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Event, InterventionResult, InterventionStart, State, workflow_id_for
+from starter import governance
 from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
@@ -41,12 +42,19 @@ async def send_event(
         raise TriggerError(f"event: no active template is bound to event {name!r}")
     params = max(bound, key=lambda p: p.priority)
     workflow_id = workflow_id_for(params.name, family_id)
-    if params.max_active_per_family is not None and not await _running(client, workflow_id):
-        # Only a new start counts against the limit; an event for a running one is a signal.
-        await check_active_limit(client, params, family_id, workflow_id)
+    rollout = None
+    if not await _running(client, workflow_id):
+        # Only a new start counts against the limits and gets a rollout's version; an event
+        # for a running one is a signal.
+        params, rollout = await governance.choose_version(store, params, family_id)
+        if params.max_active_per_family is not None:
+            await check_active_limit(client, params, family_id, workflow_id)
+        await governance.check_quota(client, params, workflow_id)
     handle = await client.start_workflow(
         params.workflow,
-        InterventionStart(family_id=family_id, params=params, triggered_by=f"event:{name}"),
+        InterventionStart(
+            family_id=family_id, params=params, triggered_by=f"event:{name}", rollout=rollout
+        ),
         id=workflow_id,
         task_queue=task_queue,
         # A running sequence takes the event as a signal instead of a second start.

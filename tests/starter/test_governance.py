@@ -223,3 +223,21 @@ async def test_stats_compare_reads_visibility_on_the_dev_server(
     assert re.match(r"\s+v1\s+2\s+1\s+1\s+0\s+1\s+50%", lines[2]), lines[2]
     assert lines[-1] == "only one version has sequences: nothing to compare yet"
     await handles[1].terminate("test over")
+
+
+async def test_an_event_start_follows_the_rollout(time_env, store, settings, ts_worker) -> None:
+    from contracts import InterventionStatus
+    from starter.events import send_event
+
+    v1 = await store.templates.active("onboarding")
+    assert v1 is not None
+    await store.templates.save(v1.model_copy(update={"description": "v2"}))
+    await store.rollouts.set("onboarding", 2, 100)
+    outcome = await send_event(
+        time_env.client, store, "enrolled", "F1", task_queue=settings.task_queue
+    )
+    assert outcome.handle is not None
+    status = await outcome.handle.query("status", result_type=InterventionStatus)
+    assert status.template_version == 2
+    assert status.rollout is not None and status.rollout.startswith("canary v2 (100%")
+    await outcome.handle.terminate("test over")
