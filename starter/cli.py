@@ -338,16 +338,33 @@ def list_command(
 @app.command()
 def tasks(
     kind: Annotated[str | None, typer.Option(help="call, task or escalation.")] = None,
+    today: Annotated[
+        bool, typer.Option("--today", help="Today's calls, one list per coordinator.")
+    ] = False,
+    timezone: Annotated[str, typer.Option(help="Whose day, with --today.")] = "UTC",
 ) -> None:
     """Open coordinator tasks, oldest first."""
+    from workflows.timing import is_valid_timezone
+
+    if not is_valid_timezone(timezone):
+        fail(f"timezone: unknown time zone {timezone!r} (use an IANA name, e.g. Europe/Paris)")
 
     async def work() -> None:
         settings = Settings.from_env()
         store = Store.from_url(settings.database_url)
         try:
-            rows = await store.tasks.list_open(kind)
+            rows = await store.tasks.list_open("call" if today else kind)
         finally:
             await store.close()
+        if today:
+            from datetime import UTC, datetime
+
+            from starter import call_lists
+
+            now = datetime.now(UTC)
+            lists = call_lists.daily_call_lists(rows, now, timezone)
+            typer.echo("\n".join(call_lists.render(lists, now, timezone)))
+            return
         if not rows:
             typer.echo("no open tasks")
         for task in rows:
