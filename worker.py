@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
 from activities.audit import AuditActivities
+from activities.best_hour import ResponseHistoryActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
@@ -87,6 +88,7 @@ def build_worker(
     webhooks = WebhookActivities(store, http)
     consent = ConsentActivities(store)
     audit = AuditActivities(store)
+    history = ResponseHistoryActivities(store)
     # Scheduled runs start sequences on this worker's queue, through the trigger rules.
     schedules = ScheduleActivities(store, scheduled_starter(client, store, settings.task_queue))
     return Worker(
@@ -104,6 +106,7 @@ def build_worker(
             webhooks.call_webhook,
             consent.next_send_slot,
             audit.record_step,
+            history.answer_hours,
             schedules.match_scheduled_families,
             schedules.start_scheduled_sequences,
         ],

@@ -157,6 +157,8 @@ class SequenceParams(Strict):
     }
     # Local hours per channel in which its messages go out, inside the hours quiet hours allow.
     send_windows: dict[Channel, SendWindow] = {}
+    # Send each message at the local hour the family answered most often (inside the window).
+    best_hour: bool = False
     # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret,
     # and events after which no further step runs.
     steps: list[Step] | None = None

@@ -61,3 +61,15 @@ def _plain(clock: time) -> time:
 def _clock(clock: time) -> str:
     clock = _plain(clock)
     return clock.isoformat() if clock.second or clock.microsecond else clock.strftime("%H:%M")
+
+
+class AnswerHoursRequest(BaseModel):
+    """Local activity `answer_hours`: when has this family answered before?"""
+
+    family_id: str
+
+
+class AnswerHours(BaseModel):
+    """How often the family answered in each local hour (0-23) of its time zone."""
+
+    hours: dict[int, int] = {}

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from activities.best_hour import ResponseHistoryActivities
 from activities.families import FamilyActivities
 from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
+from contracts.windows import AnswerHoursRequest
 from starter.cli import app, fail, run, session, templates_app
 from starter.events import send_event
 from starter.settings import Settings
@@ -172,6 +174,9 @@ def templates_simulate(
             "preferred_channel": row.preferred_channel,
             "opted_out": row.opted_out or [],
         }
+        history = await ResponseHistoryActivities(store).answer_hours(
+            AnswerHoursRequest(family_id=family)
+        )
         result = await simulate(
             params,
             context,
@@ -179,6 +184,7 @@ def templates_simulate(
             respond_after=after,
             respond_on=Channel(respond_on),
             decision=decision,
+            answer_hours=history.hours,
         )
         for line in result.lines():
             typer.echo(line)

@@ -47,6 +47,7 @@ from contracts import (
     TaskResult,
 )
 from contracts.webhooks import WebhookRequest, WebhookResult
+from contracts.windows import AnswerHours, AnswerHoursRequest
 from starter.dev import SEARCH_ATTRIBUTES, find_binary
 from starter.triggers import start_sequence
 from workflows.sequences import SEQUENCES
@@ -61,9 +62,15 @@ _INDEXED = {
 class RecordingActivities:
     """Stand-ins for every activity: they record what would have happened, and succeed."""
 
-    def __init__(self, family: FamilyContext, facts: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        family: FamilyContext,
+        facts: dict[str, Any],
+        answer_hours: dict[int, int] | None = None,
+    ) -> None:
         self.family = family
         self.facts = facts
+        self.answer_hours_seen = answer_hours or {}
         self.calls: list[tuple[str, str]] = []
         self._tasks = 0
 
@@ -112,6 +119,11 @@ class RecordingActivities:
         """Frequency caps: in a dry run every channel is free at once."""
         return {"at": None, "sent_in_window": 0}
 
+    @activity.defn(name="answer_hours")
+    async def answer_hours(self, request: AnswerHoursRequest) -> AnswerHours:
+        """Best-hour placement: the family's real answer history, read before the run."""
+        return AnswerHours(hours=self.answer_hours_seen)
+
     @activity.defn(dynamic=True)
     async def record_anything(self, args: Sequence[RawValue]) -> None:
         """Every other activity (audit rows and the like): nothing to do in a dry run."""
@@ -121,6 +133,7 @@ class RecordingActivities:
         """Every stand-in, for the worker."""
         return [
             self.record_anything,
+            self.answer_hours,
             self.next_send_slot,
             self.load_family_context,
             self.send_email,
@@ -192,15 +205,19 @@ async def simulate(
     respond_after: timedelta | None = None,
     respond_on: Channel = Channel.EMAIL,
     decision: str = "approve",
+    answer_hours: dict[int, int] | None = None,
 ) -> Simulation:
-    """Run `params` for `family` under time skipping; `decision` is approve, reject or none."""
+    """Run `params` for `family` under time skipping; `decision` is approve, reject or none.
+
+    `answer_hours` is the family's answer history for best-hour placement (local hour → count).
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
     )
     async with env:
         await _register_search_attributes(env.client)
-        recorder = RecordingActivities(family, facts or {})
+        recorder = RecordingActivities(family, facts or {}, answer_hours)
         queue = f"simulate-{uuid.uuid4()}"
         clock = time.monotonic()
         async with Worker(

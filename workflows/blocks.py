@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import metrics, timing
 
 from workflows.audit import audit_step
+from workflows.best_hour import best_hour
 from workflows.pacing import wait_for_frequency_cap
 
 STATE = SearchAttributeKey.for_keyword("InterventionState")
@@ -355,6 +356,7 @@ class Intervention:
         delay: timedelta,
         at: clock_time | None,
         channel: Channel | None = None,
+        note: str | None = None,
     ) -> None:
         """Place the step in the family's local time (and the channel's send window, if the
         template has one), then sleep until then."""
@@ -369,7 +371,7 @@ class Intervention:
             window=self.params.send_windows.get(channel) if channel else None,
         )
         step.due_at = placement.at
-        step.due_reason = placement.reason
+        step.due_reason = "; ".join(r for r in (note, placement.reason) if r) or None
         remaining = placement.at - now
         if remaining > timedelta(0):
             self.next_action_at = placement.at
@@ -412,7 +414,10 @@ class Intervention:
         step_id = step or f"{channel.value}_{template_name}"
         record = self._step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
         record.channel = channel
-        await self._wait_until_due(record, delay, at, channel)
+        note = None
+        if at is None and self.params.best_hour and channel != Channel.CALL:
+            at, note = await best_hour(self, channel)
+        await self._wait_until_due(record, delay, at, channel, note)
         assert self.family is not None
         if channel == Channel.CALL:
             return await self._fallback_to_call(record, template_name)
