@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from contracts import Channel, Decision, Event, InterventionStatus, Response, State, StepStatus
 from starter.settings import Settings
 from starter.triggers import start_sequence
 from store import Store
+from workflows.sequences import SEQUENCES
 
 BILLING = Decision(approver="dana", role="billing", note="offer the plan")
 
@@ -21,7 +26,7 @@ async def start(
 ) -> WorkflowHandle[Any, Any]:
     params = await store.templates.active(template)
     assert params is not None
-    # Without quiet hours and windows the offsets are exact, whatever hour the test server starts at.
+    # Without quiet hours and windows the offsets are exact, whatever the server's start hour.
     params = params.model_copy(update={"quiet_hours": None, "send_windows": {}})
     outcome = await start_sequence(env.client, params, family, task_queue=settings.task_queue)
     assert outcome.handle is not None, outcome.message
@@ -199,3 +204,24 @@ async def test_a_withdrawal_ends_onboarding_and_cancels_the_welcome_call(
     assert [s.step_id for s in result.steps][-1] == "week_two_tips"
     tasks = await store.tasks.for_workflow(handle.id)
     assert [(t.kind, t.status) for t in tasks] == [("call", "cancelled")]
+
+
+# ----------------------------------------------------------------------- replay
+
+HISTORIES = Path(__file__).parent / "histories" / "seed_sequences"
+
+
+@pytest.mark.parametrize("shape", sorted(p.stem for p in HISTORIES.glob("*.json")))
+async def test_stored_history_replays(shape: str) -> None:
+    history = WorkflowHistory.from_json(shape, (HISTORIES / f"{shape}.json").read_text())
+    replayer = Replayer(workflows=SEQUENCES, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
+
+
+def test_every_seed_shape_is_stored() -> None:
+    assert sorted(p.stem for p in HISTORIES.glob("*.json")) == [
+        "onboarding_full",
+        "payment_reminder_full",
+        "payment_reminder_paid",
+    ]
