@@ -1,9 +1,11 @@
-"""Best-hour placement: send at the local hour at which the family has answered most often.
+"""Best-hour placement: send in the local hour at which the family has answered most often.
 
 Asked for by a template with `best_hour: true`. The history is read by a local activity (one
-marker event per send); the choice itself is the pure `pick_hour`, inside the channel's send
-window when there is one, and falls back to the window's start without a usable history.
-Only templates that ask for it run any of this, so older histories replay unchanged.
+marker event per send); the choice itself is the pure `pick_hour`: an hour-long send window,
+inside the channel's own window when there is one, that the timing function then applies like
+any window (so a step moved past a weekend still lands in that hour). Without a usable
+history it falls back to the first open hour of the channel's window. Only templates that ask
+for it run any of this, so older histories replay unchanged.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.best_hour import ResponseHistoryActivities
-    from contracts import Channel
-    from contracts.windows import AnswerHoursRequest, SendWindow
+    from contracts import Channel, QuietHours
+    from contracts.windows import AnswerHoursRequest, SendWindow, open_minutes
 
 if TYPE_CHECKING:
     from workflows.blocks import Intervention
@@ -24,41 +26,59 @@ if TYPE_CHECKING:
 HISTORY_TIMEOUT = timedelta(seconds=10)
 
 
-def pick_hour(hours: dict[int, int], window: SendWindow | None) -> tuple[time | None, str]:
-    """The local send time and the reason shown in status and simulate.
+def hour_window(hour: int, window: SendWindow | None) -> SendWindow | None:
+    """The local hour `hour` as a send window, cut to `window`; None when they do not meet."""
+    start, end = time(hour, 0), time((hour + 1) % 24, 0)
+    if window is None:
+        return SendWindow(start=start, end=end)
+    minutes = [time(hour, m) for m in range(60) if window.contains(time(hour, m))]
+    if not minutes:
+        return None
+    last = minutes[-1]
+    after = time((hour + 1) % 24, 0) if last.minute == 59 else time(hour, last.minute + 1)
+    return SendWindow(start=minutes[0], end=after)
 
-    The most frequent answer hour inside the window (the earliest of a tie); without one,
-    the window's start, or no particular time when there is no window either.
+
+def pick_hour(
+    hours: dict[int, int], window: SendWindow | None, quiet: QuietHours | None = None
+) -> tuple[SendWindow | None, str]:
+    """The send window for this step and the reason shown in status and simulate.
+
+    The hour the family answered in most often (the earliest of a tie), among the hours that
+    meet the channel's window and are not all quiet; without one, the first such hour from
+    the window's start; with neither a history nor a window, no particular hour.
     """
-    inside = {
-        hour: count
-        for hour, count in hours.items()
-        if count > 0 and (window is None or _hour_open(hour, window))
-    }
-    if inside:
-        best = min(inside, key=lambda hour: (-inside[hour], hour))
-        total = sum(c for c in hours.values() if c > 0)
-        clock = time(best, 0)
-        if window is not None and not window.contains(clock):
-            clock = window.start  # the window opens inside that hour, e.g. 16:30
-        return clock, f"best hour {clock:%H:%M} ({inside[best]} of {total} past answers)"
-    if window is not None:
-        why = "no past answers" if not any(hours.values()) else "no past answers in the window"
-        return window.start, f"best hour: {why}, window start {window.start:%H:%M}"
-    return None, "best hour: no past answers"
+    usable = {hour: hw for hour in range(24) if (hw := _usable(hour, window, quiet)) is not None}
+    counted = {hour: count for hour, count in hours.items() if count > 0 and hour in usable}
+    if counted:
+        best = min(counted, key=lambda hour: (-counted[hour], hour))
+        total = sum(count for count in hours.values() if count > 0)
+        chosen = usable[best]
+        return chosen, f"best hour {chosen.start:%H:%M} ({counted[best]} of {total} past answers)"
+    if window is None:
+        why = "no past answers" if not any(hours.values()) else "no past answers out of quiet hours"
+        return None, f"best hour: {why}"
+    why = "no past answers" if not any(hours.values()) else "no past answers in the window"
+    first = min(usable, key=lambda hour: (hour - window.start.hour) % 24)
+    return usable[first], f"best hour: {why}, window start {usable[first].start:%H:%M}"
 
 
-def _hour_open(hour: int, window: SendWindow) -> bool:
-    """Whether any minute of the local hour lies in the window."""
-    return any(window.contains(time(hour, minute)) for minute in range(60))
+def _usable(hour: int, window: SendWindow | None, quiet: QuietHours | None) -> SendWindow | None:
+    candidate = hour_window(hour, window)
+    if candidate is None:
+        return None
+    if quiet is not None and not open_minutes(candidate, quiet.start, quiet.end):
+        return None
+    return candidate
 
 
-async def best_hour(flow: Intervention, channel: Channel) -> tuple[time | None, str]:
-    """Read the family's answer hours and pick the send time for `channel`."""
+async def best_hour(flow: Intervention, channel: Channel) -> tuple[SendWindow | None, str]:
+    """Read the family's answer hours and pick the send window for `channel`."""
     history = await workflow.execute_local_activity_method(
         ResponseHistoryActivities.answer_hours,
         AnswerHoursRequest(family_id=flow.start.family_id),
         start_to_close_timeout=HISTORY_TIMEOUT,
         summary="Read when the family answered before",
     )
-    return pick_hour(history.hours, flow.params.send_windows.get(channel))
+    quiet = None if flow.params.urgent else flow.params.quiet_hours
+    return pick_hour(history.hours, flow.params.send_windows.get(channel), quiet)

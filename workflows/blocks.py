@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
         TaskRequest,
     )
+    from contracts.windows import SendWindow
     from workflows import metrics, timing
 
 from workflows.audit import audit_step
@@ -357,6 +358,7 @@ class Intervention:
         at: clock_time | None,
         channel: Channel | None = None,
         note: str | None = None,
+        window: SendWindow | None = None,
     ) -> None:
         """Place the step in the family's local time (and the channel's send window, if the
         template has one), then sleep until then."""
@@ -368,7 +370,7 @@ class Intervention:
             self.params.quiet_hours,
             urgent=self.params.urgent,
             at=at,
-            window=self.params.send_windows.get(channel) if channel else None,
+            window=window or (self.params.send_windows.get(channel) if channel else None),
         )
         step.due_at = placement.at
         step.due_reason = "; ".join(r for r in (note, placement.reason) if r) or None
@@ -414,10 +416,10 @@ class Intervention:
         step_id = step or f"{channel.value}_{template_name}"
         record = self._step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
         record.channel = channel
-        note = None
+        note, window = None, None
         if at is None and self.params.best_hour and channel != Channel.CALL:
-            at, note = await best_hour(self, channel)
-        await self._wait_until_due(record, delay, at, channel, note)
+            window, note = await best_hour(self, channel)
+        await self._wait_until_due(record, delay, at, channel, note, window)
         assert self.family is not None
         if channel == Channel.CALL:
             return await self._fallback_to_call(record, template_name)

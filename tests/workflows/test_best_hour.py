@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from contracts import Channel, FamilyContext, SequenceParams, State
-from contracts.windows import SendWindow
+from contracts import Channel, FamilyContext, QuietHours, SequenceParams, State
+from contracts.windows import SendWindow, open_minutes
 from starter.simulate import simulate
 from starter.triggers import start_sequence
 from store import StepExecution, Store
-from workflows.best_hour import pick_hour
+from workflows.best_hour import hour_window, pick_hour
 
 EVENING = SendWindow(start=time(16), end=time(19))
 MORNING = SendWindow(start=time(8), end=time(11))
@@ -27,46 +27,65 @@ windows = st.tuples(st.integers(0, 23), st.integers(0, 59), st.integers(1, 600))
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(histories, st.one_of(st.none(), windows))
-def test_the_pick_is_inside_the_window_and_the_most_frequent_there(
-    hours: dict[int, int], window: SendWindow | None
+NIGHT = QuietHours(start=time(20), end=time(8), weekends=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.one_of(st.none(), windows), st.sampled_from([None, NIGHT]))
+def test_the_pick_is_an_open_hour_inside_the_window_and_the_most_frequent_there(
+    hours: dict[int, int], window: SendWindow | None, quiet: QuietHours | None
 ) -> None:
-    clock, reason = pick_hour(hours, window)
-    if window is not None:
-        assert clock is not None and window.contains(clock)
-    if clock is None:
-        assert window is None and not any(hours.values())
+    assume(window is None or quiet is None or open_minutes(window, quiet.start, quiet.end))
+    chosen, reason = pick_hour(hours, window, quiet)
+    if chosen is None:
+        assert window is None
+        assert reason in (
+            "best hour: no past answers",
+            "best hour: no past answers out of quiet hours",
+        )
         return
+    # Within one local hour, inside the channel's window, and not all quiet.
+    assert chosen.start.hour == ((chosen.end.hour - (chosen.end.minute == 0)) % 24)
+    for minute in range(60):
+        clock = time(chosen.start.hour, minute)
+        if chosen.contains(clock) and window is not None:
+            assert window.contains(clock)
+    assert quiet is None or open_minutes(chosen, quiet.start, quiet.end) > 0
     if reason.startswith("best hour: "):  # a fallback: nothing usable in the history
-        assert window is not None and clock == window.start
+        assert window is not None
         return
     usable = [
         count
         for hour, count in hours.items()
-        if window is None or any(window.contains(time(hour, m)) for m in range(60))
+        if (hw := hour_window(hour, window)) is not None
+        and (quiet is None or open_minutes(hw, quiet.start, quiet.end))
     ]
-    assert hours[clock.hour] == max(usable) > 0
-    assert (
-        reason
-        == f"best hour {clock:%H:%M} ({hours[clock.hour]} of {sum(hours.values())} past answers)"
-    )
+    assert hours[chosen.start.hour] == max(usable) > 0
 
 
 def test_examples() -> None:
-    assert pick_hour({17: 3, 9: 1}, EVENING) == (time(17), "best hour 17:00 (3 of 4 past answers)")
-    assert pick_hour({17: 3, 9: 1}, MORNING) == (time(9), "best hour 09:00 (1 of 4 past answers)")
-    assert pick_hour({}, EVENING) == (time(16), "best hour: no past answers, window start 16:00")
-    assert pick_hour({12: 2}, EVENING) == (
-        time(16),
-        "best hour: no past answers in the window, window start 16:00",
+    assert pick_hour({17: 3, 9: 1}, EVENING) == (
+        SendWindow(start=time(17), end=time(18)),
+        "best hour 17:00 (3 of 4 past answers)",
     )
-    assert pick_hour({16: 2}, SendWindow(start=time(16, 30), end=time(18))) == (
-        time(16, 30),
-        "best hour 16:30 (2 of 2 past answers)",
+    assert pick_hour({17: 3, 9: 1}, MORNING)[1] == "best hour 09:00 (1 of 4 past answers)"
+    assert pick_hour({}, EVENING) == (
+        SendWindow(start=time(16), end=time(17)),
+        "best hour: no past answers, window start 16:00",
+    )
+    assert pick_hour({12: 2}, EVENING)[1] == (
+        "best hour: no past answers in the window, window start 16:00"
+    )
+    assert pick_hour({16: 2}, SendWindow(start=time(16, 30), end=time(18)))[0] == SendWindow(
+        start=time(16, 30), end=time(17)
     )
     assert pick_hour({}, None) == (None, "best hour: no past answers")
-    assert pick_hour({10: 2, 14: 2}, None)[0] == time(10)  # a tie: the earlier hour
+    assert pick_hour({10: 2, 14: 2}, None)[0] == SendWindow(start=time(10), end=time(11))
+    # An answer at 07:00 is inside quiet hours: the 09:00 one wins, though rarer.
+    assert pick_hour({7: 5, 9: 1}, None, NIGHT)[1] == "best hour 09:00 (1 of 6 past answers)"
+    # A window opening in quiet hours falls back to its first open hour.
+    early = SendWindow(start=time(7), end=time(10))
+    assert pick_hour({}, early, NIGHT)[1] == "best hour: no past answers, window start 08:00"
 
 
 async def add_replies(store: Store, family: str, local_hours: list[int]) -> None:
