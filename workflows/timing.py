@@ -79,8 +79,10 @@ def next_allowed_time(
             reasons.append(f"at {_clock(at)} local")
 
     if not urgent and (quiet is not None or window is not None):
-        if window is not None and quiet is not None and not open_minutes(
-            window, quiet.start, quiet.end
+        if (
+            window is not None
+            and quiet is not None
+            and not open_minutes(window, quiet.start, quiet.end)
         ):
             raise ValueError(f"send window {window.describe()} lies entirely in quiet hours")
         current = _leave_quiet_and_weekends(current, zone, quiet, reasons, window)
