@@ -35,7 +35,7 @@ async def send_event(
         raise TriggerError(f"family: no family with id {family_id!r}")
     bound = [
         params
-        for params in await store.templates.list_latest()
+        for params in await store.templates.list_active()
         if params.active and params.trigger.type == "event" and params.trigger.event == name
     ]
     if not bound:

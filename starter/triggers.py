@@ -146,7 +146,7 @@ async def predict(
     )
     candidates = [
         params
-        for params in await store.templates.list_latest()
+        for params in await store.templates.list_active()
         if params.active
         and params.trigger.type == "prediction"
         and params.trigger.when is not None

@@ -100,6 +100,24 @@ class TemplateRepository:
             rows = await session.scalars(query)
             return [_params(row) for row in rows]
 
+    async def list_active(self) -> list[SequenceParams]:
+        """The highest active version of every template that has one, by name: what new
+        starts choose from (a newer version switched off leaves the older one in use)."""
+        newest = (
+            select(Template.name, func.max(Template.version).label("version"))
+            .where(Template.active.is_(True))
+            .group_by(Template.name)
+            .subquery()
+        )
+        query = (
+            select(Template)
+            .join(newest, (Template.name == newest.c.name) & (Template.version == newest.c.version))
+            .order_by(Template.name)
+        )
+        async with self._sessions() as session:
+            rows = await session.scalars(query)
+            return [_params(row) for row in rows]
+
     async def set_active(self, name: str, active: bool, version: int | None = None) -> None:
         """Switch a version (the latest when not given) on or off."""
         async with self._sessions.begin() as session:

@@ -20,6 +20,7 @@ from starter.dev import free_port
 from starter.governance import QuotaExceeded, bucket, choose_version, count_running
 from starter.triggers import start_sequence
 from store import Store
+from workflows.blocks import TEMPLATE_VERSION
 
 runner = CliRunner()
 
@@ -240,4 +241,22 @@ async def test_an_event_start_follows_the_rollout(time_env, store, settings, ts_
     status = await outcome.handle.query("status", result_type=InterventionStatus)
     assert status.template_version == 2
     assert status.rollout is not None and status.rollout.startswith("canary v2 (100%")
+    await outcome.handle.terminate("test over")
+
+
+async def test_after_a_rollback_predictions_start_the_stable_version(time_env, store, settings):
+    from starter.triggers import predict
+
+    v1 = await store.templates.active("high_risk_intervention")
+    assert v1 is not None
+    await store.templates.save(v1.model_copy(update={"description": "v2"}))
+    await store.templates.set_active("high_risk_intervention", False, 2)  # what rollback does
+    assert [p.version for p in await store.templates.list_active() if p.name == v1.name] == [1]
+
+    outcome = await predict(
+        time_env.client, store, "F1", 0.9, 90, task_queue=f"nobody-{uuid.uuid4()}"
+    )
+    assert outcome.started and outcome.handle is not None, outcome.message
+    description = await outcome.handle.describe()
+    assert description.typed_search_attributes.get(TEMPLATE_VERSION) == 1
     await outcome.handle.terminate("test over")
