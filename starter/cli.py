@@ -306,6 +306,8 @@ def status_command(
                 line += f"  {step.result}"
             if step.error:
                 line += f"  error: {step.error}"
+            if step.due_reason and step.due_at:
+                line += f"  [due {step.due_at:%Y-%m-%d %H:%M} UTC: {step.due_reason}]"
             typer.echo(line)
         for response in st.responses:
             typer.echo(f"  response via {response.channel.value} at {response.at.isoformat()}")

@@ -260,3 +260,46 @@ async def test_after_a_rollback_predictions_start_the_stable_version(time_env, s
     description = await outcome.handle.describe()
     assert description.typed_search_attributes.get(TEMPLATE_VERSION) == 1
     await outcome.handle.terminate("test over")
+
+
+async def test_status_shows_the_version_choice_and_why_a_step_waits(
+    env, store, dev_server, dev_client, dev_worker, settings, monkeypatch
+) -> None:
+    from datetime import time
+
+    from contracts.windows import SendWindow
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server.address)
+    name = f"status_probe_{uuid.uuid4().hex[:8]}"
+    base = await store.templates.active("medium_risk_intervention")
+    assert base is not None
+    # A one-minute email window a day: the first email has to wait for it, whatever the hour.
+    window = SendWindow(start=time(3, 7), end=time(3, 8))
+    probe = base.model_copy(
+        update={
+            "name": name,
+            "quiet_hours": None,
+            "best_hour": True,
+            "send_windows": {Channel.EMAIL: window},
+        }
+    )
+    v1, _ = await store.templates.save(probe)
+    v2, _ = await store.templates.save(probe.model_copy(update={"description": "v2"}))
+    await store.rollouts.set(name, 2, 100)
+    outcome = await start_sequence(
+        dev_client, v2, "F1", task_queue=settings.task_queue, store=store
+    )
+    assert outcome.handle is not None and outcome.workflow_id is not None
+    for _ in range(100):
+        code, output = await asyncio.to_thread(run, "status", outcome.workflow_id)
+        if "first_email" in output:
+            break
+        await asyncio.sleep(0.1)
+    assert code == 0, output
+    assert "version: canary v2 (100%, bucket" in output
+    assert re.search(
+        r"first_email .* \[due \d{4}-\d\d-\d\d 03:07 UTC: best hour: no past answers, "
+        r"window start 03:07; send window \(03:07–03:08 local\)\]",
+        output,
+    ), output
+    await outcome.handle.terminate("test over")
