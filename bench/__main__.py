@@ -174,10 +174,10 @@ async def dbos(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
-    started = datetime.now(UTC)
+    started, commit = datetime.now(UTC), _commit()
     results = asyncio.run(run(args))
     results["started_at"] = started.isoformat(timespec="seconds")
-    results["commit"] = _commit()
+    results["commit"] = commit  # at the start: others may commit while it runs
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"run-{started:%Y%m%d-%H%M%S}-{os.getpid()}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
