@@ -32,7 +32,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     floor = _get(r, "throughput_floor", "per_second")
     ft = _get(r, "throughput_ft", "per_second")
     dbos = _get(r, "dbos", "throughput", "per_second")
-    out.append(("throughput: floor (bare workflow, no-op activities)", _fmt(floor, "/s"), "", ""))
+    if floor is not None:
+        out.append(
+            ("throughput: floor (bare workflow, no-op activities)", _fmt(floor, "/s"), "", "")
+        )
     for key, label in (("throughput_ft", "code-defined"), ("throughput_template", "data-defined")):
         value = _get(r, key, "per_second")
         if value is None:
