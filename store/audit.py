@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from store.db import read_session
 from store.models import StepExecution
 from store.unique import Sessions, insert_once
 
@@ -55,7 +56,7 @@ class StepExecutionRepository:
 
     async def get_by_key(self, key: str) -> StepExecution | None:
         """The step recorded under an idempotency key, or None."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.scalar(
                 select(StepExecution).where(StepExecution.idempotency_key == key)
             )
@@ -74,5 +75,5 @@ class StepExecutionRepository:
             .where(condition)
             .order_by(StepExecution.created_at, StepExecution.id)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.data/followthrough.db"
+
+# The execution option `read_session` sets on its engine: how `_on_begin` begins on SQLite.
+_BEGIN_OPTION = "sqlite_begin"
+# One read-only view per engine, sharing its pool; dropped with the engine.
+_READERS: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 # Bare schemes (as hosting platforms hand them out) mapped to the async drivers we ship.
 _ASYNC_DRIVERS = {
@@ -72,9 +78,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # IMMEDIATE takes the write lock up front. A deferred transaction that reads and then
         # writes fails at once with "database is locked" when another connection committed in
         # between (busy_timeout does not apply to that case); this way it waits instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sessions from `read_session` never write, so they begin DEFERRED: under WAL their
+        # reads neither wait for nor block the writers.
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (repositories return them detached)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """A session for reads only. On SQLite it does not take the write lock (BEGIN DEFERRED);
+    elsewhere it is an ordinary session. Writing through it on SQLite can fail with
+    "database is locked": use `sessions.begin()` for anything that writes."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return sessions()
+    reader = _READERS.get(bind)
+    if reader is None:
+        reader = _READERS[bind] = bind.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+    return sessions(bind=reader)

@@ -10,6 +10,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from store.db import read_session
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
 
@@ -84,7 +85,7 @@ class FamilyRepository:
 
     async def get(self, family_id: str) -> Family | None:
         """The family, or None."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.get(Family, family_id)
 
     async def opt_out(self, family_id: str, channel: str) -> None:
@@ -99,7 +100,7 @@ class FamilyRepository:
 
     async def list(self) -> builtins.list[Family]:
         """Every family, by id."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return builtins.list(await session.scalars(select(Family).order_by(Family.family_id)))
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.db import read_session
 from store.models import Base, utcnow
 from store.unique import Sessions
 
@@ -80,7 +81,7 @@ class ProviderHealthRepository:
         query = select(ProviderHealth).order_by(
             ProviderHealth.provider, ProviderHealth.updated_at.desc()
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))
 
 
@@ -91,7 +92,7 @@ class SuspensionRepository:
         self._sessions = sessions
 
     async def get(self, name: str) -> TemplateSuspension | None:
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.get(TemplateSuspension, name)
 
     async def suspend(self, name: str, reason: str) -> TemplateSuspension:
@@ -125,5 +126,5 @@ class SuspensionRepository:
             .where(TemplateSuspension.suspended.is_(True))
             .order_by(TemplateSuspension.suspended_at)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))

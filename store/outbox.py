@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from store.db import read_session
 from store.models import Message
 from store.unique import Sessions, insert_once
 
@@ -19,7 +20,7 @@ class MessageRepository:
 
     async def get_by_key(self, key: str) -> Message | None:
         """The message recorded under an idempotency key: a retry checks this before sending."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.scalar(select(Message).where(Message.idempotency_key == key))
 
     async def record(
@@ -62,13 +63,13 @@ class MessageRepository:
             Message.created_at >= start,
             Message.created_at < end,
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return int(await session.scalar(query) or 0)
 
     async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
         """The message a provider knows by this id (callbacks name messages this way)."""
         query = select(Message).where(Message.provider_message_id == provider_message_id)
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.scalar(query.order_by(Message.id.desc()).limit(1))
 
     async def set_status(self, message_id: int, status: str) -> Message:
@@ -90,5 +91,5 @@ class MessageRepository:
 
     async def _where(self, condition: Any) -> list[Message]:
         query = select(Message).where(condition).order_by(Message.created_at, Message.id)
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))

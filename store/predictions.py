@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from store.db import read_session
 from store.models import Prediction
 from store.unique import Sessions
 
@@ -51,7 +52,7 @@ class PredictionRepository:
 
     async def last_started(self, family_id: str, template: str) -> datetime | None:
         """When a prediction last started `template` for the family (for cooldowns)."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             found: datetime | None = await session.scalar(
                 select(Prediction.created_at)
                 .where(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from store.db import read_session
 from store.models import Base, utcnow
 from store.unique import Sessions
 
@@ -30,12 +31,12 @@ class RolloutRepository:
         self._sessions = sessions
 
     async def get(self, name: str) -> TemplateRollout | None:
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.get(TemplateRollout, name)
 
     async def all(self) -> dict[str, TemplateRollout]:
         """Every rollout in progress, by template name."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = await session.scalars(select(TemplateRollout))
             return {row.name: row for row in rows}
 

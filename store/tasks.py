@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from contracts import TaskKind
+from store.db import read_session
 from store.models import CoordinatorTask, utcnow
 from store.unique import Sessions, insert_once
 
@@ -65,7 +66,7 @@ class TaskRepository:
 
     async def get(self, task_id: int) -> CoordinatorTask | None:
         """The task, or None."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return await session.get(CoordinatorTask, task_id)
 
     async def list_open(self, kind: str | None = None) -> list[CoordinatorTask]:
@@ -74,7 +75,7 @@ class TaskRepository:
         if kind is not None:
             query = query.where(CoordinatorTask.kind == str(kind))
         query = query.order_by(CoordinatorTask.created_at, CoordinatorTask.id)
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))
 
     async def for_workflow(self, workflow_id: str) -> list[CoordinatorTask]:
@@ -84,5 +85,5 @@ class TaskRepository:
             .where(CoordinatorTask.workflow_id == workflow_id)
             .order_by(CoordinatorTask.created_at, CoordinatorTask.id)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             return list(await session.scalars(query))

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from contracts import SequenceParams
+from store.db import read_session
 from store.models import Template
 from store.unique import RACE_ATTEMPTS, Sessions
 
@@ -58,19 +59,19 @@ class TemplateRepository:
 
     async def latest(self, name: str) -> SequenceParams | None:
         """The highest version of `name`, active or not."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             row = await session.scalar(_latest_query(name))
         return None if row is None else _params(row)
 
     async def active(self, name: str) -> SequenceParams | None:
         """The highest active version of `name`: what new sequences start with."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             row = await session.scalar(_latest_query(name).where(Template.active.is_(True)))
         return None if row is None else _params(row)
 
     async def get(self, name: str, version: int) -> SequenceParams | None:
         """One exact version, e.g. the one a running sequence is pinned to."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             row = await session.scalar(
                 select(Template).where(Template.name == name, Template.version == version)
             )
@@ -78,7 +79,7 @@ class TemplateRepository:
 
     async def versions(self, name: str) -> list[SequenceParams]:
         """Every stored version of `name`, oldest first."""
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = await session.scalars(
                 select(Template).where(Template.name == name).order_by(Template.version)
             )
@@ -96,7 +97,7 @@ class TemplateRepository:
             .join(newest, (Template.name == newest.c.name) & (Template.version == newest.c.version))
             .order_by(Template.name)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = await session.scalars(query)
             return [_params(row) for row in rows]
 
@@ -114,7 +115,7 @@ class TemplateRepository:
             .join(newest, (Template.name == newest.c.name) & (Template.version == newest.c.version))
             .order_by(Template.name)
         )
-        async with self._sessions() as session:
+        async with read_session(self._sessions) as session:
             rows = await session.scalars(query)
             return [_params(row) for row in rows]
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.db import read_session
 from store.models import CoordinatorTask, Message, StepExecution
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -30,7 +31,7 @@ async def insert_once(sessions: Sessions, row: _Keyed) -> tuple[_Keyed, bool]:
         return row, True
     except IntegrityError:
         model = type(row)
-        async with sessions() as session:
+        async with read_session(sessions) as session:
             existing = await session.scalar(
                 select(model).where(model.idempotency_key == row.idempotency_key)
             )
