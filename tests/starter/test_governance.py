@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from temporalio.client import Client
 from typer.testing import CliRunner
 
-from contracts import Channel, Response, SequenceParams
+from contracts import CancelRequest, Channel, Response, SequenceParams
 from starter.cli import app
 from starter.compare import two_proportion_z
 from starter.dev import free_port
@@ -244,7 +244,9 @@ async def test_an_event_start_follows_the_rollout(time_env, store, settings, ts_
     await outcome.handle.terminate("test over")
 
 
-async def test_after_a_rollback_predictions_start_the_stable_version(time_env, store, settings):
+async def test_after_a_rollback_predictions_start_the_stable_version(
+    time_env, store, settings, ts_worker
+):
     from starter.triggers import predict
 
     v1 = await store.templates.active("high_risk_intervention")
@@ -253,13 +255,15 @@ async def test_after_a_rollback_predictions_start_the_stable_version(time_env, s
     await store.templates.set_active("high_risk_intervention", False, 2)  # what rollback does
     assert [p.version for p in await store.templates.list_active() if p.name == v1.name] == [1]
 
-    outcome = await predict(
-        time_env.client, store, "F1", 0.9, 90, task_queue=f"nobody-{uuid.uuid4()}"
-    )
+    # On a served queue: a workflow task nobody picks up would hold the test server's clock.
+    outcome = await predict(time_env.client, store, "F1", 0.9, 90, task_queue=settings.task_queue)
     assert outcome.started and outcome.handle is not None, outcome.message
     description = await outcome.handle.describe()
     assert description.typed_search_attributes.get(TEMPLATE_VERSION) == 1
-    await outcome.handle.terminate("test over")
+    # Ended from inside, by the workflow's own cancel: terminating it mid-task would leave
+    # the time-skipping server's clock held for the tests after this one.
+    await outcome.handle.signal("cancel", CancelRequest(reason="test over"))
+    await outcome.handle.result()
 
 
 async def test_status_shows_the_version_choice_and_why_a_step_waits(
