@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.windows import SendWindow
     from workflows import metrics, timing
 
-from workflows.audit import audit_step
+from workflows.audit import audit_step, settle_audits
 from workflows.best_hour import best_hour
 from workflows.pacing import wait_for_frequency_cap
 
@@ -111,6 +111,8 @@ class Intervention:
         self.events: list[Event] = []
         self.outcome: str | None = None
         self._published_state: State | None = None
+        # Audit writes started beside the next step (`audit_step(..., alongside_next=True)`).
+        self.pending_audits: list[Awaitable[Any]] = []
 
     # ----------------------------------------------------------------- signals and query
 
@@ -253,6 +255,7 @@ class Intervention:
                     summary="Load the family's time zone and channels",
                 )
             self.outcome = await story()
+            await settle_audits(self)
         except SequenceCancelled as cancelled:
             await self._compensate()
             return self._end(State.CANCELLED, f"cancelled: {cancelled.reason}")
@@ -281,6 +284,7 @@ class Intervention:
         return InterventionResult(state=state, outcome=outcome, steps=list(self.steps.values()))
 
     async def _compensate(self) -> None:
+        await settle_audits(self)
         if not self.compensations:
             return
         self._set_state(State.COMPENSATING)
@@ -428,6 +432,7 @@ class Intervention:
         if usable and channel in self.params.caps and workflow.patched("frequency-caps"):
             await wait_for_frequency_cap(self, record, channel)
             self._check_cancelled()
+        await settle_audits(self)  # the audit trail stays in order: the wait's row first
         while True:
             if channel in self.family.opted_out or channel not in self.family.channels:
                 error = f"family has no usable {channel.value} channel"
@@ -510,7 +515,8 @@ class Intervention:
         answered = await self._wait(lambda: self.responded, timeout, summary)
         self.next_action_at = None
         self._finish_step(record, StepStatus.DONE, "reply received" if answered else "no reply")
-        await audit_step(self, record, "reply received" if answered else "no reply")
+        outcome = "reply received" if answered else "no reply"
+        await audit_step(self, record, outcome, alongside_next=True)
         return answered
 
     async def check(self, condition: Condition, *, step: str, summary: str) -> bool:

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.consent import SlotRequest
     from workflows import timing
 
+from workflows.audit import with_pending_audits
+
 if TYPE_CHECKING:
     from workflows.blocks import Intervention
 
@@ -33,17 +35,21 @@ async def wait_for_frequency_cap(flow: Intervention, record: StepRecord, channel
     label = channel.value.upper() if channel == Channel.SMS else channel.value
     while True:
         now = workflow.now()
-        slot = await workflow.execute_local_activity_method(
-            ConsentActivities.next_send_slot,
-            SlotRequest(
-                family_id=flow.start.family_id,
-                channel=channel,
-                now=now,
-                timezone=flow.family.timezone,
-                cap=cap,
+        # Beside the audit write of the wait that came before, not after it.
+        slot = await with_pending_audits(
+            flow,
+            workflow.start_local_activity_method(
+                ConsentActivities.next_send_slot,
+                SlotRequest(
+                    family_id=flow.start.family_id,
+                    channel=channel,
+                    now=now,
+                    timezone=flow.family.timezone,
+                    cap=cap,
+                ),
+                start_to_close_timeout=SLOT_CHECK_TIMEOUT,
+                summary=f"Check the {label} cap ({cap.describe()})",
             ),
-            start_to_close_timeout=SLOT_CHECK_TIMEOUT,
-            summary=f"Check the {label} cap ({cap.describe()})",
         )
         if slot.at is None or slot.at <= now:
             return

@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.carry import CarriedState, CarriedUndo, TemplateStart
     from workflows.blocks import SHORT_ACTIVITY
 
+from workflows.audit import settle_audits
+
 if TYPE_CHECKING:
     from workflows.template import TemplateIntervention
 
@@ -114,7 +116,9 @@ async def continue_from(sequence: TemplateIntervention, next_step: str) -> None:
     carried = carry(sequence, next_step)
     if carried is None:
         return
-    # A signal or update being handled right now must land in this run's state first.
+    # A signal or update being handled right now must land in this run's state first, and
+    # the audit writes still under way in this run must finish in it.
+    await settle_audits(sequence)
     await workflow.wait_condition(workflow.all_handlers_finished)
     carried = carry(sequence, next_step) or carried
     start = TemplateStart(
