@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from contracts import Channel
 from starter import triggers
+from starter.trigger_cache import TriggerCache
 from store import Store
 from workflows.timing import is_valid_timezone
 
@@ -156,8 +157,13 @@ def _number(row: dict[str, str], name: str, kind: type[float] | type[int]) -> An
 async def import_predictions(
     client: Client, store: Store, path: Path, *, task_queue: str
 ) -> PredictionImport:
-    """Each row through `triggers.predict`: the template rules decide what starts."""
+    """Each row through `triggers.predict`: the template rules decide what starts.
+
+    One `TriggerCache` for the file: the template lists and the failure guard's pass are
+    read once every few seconds, not once per row.
+    """
     report = PredictionImport()
+    cache = TriggerCache(client, store)
     try:
         rows = _rows(path, ("family_id", "probability", "confidence"))
     except RowError as err:
@@ -180,6 +186,7 @@ async def import_predictions(
                 task_queue=task_queue,
                 window_days=_number(row, "window_days", int),
                 model_version=row.get("model_version") or "unknown",
+                cache=cache,
             )
         except (RowError, triggers.TriggerError) as err:
             report.counts["rejected"] += 1

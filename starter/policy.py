@@ -42,11 +42,20 @@ async def is_running(client: Client, workflow_id: str) -> bool:
 
 
 async def supersede_lighter(
-    client: Client, store: Store, heavier: SequenceParams, family_id: str
+    client: Client,
+    store: Store,
+    heavier: SequenceParams,
+    family_id: str,
+    *,
+    latest: list[SequenceParams] | None = None,
 ) -> list[str]:
-    """Cancel the family's running prediction sequences of lower priority; their names."""
+    """Cancel the family's running prediction sequences of lower priority; their names.
+
+    `latest`: the templates' newest versions when the caller has just read them."""
     cancelled = []
-    for params in await store.templates.list_latest():
+    if latest is None:
+        latest = await store.templates.list_latest()
+    for params in latest:
         if (
             params.name == heavier.name
             or params.trigger.type != "prediction"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -24,6 +24,9 @@ from contracts import (
 )
 from store import Store
 from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
+
+if TYPE_CHECKING:
+    from starter.trigger_cache import TriggerCache
 
 
 class TriggerError(ValueError):
@@ -132,8 +135,13 @@ async def predict(
     task_queue: str,
     window_days: int | None = None,
     model_version: str = "unknown",
+    cache: TriggerCache | None = None,
 ) -> TriggerOutcome:
-    """Record a prediction and start the best matching active template, by priority."""
+    """Record a prediction and start the best matching active template, by priority.
+
+    With `cache` (a bulk run, see `starter.trigger_cache`), the template lists and the
+    failure guard's pass are at most a few seconds old instead of read for this prediction.
+    """
     check_prediction(probability, confidence, window_days)
     if await store.families.get(family_id) is None:
         raise TriggerError(f"family: no family with id {family_id!r}")
@@ -146,7 +154,7 @@ async def predict(
     )
     candidates = [
         params
-        for params in await store.templates.list_active()
+        for params in await (cache.list_active() if cache else store.templates.list_active())
         if params.active
         and params.trigger.type == "prediction"
         and params.trigger.when is not None
@@ -166,7 +174,10 @@ async def predict(
     from starter import failures  # here, not at the top: failures builds on this module
 
     try:
-        await failures.guard_start(client, store, best.name)
+        if cache is not None:
+            await cache.guard_start(best.name)
+        else:
+            await failures.guard_start(client, store, best.name)
     except failures.TemplateSuspended:
         await store.predictions.set_outcome(
             recorded.id, template=best.name, workflow_id=None, outcome="suspended"
@@ -197,9 +208,10 @@ async def predict(
 
     # Checked before an upgrade cancels anything, so a refused start changes nothing; the
     # lighter sequences an upgrade would cancel do not count against it.
+    latest = await (cache.list_latest() if cache else store.templates.list_latest())
     lighter = [
         workflow_id_for(p.name, family_id)
-        for p in await store.templates.list_latest()
+        for p in latest
         if p.trigger.type == "prediction" and p.priority < best.priority and p.name != best.name
     ]
     try:
@@ -211,7 +223,7 @@ async def predict(
             recorded.id, template=best.name, workflow_id=None, outcome="refused"
         )
         raise
-    superseded = await policy.supersede_lighter(client, store, best, family_id)
+    superseded = await policy.supersede_lighter(client, store, best, family_id, latest=latest)
     outcome = await start_sequence(
         client,
         best,
