@@ -128,7 +128,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if b and "ratio" in b:
         out.append(
             (
-                f"bulk: {b['predictions']:,} predictions via predict()",
+                f"bulk: {b['predictions']:,} predictions via {b.get('path', 'predict')}()",
                 f"{_fmt(b['trigger_per_second'], '/s')} ({b['trigger_seconds']} s)",
                 "",
                 "",
