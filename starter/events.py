@@ -39,7 +39,14 @@ async def send_event(
         if params.active and params.trigger.type == "event" and params.trigger.event == name
     ]
     if not bound:
-        raise TriggerError(f"event: no active template is bound to event {name!r}")
+        # Not a trigger: it may still end running sequences that stop on it (a payment).
+        stopped = await _signal_stoppers(client, store, name, family_id, data)
+        if stopped:
+            return TriggerOutcome(False, stopped[0], f"event {name!r} sent to {', '.join(stopped)}")
+        raise TriggerError(
+            f"event: no active template is bound to event {name!r}, and no running sequence "
+            f"of family {family_id} stops on it"
+        )
     params = max(bound, key=lambda p: p.priority)
     workflow_id = workflow_id_for(params.name, family_id)
     rollout = None
@@ -76,6 +83,23 @@ async def send_event(
     return TriggerOutcome(
         True, workflow_id, f"event {name!r} sent to {workflow_id}", params.name, handle
     )
+
+
+async def _signal_stoppers(
+    client: Client, store: Store, name: str, family_id: str, data: dict[str, Any] | None
+) -> list[str]:
+    """Give the event to the family's running sequences whose template has it in `stop_when`."""
+    signalled = []
+    for params in await store.templates.list_latest():
+        if name not in params.stop_when:
+            continue
+        workflow_id = workflow_id_for(params.name, family_id)
+        if await _running(client, workflow_id):
+            await client.get_workflow_handle(workflow_id).signal(
+                "record_event", Event(name=name, data=data or {})
+            )
+            signalled.append(workflow_id)
+    return signalled
 
 
 async def _running(client: Client, workflow_id: str) -> bool:

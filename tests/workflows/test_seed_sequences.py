@@ -140,6 +140,27 @@ async def test_other_events_and_replies_do_not_stop_a_payment_reminder(
     assert [s.step_id for s in result.steps][-1] == "wait_after_sms"
 
 
+async def test_the_event_command_delivers_a_payment_to_the_running_reminder(
+    time_env, store, settings, ts_worker
+):
+    from starter.events import send_event
+    from starter.triggers import TriggerError
+
+    handle = await start(time_env, store, settings, "payment_reminder")
+    await time_env.sleep(timedelta(days=1))
+    outcome = await send_event(
+        time_env.client, store, "payment_received", "F1", {"amount": 80},
+        task_queue=settings.task_queue,
+    )  # fmt: skip
+    assert not outcome.started
+    assert outcome.message == f"event 'payment_received' sent to {handle.id}"
+    assert (await handle.result()).outcome == "stopped: payment_received"
+    with pytest.raises(TriggerError, match="no running sequence of family F1 stops on it"):
+        await send_event(
+            time_env.client, store, "payment_received", "F1", task_queue=settings.task_queue
+        )
+
+
 # ----------------------------------------------------------------------- onboarding
 
 
