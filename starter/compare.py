@@ -175,10 +175,11 @@ class Comparison:
         return out
 
 
-async def compare(client: Client, store: Store, template: str) -> Comparison:
-    """Collect every sequence of `template` and put its versions side by side."""
+async def compare(client: Client, store: Store, template: str, *, limit: int = 1000) -> Comparison:
+    """Collect the sequences of `template` (the newest `limit`) and put its versions side by
+    side. Each one costs a describe and a query, hence the bound."""
     versions: dict[int, VersionOutcome] = {}
-    for workflow_id in await _sequences(client, store, template):
+    for workflow_id in (await _sequences(client, store, template, limit))[:limit]:
         handle = client.get_workflow_handle(workflow_id)
         description = await handle.describe()
         status: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
@@ -216,12 +217,14 @@ def _count(
         outcome.first_response_s.append(max(0.0, (first - started_at).total_seconds()))
 
 
-async def _sequences(client: Client, store: Store, template: str) -> list[str]:
-    """The workflow ids of every sequence of `template`, from visibility or the audit trail."""
+async def _sequences(client: Client, store: Store, template: str, limit: int) -> list[str]:
+    """The workflow ids of the sequences of `template`, from visibility or the audit trail."""
     try:
         return [
             execution.id
-            async for execution in client.list_workflows(f"TemplateName = '{template}'")
+            async for execution in client.list_workflows(
+                f"TemplateName = '{template}'", limit=limit
+            )
         ]
     except RPCError as err:
         if err.status != RPCStatusCode.UNIMPLEMENTED:
