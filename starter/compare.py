@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import InterventionStatus, State
@@ -27,6 +27,7 @@ from store import StepExecution, Store
 from workflows.blocks import TEMPLATE_VERSION
 
 CONFIDENCE = 0.95
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 @dataclass
@@ -86,6 +87,8 @@ class Comparison:
     candidate: int | None
     baseline: int | None
     rollout: str | None = None
+    # Sequences whose status no worker answered: left out of the numbers above.
+    unread: list[str] = field(default_factory=list)
 
     def test(self) -> ZTest | None:
         if self.candidate is None or self.baseline is None:
@@ -151,6 +154,7 @@ class Comparison:
             "z": None if result is None else result.z,
             "p_value": None if result is None else result.p_value,
             "statement": self.statement(),
+            "unread": self.unread,
         }
 
     def lines(self) -> list[str]:
@@ -171,18 +175,38 @@ class Comparison:
                 f"  v{v.version:<7} {v.started:>7} {v.running:>7} {v.completed:>9} {v.failed:>6} "
                 f"{v.responded:>8} {rate:>6} {first:>26}"
             )
+        if self.unread:
+            out.append(
+                f"({len(self.unread)} sequences left out: no worker answered their status query)"
+            )
         out.append(self.statement())
         return out
 
 
-async def compare(client: Client, store: Store, template: str, *, limit: int = 1000) -> Comparison:
+async def compare(
+    client: Client,
+    store: Store,
+    template: str,
+    *,
+    limit: int = 1000,
+    query_timeout: timedelta = QUERY_TIMEOUT,
+) -> Comparison:
     """Collect the sequences of `template` (the newest `limit`) and put its versions side by
     side. Each one costs a describe and a query, hence the bound."""
     versions: dict[int, VersionOutcome] = {}
+    unread: list[str] = []
     for workflow_id in (await _sequences(client, store, template, limit))[:limit]:
         handle = client.get_workflow_handle(workflow_id)
         description = await handle.describe()
-        status: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
+        try:
+            status: InterventionStatus = await handle.query(
+                "status", result_type=InterventionStatus, rpc_timeout=query_timeout
+            )
+        except (RPCError, WorkflowQueryFailedError):
+            # No worker answered: without its answers the sequence would bias the rates,
+            # so it stays out of the sample and is reported instead.
+            unread.append(workflow_id)
+            continue
         version = description.typed_search_attributes.get(TEMPLATE_VERSION)
         outcome = versions.setdefault(
             version or status.template_version, VersionOutcome(version or status.template_version)
@@ -195,7 +219,7 @@ async def compare(client: Client, store: Store, template: str, *, limit: int = 1
     if candidate not in versions:
         candidate = None
     share = None if rollout is None else f"rollout: v{rollout.version} at {rollout.percent}%"
-    return Comparison(template, versions, candidate, baseline, share)
+    return Comparison(template, versions, candidate, baseline, share, unread)
 
 
 def _count(

@@ -307,3 +307,27 @@ async def test_status_shows_the_version_choice_and_why_a_step_waits(
         output,
     ), output
     await outcome.handle.terminate("test over")
+
+
+async def test_compare_leaves_out_sequences_no_worker_answers_for(
+    dev_client: Client, store: Store
+) -> None:
+    from datetime import timedelta
+
+    from starter.compare import compare
+
+    name = f"unread_probe_{uuid.uuid4().hex[:8]}"
+    base = await store.templates.active("medium_risk_intervention")
+    assert base is not None
+    v1, _ = await store.templates.save(base.model_copy(update={"name": name}))
+    outcome = await start_sequence(dev_client, v1, "F1", task_queue=f"nobody-{uuid.uuid4()}")
+    assert outcome.handle is not None
+    for _ in range(100):
+        if (await dev_client.count_workflows(f"TemplateName = '{name}'")).count == 1:
+            break
+        await asyncio.sleep(0.05)
+    report = await compare(dev_client, store, name, query_timeout=timedelta(seconds=1))
+    assert report.unread == [outcome.workflow_id]
+    assert report.versions == {}
+    assert "(1 sequences left out: no worker answered their status query)" in report.lines()
+    await outcome.handle.terminate("test over")
