@@ -43,10 +43,7 @@ async def send_event(
         stopped = await _signal_stoppers(client, store, name, family_id, data)
         if stopped:
             return TriggerOutcome(False, stopped[0], f"event {name!r} sent to {', '.join(stopped)}")
-        raise TriggerError(
-            f"event: no active template is bound to event {name!r}, and no running sequence "
-            f"of family {family_id} stops on it"
-        )
+        raise TriggerError(f"event: no active template is bound to event {name!r}")
     params = max(bound, key=lambda p: p.priority)
     workflow_id = workflow_id_for(params.name, family_id)
     rollout = None
