@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import InterventionStatus, State
 from store import StepExecution, Store
-from workflows.blocks import TEMPLATE_VERSION
+from workflows.search_attributes import TEMPLATE_VERSION
 
 CONFIDENCE = 0.95
 QUERY_TIMEOUT = timedelta(seconds=5)

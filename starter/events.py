@@ -18,7 +18,13 @@ from starter import governance
 from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
-from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
+from workflows.search_attributes import (
+    FAMILY_ID,
+    RISK_SCORE,
+    STATE,
+    TEMPLATE_NAME,
+    TEMPLATE_VERSION,
+)
 
 
 async def send_event(

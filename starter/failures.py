@@ -19,7 +19,7 @@ from contracts import InterventionStatus, parse_duration
 from starter.triggers import TriggerError
 from store import Store
 from store.health import ProviderHealth
-from workflows.blocks import STATE, TEMPLATE_NAME
+from workflows.search_attributes import STATE, TEMPLATE_NAME
 
 QUARANTINED = ("paused", "failed")
 

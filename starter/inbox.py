@@ -34,7 +34,7 @@ from contracts import InterventionStatus, State
 from starter import operations, stats
 from starter.settings import Settings
 from store import CoordinatorTask, Store
-from workflows.blocks import RISK_SCORE
+from workflows.search_attributes import RISK_SCORE
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from contracts import (
 )
 from starter.imports import import_families as checked_import_families
 from store import Store
-from workflows.blocks import FAMILY_ID, STATE, TEMPLATE_NAME
+from workflows.search_attributes import FAMILY_ID, STATE, TEMPLATE_NAME
 
 
 class OperationError(ValueError):

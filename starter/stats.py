@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 
 from contracts import InterventionResult, State
 from store import StepExecution, Store
-from workflows.blocks import TEMPLATE_NAME, TEMPLATE_VERSION
+from workflows.search_attributes import TEMPLATE_NAME, TEMPLATE_VERSION
 
 BASE = "WorkflowId STARTS_WITH 'intervention-'"
 CONTACT_KINDS = ("email", "sms", "call")

@@ -23,7 +23,13 @@ from contracts import (
     workflow_id_for,
 )
 from store import Store
-from workflows.blocks import FAMILY_ID, RISK_SCORE, STATE, TEMPLATE_NAME, TEMPLATE_VERSION
+from workflows.search_attributes import (
+    FAMILY_ID,
+    RISK_SCORE,
+    STATE,
+    TEMPLATE_NAME,
+    TEMPLATE_VERSION,
+)
 
 if TYPE_CHECKING:
     from starter.trigger_cache import TriggerCache

@@ -18,7 +18,7 @@ from starter.settings import Settings
 from starter.triggers import start_sequence
 from tests.starter.test_inbox import start_quick, until
 from worker import build_worker
-from workflows.blocks import TEMPLATE_NAME
+from workflows.search_attributes import TEMPLATE_NAME
 
 K1 = base64.b64encode(b"1" * 32).decode()
 K2 = base64.b64encode(b"2" * 32).decode()

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
 if TYPE_CHECKING:
     from workflows.blocks import Intervention
+    from workflows.runtime import SequenceRuntime
 
 ALONGSIDE_PATCH = "audit-alongside-next-step"
 AUDIT_TIMEOUT = timedelta(seconds=10)
@@ -88,7 +89,7 @@ async def with_pending_audits(flow: Intervention, handle: Awaitable[_T]) -> _T:
     return cast(_T, result)
 
 
-async def settle_audits(flow: Intervention) -> None:
+async def settle_audits(flow: SequenceRuntime) -> None:
     """Wait for the audit writes still under way (before a send, and before the run ends)."""
     pending, flow.pending_audits = flow.pending_audits, []
     if pending:

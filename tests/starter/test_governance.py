@@ -20,7 +20,7 @@ from starter.dev import free_port
 from starter.governance import QuotaExceeded, bucket, choose_version, count_running
 from starter.triggers import start_sequence
 from store import Store
-from workflows.blocks import TEMPLATE_VERSION
+from workflows.search_attributes import TEMPLATE_VERSION
 
 runner = CliRunner()
 
