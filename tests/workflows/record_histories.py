@@ -53,7 +53,11 @@ SHAPES: dict[str, tuple[str, Step]] = {
 }
 
 
-async def main() -> None:
+async def record(
+    shapes: dict[str, tuple[str, Step]], folder: Path, family: str, update: dict[str, Any]
+) -> None:
+    """Run each shape for `family` (template params changed by `update`); save its history."""
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-off script
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
@@ -70,22 +74,26 @@ async def main() -> None:
                 await store.templates.save(params)
             settings = Settings(task_queue=f"tq-{uuid.uuid4()}")
             async with httpx.AsyncClient() as http, build_worker(env.client, store, http, settings):
-                for shape, (template, act) in SHAPES.items():
+                for shape, (template, act) in shapes.items():
                     stored = await store.templates.active(template)
                     assert stored is not None
                     outcome = await start_sequence(
                         env.client,
-                        stored.model_copy(update={"quiet_hours": None}),
-                        "F1",
+                        stored.model_copy(update=update),
+                        family,
                         task_queue=settings.task_queue,
                     )
                     assert outcome.handle is not None
                     await act(env, outcome.handle)
                     await outcome.handle.result()
                     history = await outcome.handle.fetch_history()
-                    (HERE / f"{shape}.json").write_text(history.to_json())
+                    (folder / f"{shape}.json").write_text(history.to_json())
                     print(f"recorded {shape}")
             await store.close()
+
+
+async def main() -> None:
+    await record(SHAPES, HERE, "F1", {"quiet_hours": None})
 
 
 if __name__ == "__main__":
