@@ -18,6 +18,7 @@ from contracts.activities import (
 )
 from contracts.runs import (
     TASK_QUEUE,
+    Bounce,
     CancelRequest,
     DecideRequest,
     Decision,
@@ -69,6 +70,7 @@ __all__ = [
     "WebhookCall",
     "parse_steps",
     "TASK_QUEUE",
+    "Bounce",
     "CancelRequest",
     "CancelTaskRequest",
     "CancelTaskResult",

@@ -14,7 +14,8 @@ class ProviderCallback(BaseModel):
 
     event: Literal["delivered", "bounced", "replied", "stop"]
     message_id: str = Field(min_length=1, max_length=200)
-    # The reply's text (for `replied`); a reply that is only a STOP word counts as `stop`.
+    # The reply's text (for `replied`; a reply that is only a STOP word counts as `stop`),
+    # or the provider's reason (for `bounced`).
     text: str = Field(default="", max_length=1600)
 
 

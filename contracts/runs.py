@@ -73,6 +73,14 @@ class Response(BaseModel):
     note: str = ""
 
 
+class Bounce(BaseModel):
+    """Signal `record_bounce`: the provider could not deliver the message a step sent."""
+
+    channel: Channel
+    step_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=500)
+
+
 class Decision(BaseModel):
     """Signals `approve` / `reject`: a person's decision at an approval gate."""
 

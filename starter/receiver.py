@@ -7,7 +7,8 @@ the shared secret `RECEIVER_SECRET`. An unsigned, tampered or stale request is r
 
 - `replied` → the `record_response` signal on the sequence that sent the message
 - `stop` (or a reply that is only a STOP word) → the family is opted out of that channel
-- `bounced` → the message is marked bounced; `delivered` → marked delivered
+- `bounced` → the message is marked bounced and the `record_bounce` signal tells the
+  sequence, whose step then falls back; `delivered` → the message is marked delivered
 Each writes one PII-free audit row; a provider's retry of the same callback does nothing twice.
 """
 
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts import Channel, Response
+from contracts import Bounce, Channel, Response
 from contracts.callbacks import CallbackAnswer, ProviderCallback
 from starter.settings import SettingsError
 from starter.templates import format_errors
@@ -112,6 +113,8 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
             if not (kind == "delivered" and message.status == "bounced"):
                 await store.messages.set_status(message.id, kind)
             action = f"message marked {kind}"
+            if kind == "bounced":
+                action = await _signal_bounce(client, message, event.text)
         await _audit(store, message, kind)
         return answer(200, action)
 
@@ -119,18 +122,31 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
 
 
 async def _signal_reply(client: Client | None, message: Message, text: str) -> str:
+    response = Response(channel=Channel(message.channel), note=text)
+    if not await _signal(client, message, "record_response", response):
+        return "reply recorded; the sequence had already finished"
+    return f"reply signalled to {message.workflow_id}"
+
+
+async def _signal_bounce(client: Client | None, message: Message, reason: str) -> str:
+    bounce = Bounce(channel=Channel(message.channel), step_id=message.step_id, reason=reason[:500])
+    if not await _signal(client, message, "record_bounce", bounce):
+        return "message marked bounced; the sequence had already finished"
+    return f"message marked bounced; bounce signalled to {message.workflow_id}"
+
+
+async def _signal(client: Client | None, message: Message, name: str, arg: Any) -> bool:
+    """Signal the sequence that sent `message`; False when it has already finished."""
     if client is None:
         raise RuntimeError("the receiver has no Temporal client")
     handle = client.get_workflow_handle(message.workflow_id)
     try:
-        await handle.signal(
-            "record_response", Response(channel=Channel(message.channel), note=text)
-        )
+        await handle.signal(name, arg)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            return "reply recorded; the sequence had already finished"
+            return False
         raise
-    return f"reply signalled to {message.workflow_id}"
+    return True
 
 
 async def _audit(store: Store, message: Message, kind: str) -> None:

@@ -147,6 +147,8 @@ class Intervention(HumanInputs):
             record.attempts += result.attempts
             record.error = None
             self._finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
+            if fallback is not None:
+                self.bounce_fallbacks[step_id] = (fallback, template_name)
             return True
 
     async def _after_failure(
@@ -165,6 +167,24 @@ class Intervention(HumanInputs):
             step=f"{record.step_id}_fallback_{fallback.value}",
             fallback=next_fallback,
         )
+
+    async def _fall_back_after_bounce(self) -> None:
+        """A sent step bounced: it falls back as a failed send does, once, then the story's
+        wait resumes where it was (its step, state and next action time)."""
+        step_id = next(s for s in self.bounces if s in self.bounce_fallbacks)
+        bounce = self.bounces[step_id]
+        fallback, template_name = self.bounce_fallbacks.pop(step_id)
+        record = self.steps[step_id]
+        record.error = f"HardBounce: {bounce.reason or f'the {bounce.channel.value} bounced'}"
+        metrics.channel_error(self.params.name, bounce.channel.value, "HardBounce")
+        resume = (self.current_step, self.state, self.next_action_at)
+        self._handling_bounce = True
+        try:
+            await self._after_failure(record, template_name, fallback, record.error)
+        finally:
+            self._handling_bounce = False
+        self.current_step, state, self.next_action_at = resume
+        self._set_state(state)
 
     async def _fallback_to_call(self, record: StepRecord, template_name: str) -> bool:
         task_id = await self._run_task(

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts import (
+        Bounce,
         CancelRequest,
         DecideRequest,
         Decision,
@@ -36,6 +37,15 @@ class HumanInputs(SequenceRuntime):
         self.responses.append(
             ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now())
         )
+
+    @workflow.signal
+    def record_bounce(self, bounce: Bounce) -> None:
+        """A sent message bounced: the step's fallback goes out at the sequence's next wait."""
+        # The patch marker is written when the first bounce arrives, so the histories of
+        # sequences that never saw one (all of those from before) replay unchanged; a bounce
+        # in a history from before this handler existed is ignored, as it was then.
+        if bounce.step_id not in self.bounces and workflow.patched("bounce-fallback"):
+            self.bounces[bounce.step_id] = bounce
 
     @workflow.signal
     def approve(self, decision: Decision) -> None:

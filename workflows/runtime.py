@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities import FamilyActivities
     from contracts import (
+        Bounce,
         CancelRequest,
         Channel,
         Decision,
@@ -94,6 +95,11 @@ class SequenceRuntime:
         self._published_state: State | None = None
         # Audit writes started beside the next step (`audit_step(..., alongside_next=True)`).
         self.pending_audits: list[Awaitable[Any]] = []
+        # Bounces by step id (the first of each), and the fallback (channel, message) of
+        # every step that went out and has one; a handled bounce leaves `bounce_fallbacks`.
+        self.bounces: dict[str, Bounce] = {}
+        self.bounce_fallbacks: dict[str, tuple[Channel, str]] = {}
+        self._handling_bounce = False
 
     # ----------------------------------------------------------------- running a story
 
@@ -219,15 +225,42 @@ class SequenceRuntime:
             raise SequenceCancelled(self.cancel_request.reason)
 
     async def _wait(self, until: Callable[[], bool], timeout: timedelta, summary: str) -> bool:
-        """Sleep durably up to `timeout`; wake early when `until()` or a cancel arrives."""
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: until() or self.cancel_request is not None,
-                timeout=timeout if timeout > timedelta(0) else None,
-                timeout_summary=summary,
-            )
-        self._check_cancelled()
-        return until()
+        """Sleep durably up to `timeout`; wake early when `until()` or a cancel arrives.
+
+        A bounce of a sent step that has a fallback wakes it too: the fallback goes out at
+        once, then the sleep goes on until the same deadline. Every wait of a story (for a
+        reply, until a step is due, at a gate, for a cap) comes through here, so this one
+        place notices a bounce whenever the story is idle, and the fallback never runs in
+        the middle of another step. A bounce that arrives while a step runs is acted on at
+        the next wait; one that arrives after the story's last wait is only recorded (on
+        the message and in the audit by the receiver).
+        """
+        deadline = workflow.now() + timeout
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: until() or self.cancel_request is not None or self._bounce_due(),
+                    timeout=timeout if timeout > timedelta(0) else None,
+                    timeout_summary=summary,
+                )
+            self._check_cancelled()
+            if until() or not self._bounce_due():
+                return until()
+            await self._fall_back_after_bounce()
+            self._check_cancelled()
+            if timeout > timedelta(0):
+                timeout = deadline - workflow.now()
+                if timeout <= timedelta(0):
+                    return until()
+
+    def _bounce_due(self) -> bool:
+        """A bounce has arrived for a sent step whose fallback has not gone out yet."""
+        # Never while a fallback is going out: its own waits must not start another.
+        return not self._handling_bounce and any(s in self.bounce_fallbacks for s in self.bounces)
+
+    async def _fall_back_after_bounce(self) -> None:
+        """Send the fallback of a bounced step; the building blocks know how."""
+        raise NotImplementedError
 
     async def _wait_until_due(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts import InterventionResult, InterventionStatus, State
+from contracts import CancelRequest, InterventionResult, InterventionStatus, State, StepStatus
 from starter.receiver import SIGNATURE_HEADER, TIMESTAMP_HEADER, create_receiver, sign
 from starter.settings import SettingsError
 from starter.triggers import start_sequence
@@ -85,10 +85,51 @@ async def test_reply_signals_only_when_signed(dev_client, dev_worker, store, set
     assert [(a.kind, a.outcome) for a in audit if a.kind == "callback"] == [("callback", "replied")]
 
 
-async def test_stop_bounce_and_bad_input(store):
+async def test_a_bounce_makes_the_sequence_fall_back(dev_client, dev_worker, store, settings):
+    params = await store.templates.active("high_risk_intervention")
+    assert params is not None
+    params = params.model_copy(update={"quiet_hours": None})
+    outcome = await start_sequence(dev_client, params, "F1", task_queue=settings.task_queue)
+    assert outcome.handle is not None
+    for _ in range(100):
+        messages = await store.messages.for_workflow(outcome.handle.id)
+        if messages:
+            break
+        await asyncio.sleep(0.1)
+    [email] = messages
+    bounce = {"event": "bounced", "message_id": email.provider_message_id, "text": "550 5.1.1"}
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        unsigned = await http.post("/callbacks", json=bounce)
+        assert unsigned.status_code == 401
+        accepted = await http.post("/callbacks", **signed(bounce))
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["action"] == (
+            f"message marked bounced; bounce signalled to {outcome.handle.id}"
+        )
+        again = await http.post("/callbacks", **signed(bounce))
+        assert again.json()["action"] == "bounced: already recorded"
+
+    for _ in range(100):
+        status = await outcome.handle.query("status", result_type=InterventionStatus)
+        steps = {s.step_id: s for s in status.steps}
+        if "first_email_fallback_sms" in steps and status.state == State.SCHEDULED:
+            break
+        await asyncio.sleep(0.1)
+    assert steps["first_email"].status == StepStatus.FELL_BACK
+    assert steps["first_email"].error == "HardBounce: 550 5.1.1"
+    assert steps["first_email_fallback_sms"].status == StepStatus.DONE
+    assert status.current_step == "wait_reply"  # still waiting for a reply
+    messages = await store.messages.for_workflow(outcome.handle.id)
+    assert [(m.channel, m.status) for m in messages] == [("email", "bounced"), ("sms", "sent")]
+    await outcome.handle.signal("cancel", CancelRequest(reason="test over"))
+    await outcome.handle.result()
+
+
+async def test_stop_bounce_and_bad_input(dev_client, store):
     await record_sms(store, "F2", "SM-stop")
     await record_sms(store, "F2", "SM-bounce")
-    app = create_receiver(None, store, SECRET)
+    app = create_receiver(dev_client, store, SECRET)
     async with receiver_client(app) as http:
         stop = await http.post(
             "/callbacks", **signed({"event": "replied", "message_id": "SM-stop", "text": " stop "})
@@ -98,6 +139,10 @@ async def test_stop_bounce_and_bad_input(store):
             "/callbacks", **signed({"event": "bounced", "message_id": "SM-bounce"})
         )
         assert bounce.status_code == 200
+        # No such sequence is running: the message and the audit still record the bounce.
+        assert (
+            bounce.json()["action"] == "message marked bounced; the sequence had already finished"
+        )
         late = await http.post(
             "/callbacks", **signed({"event": "delivered", "message_id": "SM-bounce"})
         )
