@@ -90,6 +90,9 @@ class ChannelActivities:
             recipient=recipient,
             subject=subject,
             body=body,
+            # When the sequence sent it (the server's clock, which time-skipping moves), not
+            # the wall clock: frequency caps count the family's messages by this time.
+            sent_at=activity.info().current_attempt_scheduled_time,
         )
         await self._store.steps.record(
             idempotency_key=key,

@@ -36,8 +36,12 @@ class MessageRepository:
         recipient: str,
         subject: str | None,
         body: str,
+        sent_at: datetime | None = None,
     ) -> tuple[Message, bool]:
-        """Record a sent message, or return the one recorded under this key (and False)."""
+        """Record a sent message, or return the one recorded under this key (and False).
+
+        `sent_at` (default: now) is when the message counts as sent for frequency caps.
+        """
         message = Message(
             idempotency_key=idempotency_key,
             family_id=family_id,
@@ -50,6 +54,7 @@ class MessageRepository:
             subject=subject,
             body=body,
             status="sent",
+            **({"created_at": sent_at} if sent_at is not None else {}),
         )
         return await insert_once(self._sessions, message)
 

@@ -74,6 +74,9 @@ async def test_full_sequence_without_a_reply(time_env, store, settings, ts_worke
     messages = await store.messages.for_workflow(handle.id)
     assert [m.channel for m in messages] == ["email", "sms"]
     assert messages[0].subject == "Checking in with the Martinez family"
+    # Stamped with the sequence's time, not the wall clock, so frequency caps see these sends.
+    assert abs(messages[0].created_at - t0) < timedelta(minutes=1)
+    assert abs(messages[1].created_at - sms_at) < timedelta(minutes=1)
     tasks = await store.tasks.for_workflow(handle.id)
     assert [(t.kind, t.status) for t in tasks] == [("call", "open")]
     audit = await store.steps.for_workflow(handle.id)
