@@ -18,19 +18,13 @@ class AuditActivities:
     async def record_step(self, request: StepOutcome) -> None:
         """Record how a step ended; keyed by step, outcome and attempt count."""
         ref = request.ref
-        await self._store.steps.record(
-            idempotency_key=f"{ref.idempotency_key}/{request.outcome}/{request.attempts}",
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
-            step_id=ref.step_id,
+        await self._store.steps.record_for(
+            ref,
+            key=f"{ref.idempotency_key}/{request.outcome}/{request.attempts}",
             family_id=request.family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind=request.kind,
             channel=None if request.channel is None else request.channel.value,
-            provider_message_id=None,
-            attempts=request.attempts,
             outcome=request.outcome,
+            attempts=request.attempts,
             error_type=request.error_type,
         )

@@ -94,21 +94,15 @@ class ChannelActivities:
             # the wall clock: frequency caps count the family's messages by this time.
             sent_at=activity.info().current_attempt_scheduled_time,
         )
-        await self._store.steps.record(
-            idempotency_key=key,
-            workflow_id=request.ref.workflow_id,
-            run_id=request.ref.run_id,
-            step_id=request.ref.step_id,
+        await self._store.steps.record_for(
+            request.ref,
+            key=key,
             family_id=family.family_id,
-            template=request.ref.template,
-            template_version=request.ref.template_version,
-            prediction_id=request.ref.prediction_id,
             kind=channel.value,
             channel=channel.value,
             provider_message_id=message_id,
-            attempts=activity.info().attempt,
             outcome="sent",
-            error_type=None,
+            attempts=activity.info().attempt,
         )
         return SendResult(
             message_id=message.provider_message_id,

@@ -68,20 +68,11 @@ class FamilyActivities:
         except ValueError as err:
             raise ApplicationError(str(err), type="BadCondition", non_retryable=True) from err
         ref = request.ref
-        await self._store.steps.record(
-            idempotency_key=ref.idempotency_key,
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
-            step_id=ref.step_id,
+        await self._store.steps.record_for(
+            ref,
             family_id=family.family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind="condition",
-            channel=None,
-            provider_message_id=None,
-            attempts=activity.info().attempt,
             outcome=f"{value}",
-            error_type=None,
+            attempts=activity.info().attempt,
         )
         return ConditionResult(value=value, explanation=why)

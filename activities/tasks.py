@@ -33,21 +33,12 @@ class TaskActivities:
             assign_to=request.assign_to,
             details=request.details,
         )
-        await self._store.steps.record(
-            idempotency_key=ref.idempotency_key,
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
-            step_id=ref.step_id,
+        await self._store.steps.record_for(
+            ref,
             family_id=request.family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind=request.kind.value,
-            channel=None,
-            provider_message_id=None,
-            attempts=activity.info().attempt,
             outcome=f"task {task.id} opened",
-            error_type=None,
+            attempts=activity.info().attempt,
         )
         return TaskResult(task_id=task.id, duplicate=not created)
 
@@ -62,20 +53,13 @@ class TaskActivities:
         """Compensation: cancel a task the sequence opened (a done task stays done)."""
         task = await self._store.tasks.cancel(request.task_id, reason=request.reason)
         ref = request.ref
-        await self._store.steps.record(
-            idempotency_key=f"{ref.idempotency_key}/undo",
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
+        await self._store.steps.record_for(
+            ref,
+            key=f"{ref.idempotency_key}/undo",
             step_id=f"{ref.step_id}_undo",
             family_id=task.family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind="compensation",
-            channel=None,
-            provider_message_id=None,
-            attempts=activity.info().attempt,
             outcome=f"task {task.id} {task.status}",
-            error_type=None,
+            attempts=activity.info().attempt,
         )
         return CancelTaskResult(task_id=task.id, status=task.status)

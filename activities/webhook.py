@@ -128,20 +128,14 @@ class WebhookActivities:
         suffix: str = "",
     ) -> None:
         ref = request.ref
-        await self._store.steps.record(
-            idempotency_key=ref.idempotency_key + suffix,
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
-            step_id=ref.step_id,
+        await self._store.steps.record_for(
+            ref,
+            key=ref.idempotency_key + suffix,
             family_id=request.family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind="webhook",
-            channel=None,
             provider_message_id=external_id,
-            attempts=activity.info().attempt,
             outcome=outcome,
+            attempts=activity.info().attempt,
             error_type=error_type,
         )
 

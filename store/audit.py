@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from contracts import StepRef
 from store.db import read_session
 from store.models import StepExecution
 from store.unique import Sessions, insert_once
@@ -53,6 +54,38 @@ class StepExecutionRepository:
             error_type=error_type,
         )
         return await insert_once(self._sessions, step)
+
+    async def record_for(
+        self,
+        ref: StepRef,
+        *,
+        family_id: str,
+        kind: str,
+        outcome: str,
+        attempts: int,
+        key: str | None = None,
+        step_id: str | None = None,
+        channel: str | None = None,
+        provider_message_id: str | None = None,
+        error_type: str | None = None,
+    ) -> tuple[StepExecution, bool]:
+        """`record` for the activity that ran a step: the ids come from the step's `StepRef`."""
+        return await self.record(
+            idempotency_key=key or ref.idempotency_key,
+            workflow_id=ref.workflow_id,
+            run_id=ref.run_id,
+            step_id=step_id or ref.step_id,
+            family_id=family_id,
+            template=ref.template,
+            template_version=ref.template_version,
+            prediction_id=ref.prediction_id,
+            kind=kind,
+            channel=channel,
+            provider_message_id=provider_message_id,
+            attempts=attempts,
+            outcome=outcome,
+            error_type=error_type,
+        )
 
     async def get_by_key(self, key: str) -> StepExecution | None:
         """The step recorded under an idempotency key, or None."""
