@@ -131,6 +131,18 @@ def check_prediction(probability: float, confidence: float, window_days: int | N
         raise TriggerError(f"window-days: must not be negative, got {window_days}")
 
 
+def _start_answers_running(params: SequenceParams, lighter: list[str]) -> bool:
+    """Whether the start alone answers "already running" for `params` just as a `describe`
+    before it would: no cooldown to report instead, no family or template limit that could
+    refuse first, and no lighter sequence an upgrade would cancel before the start fails."""
+    return (
+        params.trigger.cooldown_days == 0
+        and params.max_active_per_family is None
+        and params.max_active is None
+        and not lighter
+    )
+
+
 async def predict(
     client: Client,
     store: Store,
@@ -191,9 +203,17 @@ async def predict(
         raise
     from starter import policy  # here, not at the top: like failures, it builds on this module
 
-    # A running sequence is the more useful answer than the cooldown it also implies.
+    latest = await (cache.list_latest() if cache else store.templates.list_latest())
+    lighter = [
+        workflow_id_for(p.name, family_id)
+        for p in latest
+        if p.trigger.type == "prediction" and p.priority < best.priority and p.name != best.name
+    ]
+    # A running sequence is the more useful answer than the cooldown it also implies. Asked
+    # only when a check before the start could answer otherwise: else the start's own
+    # conflict policy says "already running", and one server round trip is saved.
     running_id = workflow_id_for(best.name, family_id)
-    if await policy.is_running(client, running_id):
+    if not _start_answers_running(best, lighter) and await policy.is_running(client, running_id):
         await store.predictions.set_outcome(
             recorded.id, template=best.name, workflow_id=running_id, outcome="already_running"
         )
@@ -214,12 +234,6 @@ async def predict(
 
     # Checked before an upgrade cancels anything, so a refused start changes nothing; the
     # lighter sequences an upgrade would cancel do not count against it.
-    latest = await (cache.list_latest() if cache else store.templates.list_latest())
-    lighter = [
-        workflow_id_for(p.name, family_id)
-        for p in latest
-        if p.trigger.type == "prediction" and p.priority < best.priority and p.name != best.name
-    ]
     try:
         await check_active_limit(
             client, best, family_id, workflow_id_for(best.name, family_id), replacing=lighter

@@ -83,3 +83,46 @@ async def test_predict_many_answers_in_order_like_one_by_one(dev_client, store: 
         assert [row.outcome for row in rows] == ["started", "already_running"]
     assert started.handle is not None
     await started.handle.terminate("test over")  # no worker polls this queue
+
+
+async def test_no_cooldown_means_no_describe_before_the_start(
+    dev_client, store: Store, settings, monkeypatch
+):
+    # The lowest-priority prediction template, with no cooldown and no limits: the start's
+    # own conflict policy answers "already running", so no `describe` is made before it.
+    medium = await store.templates.active("medium_risk_intervention")
+    assert medium is not None
+    quiet = medium.model_copy(
+        update={
+            "name": "low_risk_check",
+            "priority": 1,
+            "max_active": None,
+            "trigger": medium.trigger.model_copy(
+                update={
+                    "cooldown_days": 0,
+                    "when": medium.trigger.when.model_copy(  # type: ignore[union-attr]
+                        update={"probability_gt": 0.2, "confidence_gt": 20.0}
+                    ),
+                }
+            ),
+        }
+    )
+    await store.templates.save(quiet)
+
+    async def no_describe(*_: object) -> bool:
+        raise AssertionError("describe made before a start that answers for itself")
+
+    monkeypatch.setattr("starter.policy.is_running", no_describe)
+    batch = [PredictionInput("F1", 0.3, 30), PredictionInput("F1", 0.3, 40)]
+    started, again = await predict_many(dev_client, store, batch, task_queue=settings.task_queue)
+    assert isinstance(started, TriggerOutcome) and started.started
+    assert started.template == "low_risk_check"
+    assert isinstance(again, TriggerOutcome) and not again.started
+    assert again.message == f"{started.workflow_id} is already running"
+    async with store.sessions() as session:
+        rows = await session.scalars(
+            select(Prediction).where(Prediction.family_id == "F1").order_by(Prediction.id)
+        )
+        assert [row.outcome for row in rows] == ["started", "already_running"]
+    assert started.handle is not None
+    await started.handle.terminate("test over")  # no worker polls this queue
