@@ -9,6 +9,7 @@ from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult
 from store import Store
+from store.audit import step_for
 
 
 class ChannelActivities:
@@ -93,16 +94,17 @@ class ChannelActivities:
             # When the sequence sent it (the server's clock, which time-skipping moves), not
             # the wall clock: frequency caps count the family's messages by this time.
             sent_at=activity.info().current_attempt_scheduled_time,
-        )
-        await self._store.steps.record_for(
-            request.ref,
-            key=key,
-            family_id=family.family_id,
-            kind=channel.value,
-            channel=channel.value,
-            provider_message_id=message_id,
-            outcome="sent",
-            attempts=activity.info().attempt,
+            # The audit row in the same transaction: one store round trip after the send.
+            audit=step_for(
+                request.ref,
+                key=key,
+                family_id=family.family_id,
+                kind=channel.value,
+                channel=channel.value,
+                provider_message_id=message_id,
+                outcome="sent",
+                attempts=activity.info().attempt,
+            ),
         )
         return SendResult(
             message_id=message.provider_message_id,

@@ -12,6 +12,40 @@ from store.models import StepExecution
 from store.unique import Sessions, insert_once
 
 
+def step_for(
+    ref: StepRef,
+    *,
+    family_id: str,
+    kind: str,
+    outcome: str,
+    attempts: int,
+    key: str | None = None,
+    step_id: str | None = None,
+    channel: str | None = None,
+    provider_message_id: str | None = None,
+    error_type: str | None = None,
+) -> StepExecution:
+    """The audit row of a step an activity ran, not yet stored: the ids come from its
+    `StepRef`. `StepExecutionRepository.record_for` stores it; a send stores it with its
+    outbox row (`MessageRepository.record(audit=...)`)."""
+    return StepExecution(
+        idempotency_key=key or ref.idempotency_key,
+        workflow_id=ref.workflow_id,
+        run_id=ref.run_id,
+        step_id=step_id or ref.step_id,
+        family_id=family_id,
+        template=ref.template,
+        template_version=ref.template_version,
+        prediction_id=ref.prediction_id,
+        kind=str(kind),
+        channel=None if channel is None else str(channel),
+        provider_message_id=provider_message_id,
+        attempts=attempts,
+        outcome=str(outcome),
+        error_type=error_type,
+    )
+
+
 class StepExecutionRepository:
     """The PII-free audit trail: one row per step a sequence finished."""
 
@@ -70,22 +104,19 @@ class StepExecutionRepository:
         error_type: str | None = None,
     ) -> tuple[StepExecution, bool]:
         """`record` for the activity that ran a step: the ids come from the step's `StepRef`."""
-        return await self.record(
-            idempotency_key=key or ref.idempotency_key,
-            workflow_id=ref.workflow_id,
-            run_id=ref.run_id,
-            step_id=step_id or ref.step_id,
+        step = step_for(
+            ref,
             family_id=family_id,
-            template=ref.template,
-            template_version=ref.template_version,
-            prediction_id=ref.prediction_id,
             kind=kind,
+            outcome=outcome,
+            attempts=attempts,
+            key=key,
+            step_id=step_id,
             channel=channel,
             provider_message_id=provider_message_id,
-            attempts=attempts,
-            outcome=outcome,
             error_type=error_type,
         )
+        return await insert_once(self._sessions, step)
 
     async def get_by_key(self, key: str) -> StepExecution | None:
         """The step recorded under an idempotency key, or None."""

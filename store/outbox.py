@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from store.db import read_session
-from store.models import Message
-from store.unique import Sessions, insert_once
+from store.models import Message, StepExecution
+from store.unique import Sessions, insert_both_once, insert_once
 
 
 class MessageRepository:
@@ -37,10 +37,13 @@ class MessageRepository:
         subject: str | None,
         body: str,
         sent_at: datetime | None = None,
+        audit: StepExecution | None = None,
     ) -> tuple[Message, bool]:
         """Record a sent message, or return the one recorded under this key (and False).
 
         `sent_at` (default: now) is when the message counts as sent for frequency caps.
+        `audit` (see `store.audit.step_for`): the step's audit row, written in the same
+        transaction, or left as it is when one is stored under its key already.
         """
         message = Message(
             idempotency_key=idempotency_key,
@@ -56,7 +59,10 @@ class MessageRepository:
             status="sent",
             **({"created_at": sent_at} if sent_at is not None else {}),
         )
-        return await insert_once(self._sessions, message)
+        if audit is None:
+            return await insert_once(self._sessions, message)
+        recorded, _ = await insert_both_once(self._sessions, message, audit)
+        return recorded
 
     async def count_between(
         self, family_id: str, channel: str, start: datetime, end: datetime

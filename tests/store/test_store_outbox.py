@@ -4,9 +4,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from contracts import Channel
-from store import Store
+from contracts import Channel, StepRef
+from store import StepExecution, Store
+from store.audit import step_for
 
 
 async def _message(store: Store, family_id: str, key: str, **changes: Any):
@@ -100,3 +102,75 @@ async def test_prediction_outcome(store: Store, family_id: str) -> None:
         await store.predictions.set_outcome(
             prediction.id + 1000, template=None, workflow_id=None, outcome="below_threshold"
         )
+
+
+def _ref(step_id: str = "first_email") -> StepRef:
+    return StepRef(
+        workflow_id="wf-1",
+        run_id="run-1",
+        step_id=step_id,
+        template="payment_reminder",
+        template_version=1,
+    )
+
+
+def _audit(family_id: str, ref: StepRef) -> StepExecution:
+    return step_for(
+        ref, family_id=family_id, kind="email", channel="email", outcome="sent", attempts=1
+    )
+
+
+async def test_a_message_and_its_audit_row_in_one_call(store: Store, family_id: str) -> None:
+    ref = _ref()
+    key = ref.idempotency_key
+    first, created = await _message(store, family_id, key, audit=_audit(family_id, ref))
+    again, created_again = await _message(store, family_id, key, audit=_audit(family_id, ref))
+
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id
+    steps = await store.steps.for_workflow("wf-1")
+    assert [(s.idempotency_key, s.step_id, s.outcome) for s in steps] == [
+        (key, "first_email", "sent")
+    ]
+
+
+async def test_concurrent_sends_with_audit_make_one_row_each(store: Store, family_id: str) -> None:
+    ref = _ref()
+    key = ref.idempotency_key
+    results = await asyncio.gather(
+        *(_message(store, family_id, key, audit=_audit(family_id, ref)) for _ in range(3))
+    )
+
+    assert sorted(created for _, created in results) == [False, False, True]
+    assert len({message.id for message, _ in results}) == 1
+    assert len(await store.steps.for_workflow("wf-1")) == 1
+
+
+async def test_whichever_row_is_missing_is_written(store: Store, family_id: str) -> None:
+    # An audit row stored without its message (and the other way round): the call adds the
+    # missing one and keeps the stored one.
+    ref, other = _ref("a"), _ref("b")
+    step, _ = await store.steps.record_for(
+        ref, family_id=family_id, kind="email", outcome="sent", attempts=7
+    )
+    message, created = await _message(
+        store, family_id, ref.idempotency_key, audit=_audit(family_id, ref)
+    )
+    assert created and message.idempotency_key == ref.idempotency_key
+    stored = await store.steps.get_by_key(ref.idempotency_key)
+    assert stored is not None and (stored.id, stored.attempts) == (step.id, 7)
+
+    existing, _ = await _message(store, family_id, other.idempotency_key)
+    again, created = await _message(
+        store, family_id, other.idempotency_key, audit=_audit(family_id, other)
+    )
+    assert not created and again.id == existing.id
+    assert await store.steps.get_by_key(other.idempotency_key) is not None
+
+
+async def test_an_unknown_family_fails_both_rows(store: Store, family_id: str) -> None:
+    ref = _ref()
+    with pytest.raises(IntegrityError):
+        await _message(store, "nobody", ref.idempotency_key, audit=_audit("nobody", ref))
+    assert await store.messages.get_by_key(ref.idempotency_key) is None
+    assert await store.steps.get_by_key(ref.idempotency_key) is None
