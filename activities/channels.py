@@ -5,11 +5,16 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.consent import cap_window
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult
+from contracts.caps import FrequencyCap
 from store import Store
 from store.audit import step_for
+
+FREQUENCY_CAPPED = "FrequencyCapped"
+"""The error type of a send refused by its cap; its details: `{"next_slot": ISO time}`."""
 
 
 class ChannelActivities:
@@ -46,6 +51,8 @@ class ChannelActivities:
             raise ApplicationError(
                 f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
             )
+        if request.cap is not None:
+            await self._check_cap(request.family_id, channel, family.timezone, request.cap)
         recipient = family.email if channel == Channel.EMAIL else family.phone
         if not recipient:
             raise ApplicationError(
@@ -112,3 +119,18 @@ class ChannelActivities:
             duplicate=not created,
             attempts=activity.info().attempt,
         )
+
+    async def _check_cap(
+        self, family_id: str, channel: Channel, timezone: str, cap: FrequencyCap
+    ) -> None:
+        # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
+        now = activity.info().current_attempt_scheduled_time
+        start, end = cap_window(now, timezone, cap)
+        sent = await self._store.messages.count_between(family_id, channel.value, start, end)
+        if sent >= cap.limit:
+            raise ApplicationError(
+                f"frequency cap: {cap.describe()} by {channel.value}",
+                {"next_slot": end.isoformat()},
+                type=FREQUENCY_CAPPED,
+                non_retryable=True,
+            )

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.caps import FrequencyCap
 from contracts.conditions import Condition
 from contracts.sequences import Channel, MessageTemplate, TaskKind
 
@@ -50,6 +51,9 @@ class SendRequest(BaseModel):
     channel: Channel
     template_name: str
     message: MessageTemplate
+    # Checked by the send itself (patch caps-in-send): a capped send fails with
+    # `FrequencyCapped` and the next slot, instead of a slot check before every send.
+    cap: FrequencyCap | None = None
 
 
 class SendResult(BaseModel):

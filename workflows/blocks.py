@@ -9,8 +9,8 @@ attributes and the summaries that make the Web UI's history read like the story.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from datetime import time as clock_time
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities import ChannelActivities, FamilyActivities, TaskActivities
+    from activities.channels import FREQUENCY_CAPPED
     from contracts import (
         CancelTaskRequest,
         Channel,
@@ -38,7 +39,7 @@ from workflows.audit import audit_step, settle_audits
 from workflows.best_hour import best_hour
 from workflows.escalation import escalate
 from workflows.inputs import HumanInputs
-from workflows.pacing import wait_for_frequency_cap
+from workflows.pacing import wait_for_frequency_cap, wait_for_slot
 from workflows.runtime import (
     PERMANENT_ERRORS,
     SHORT_ACTIVITY,
@@ -101,8 +102,11 @@ class Intervention(HumanInputs):
         if channel == Channel.CALL:
             return await self._fallback_to_call(record, template_name)
         usable = channel not in self.family.opted_out and channel in self.family.channels
+        capped = usable and channel in self.params.caps
+        # The send checks its own cap: no slot check before it in the common, uncapped case.
+        caps_in_send = capped and workflow.patched("caps-in-send")
         # Histories from before caps existed must replay without the new slot checks.
-        if usable and channel in self.params.caps and workflow.patched("frequency-caps"):
+        if capped and not caps_in_send and workflow.patched("frequency-caps"):
             await wait_for_frequency_cap(self, record, channel)
             self._check_cancelled()
         await settle_audits(self)  # the audit trail stays in order: the wait's row first
@@ -125,12 +129,18 @@ class Intervention(HumanInputs):
                         channel=channel,
                         template_name=template_name,
                         message=self._message(template_name),
+                        cap=self.params.caps[channel] if caps_in_send else None,
                     ),
                     start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self._retry_policy(),
                     summary=f"Send {channel.value} '{template_name}'",
                 )
             except ActivityError as err:
+                slot = _capped_until(err)
+                if slot is not None:  # not a failure: wait for the cap's next window
+                    await wait_for_slot(self, record, channel, slot)
+                    self._check_cancelled()
+                    continue
                 record.attempts += _attempts(err, self.params.retry.max_attempts)
                 record.error = _describe_error(err)
                 cause = err.cause
@@ -358,6 +368,15 @@ class Intervention(HumanInputs):
     async def _escalate(self, record: StepRecord) -> str:
         """Hand a failed step to a person; see `workflows.escalation`."""
         return await escalate(self, record)
+
+
+def _capped_until(err: ActivityError) -> datetime | None:
+    """The next slot of a send its frequency cap refused, or None for any other failure."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError) or cause.type != FREQUENCY_CAPPED:
+        return None
+    details = cause.details[0] if cause.details else {}
+    return datetime.fromisoformat(details["next_slot"])
 
 
 def _attempts(err: ActivityError, max_attempts: int) -> int:

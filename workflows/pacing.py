@@ -1,14 +1,17 @@
 """Frequency caps in the durable flow: a capped send waits for the next allowed slot.
 
-Called from `Intervention.send` behind `workflow.patched("frequency-caps")`. The count of
-messages already sent is read by a local activity (one marker event in the history, not
-three); the wait itself is a durable timer, re-placed out of quiet hours, after which the
-cap is checked again, since another sequence may have used the new slot first.
+Since `workflow.patched("caps-in-send")` the send activity checks its own cap: an uncapped
+send (the common case) runs nothing before it, a capped one fails with `FrequencyCapped` and
+the next slot, and `wait_for_slot` waits for it before the send is tried again. Histories
+from before that patch (behind `workflow.patched("frequency-caps")`) read the count of
+messages already sent by a local activity before every send. Either way the wait is a
+durable timer, re-placed out of quiet hours, after which the cap is checked again, since
+another sequence may have used the new slot first.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
@@ -53,22 +56,34 @@ async def wait_for_frequency_cap(flow: Intervention, record: StepRecord, channel
         )
         if slot.at is None or slot.at <= now:
             return
-        placement = timing.next_allowed_time(
-            slot.at,
-            flow.family.timezone,
-            flow.params.quiet_hours,
-            urgent=flow.params.urgent,
-            window=flow.params.send_windows.get(channel),
-        )
-        reason = f"frequency cap: {cap.describe()} by {channel.value}"
-        record.due_at = placement.at
-        record.due_reason = f"{reason}; {placement.reason}" if placement.reason else reason
-        flow.next_action_at = placement.at
-        flow._set_state(State.SCHEDULED)
-        await flow._wait(
-            lambda: False,
-            placement.at - now,
-            f"Wait for the {label} cap ({cap.describe()}) until "
-            f"{placement.local:%a %d %b %H:%M} local",
-        )
-        flow.next_action_at = None
+        await wait_for_slot(flow, record, channel, slot.at)
+
+
+async def wait_for_slot(
+    flow: Intervention, record: StepRecord, channel: Channel, slot: datetime
+) -> None:
+    """Sleep until `slot` (the start of the cap's next window), moved out of quiet hours.
+
+    Also where a send refused by its cap (`FrequencyCapped`, patch caps-in-send) waits."""
+    cap = flow.params.caps[channel]
+    assert flow.family is not None
+    label = channel.value.upper() if channel == Channel.SMS else channel.value
+    now = workflow.now()
+    placement = timing.next_allowed_time(
+        slot,
+        flow.family.timezone,
+        flow.params.quiet_hours,
+        urgent=flow.params.urgent,
+        window=flow.params.send_windows.get(channel),
+    )
+    reason = f"frequency cap: {cap.describe()} by {channel.value}"
+    record.due_at = placement.at
+    record.due_reason = f"{reason}; {placement.reason}" if placement.reason else reason
+    flow.next_action_at = placement.at
+    flow._set_state(State.SCHEDULED)
+    await flow._wait(
+        lambda: False,
+        placement.at - now,
+        f"Wait for the {label} cap ({cap.describe()}) until {placement.local:%a %d %b %H:%M} local",
+    )
+    flow.next_action_at = None

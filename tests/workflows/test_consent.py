@@ -91,6 +91,14 @@ async def test_capped_sms_moves_to_the_next_day(time_env, store, settings, ts_wo
         if event.HasField("user_metadata") and event.user_metadata.HasField("summary")
     ]
     assert any("Wait for the SMS cap (1 a day)" in s for s in summaries), summaries
+    # The send checked its own cap (patch caps-in-send): refused once, not counted as a try.
+    refusals = [
+        event.activity_task_failed_event_attributes.failure.application_failure_info.type
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_failed_event_attributes")
+    ]
+    assert refusals == ["FrequencyCapped"]
+    assert fallback.attempts == 1
 
 
 def test_cap_windows_follow_the_local_calendar():
