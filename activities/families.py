@@ -16,6 +16,7 @@ from contracts import (
     FamilyContextRequest,
 )
 from store import Store
+from store.audit import step_for
 from store.models import Family
 
 
@@ -68,11 +69,13 @@ class FamilyActivities:
         except ValueError as err:
             raise ApplicationError(str(err), type="BadCondition", non_retryable=True) from err
         ref = request.ref
-        await self._store.steps.record_for(
-            ref,
-            family_id=family.family_id,
-            kind="condition",
-            outcome=f"{value}",
-            attempts=activity.info().attempt,
+        await self._store.steps.add(
+            step_for(
+                ref,
+                family_id=family.family_id,
+                kind="condition",
+                outcome=f"{value}",
+                attempts=activity.info().attempt,
+            )
         )
         return ConditionResult(value=value, explanation=why)

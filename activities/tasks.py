@@ -12,6 +12,7 @@ from contracts import (
     TaskResult,
 )
 from store import Store
+from store.audit import step_for
 
 
 class TaskActivities:
@@ -33,12 +34,14 @@ class TaskActivities:
             assign_to=request.assign_to,
             details=request.details,
         )
-        await self._store.steps.record_for(
-            ref,
-            family_id=request.family_id,
-            kind=request.kind.value,
-            outcome=f"task {task.id} opened",
-            attempts=activity.info().attempt,
+        await self._store.steps.add(
+            step_for(
+                ref,
+                family_id=request.family_id,
+                kind=request.kind.value,
+                outcome=f"task {task.id} opened",
+                attempts=activity.info().attempt,
+            )
         )
         return TaskResult(task_id=task.id, duplicate=not created)
 
@@ -53,13 +56,15 @@ class TaskActivities:
         """Compensation: cancel a task the sequence opened (a done task stays done)."""
         task = await self._store.tasks.cancel(request.task_id, reason=request.reason)
         ref = request.ref
-        await self._store.steps.record_for(
-            ref,
-            key=f"{ref.idempotency_key}/undo",
-            step_id=f"{ref.step_id}_undo",
-            family_id=task.family_id,
-            kind="compensation",
-            outcome=f"task {task.id} {task.status}",
-            attempts=activity.info().attempt,
+        await self._store.steps.add(
+            step_for(
+                ref,
+                key=f"{ref.idempotency_key}/undo",
+                step_id=f"{ref.step_id}_undo",
+                family_id=task.family_id,
+                kind="compensation",
+                outcome=f"task {task.id} {task.status}",
+                attempts=activity.info().attempt,
+            )
         )
         return CancelTaskResult(task_id=task.id, status=task.status)

@@ -21,6 +21,7 @@ from contracts.webhooks import (
     status_matches,
 )
 from store import Store
+from store.audit import step_for
 
 _ANSWER_LIMIT = 10_000
 
@@ -128,15 +129,17 @@ class WebhookActivities:
         suffix: str = "",
     ) -> None:
         ref = request.ref
-        await self._store.steps.record_for(
-            ref,
-            key=ref.idempotency_key + suffix,
-            family_id=request.family_id,
-            kind="webhook",
-            provider_message_id=external_id,
-            outcome=outcome,
-            attempts=activity.info().attempt,
-            error_type=error_type,
+        await self._store.steps.add(
+            step_for(
+                ref,
+                key=ref.idempotency_key + suffix,
+                family_id=request.family_id,
+                kind="webhook",
+                provider_message_id=external_id,
+                outcome=outcome,
+                attempts=activity.info().attempt,
+                error_type=error_type,
+            )
         )
 
 

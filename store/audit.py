@@ -26,7 +26,7 @@ def step_for(
     error_type: str | None = None,
 ) -> StepExecution:
     """The audit row of a step an activity ran, not yet stored: the ids come from its
-    `StepRef`. `StepExecutionRepository.record_for` stores it; a send stores it with its
+    `StepRef`. `StepExecutionRepository.add` stores it; a send stores it with its
     outbox row (`MessageRepository.record(audit=...)`)."""
     return StepExecution(
         idempotency_key=key or ref.idempotency_key,
@@ -89,33 +89,8 @@ class StepExecutionRepository:
         )
         return await insert_once(self._sessions, step)
 
-    async def record_for(
-        self,
-        ref: StepRef,
-        *,
-        family_id: str,
-        kind: str,
-        outcome: str,
-        attempts: int,
-        key: str | None = None,
-        step_id: str | None = None,
-        channel: str | None = None,
-        provider_message_id: str | None = None,
-        error_type: str | None = None,
-    ) -> tuple[StepExecution, bool]:
-        """`record` for the activity that ran a step: the ids come from the step's `StepRef`."""
-        step = step_for(
-            ref,
-            family_id=family_id,
-            kind=kind,
-            outcome=outcome,
-            attempts=attempts,
-            key=key,
-            step_id=step_id,
-            channel=channel,
-            provider_message_id=provider_message_id,
-            error_type=error_type,
-        )
+    async def add(self, step: StepExecution) -> tuple[StepExecution, bool]:
+        """Store a row built by `step_for`, or return the one recorded under its key."""
         return await insert_once(self._sessions, step)
 
     async def get_by_key(self, key: str) -> StepExecution | None:

@@ -150,8 +150,8 @@ async def test_whichever_row_is_missing_is_written(store: Store, family_id: str)
     # An audit row stored without its message (and the other way round): the call adds the
     # missing one and keeps the stored one.
     ref, other = _ref("a"), _ref("b")
-    step, _ = await store.steps.record_for(
-        ref, family_id=family_id, kind="email", outcome="sent", attempts=7
+    step, _ = await store.steps.add(
+        step_for(ref, family_id=family_id, kind="email", outcome="sent", attempts=7)
     )
     message, created = await _message(
         store, family_id, ref.idempotency_key, audit=_audit(family_id, ref)
