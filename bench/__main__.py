@@ -25,7 +25,7 @@ import psutil
 from bench import measures
 from bench.harness import bench_worker, environment
 from bench.report import render
-from bench.sequences import bench_params, bench_template_params
+from bench.sequences import bench_approval_params, bench_params, bench_template_params
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -43,7 +43,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
     parser.add_argument("--quick", action="store_true", help="small N everywhere (50/50/1000/500)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: throughput,latency,bulk,scale,timeskip,dbos"
+        "--only",
+        default="",
+        help="comma-separated: throughput,latency,approval,bulk,scale,timeskip,dbos",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -91,6 +93,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     wanted = set(filter(None, args.only.split(","))) or {
         "throughput",
         "latency",
+        "approval",
         "bulk",
         "scale",
         "timeskip",
@@ -135,6 +138,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     results,
                     "latency_ft",
                     lambda: measures.reaction_latency(env, "ft", ft, args.latency_samples),
+                )
+            if "approval" in wanted:
+                ft = measures.follow_through(env, bench_approval_params())
+                fl = measures.floor_approval(env, week)
+                await phase(
+                    results,
+                    "approval_floor",
+                    lambda: measures.reaction_latency(
+                        env, "floor", fl, args.latency_samples, measures.approver
+                    ),
+                )
+                await phase(
+                    results,
+                    "approval_ft",
+                    lambda: measures.reaction_latency(
+                        env, "ft", ft, args.latency_samples, measures.approver
+                    ),
                 )
         if "bulk" in wanted:
             await phase(results, "bulk", lambda: measures.bulk_trigger(env, args.bulk))

@@ -1,4 +1,4 @@
-"""The floor: the same four steps as a minimal hand-written workflow with no-op activities."""
+"""The floor: the same steps as minimal hand-written workflows with no-op activities."""
 
 from __future__ import annotations
 
@@ -53,4 +53,26 @@ class FloorSequence:
             )
         await workflow.execute_activity(floor_sms, family_id, start_to_close_timeout=TIMEOUT)
         await workflow.execute_activity(floor_task, family_id, start_to_close_timeout=TIMEOUT)
+        return "done"
+
+
+@workflow.defn
+class FloorApproval:
+    """Email, wait up to `wait_seconds` for an `approve` signal, SMS: nothing else."""
+
+    def __init__(self) -> None:
+        self.approved = False
+
+    @workflow.signal
+    def approve(self, approver: str) -> None:
+        self.approved = True
+
+    @workflow.run
+    async def run(self, family_id: str, wait_seconds: float) -> str:
+        await workflow.execute_activity(floor_email, family_id, start_to_close_timeout=TIMEOUT)
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self.approved, timeout=timedelta(seconds=wait_seconds)
+            )
+        await workflow.execute_activity(floor_sms, family_id, start_to_close_timeout=TIMEOUT)
         return "done"

@@ -19,9 +19,9 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 import worker
-from bench.floor import FLOOR_ACTIVITIES, FloorSequence
+from bench.floor import FLOOR_ACTIVITIES, FloorApproval, FloorSequence
 from bench.marks import MARKS
-from bench.sequences import BenchIntervention, template_workflows
+from bench.sequences import BenchApproval, BenchIntervention, template_workflows
 from contracts import SendRequest, SendResult
 from starter.client import connect
 from starter.dev import DevServer, free_port
@@ -127,7 +127,9 @@ def bench_worker(
     config["activities"] = activities
     config["workflows"] = [
         BenchIntervention,
+        BenchApproval,
         FloorSequence,
+        FloorApproval,
         *template_workflows(),
         *(workflows or []),
     ]

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench.floor import FloorSequence
+from bench.floor import FloorApproval, FloorSequence
 from bench.harness import (
     TASK_QUEUE,
     Env,
@@ -25,13 +25,14 @@ from bench.harness import (
     seed_families,
 )
 from bench.marks import MARKS
-from bench.sequences import BenchIntervention, bench_params
-from contracts import Channel, Response, SequenceParams
+from bench.sequences import BenchApproval, BenchIntervention, bench_params
+from contracts import Channel, Decision, Response, SequenceParams
 from starter import triggers
 from starter.dev import SEARCH_ATTRIBUTES, find_binary
 from starter.trigger_cache import PredictionInput, predict_many
 
 Starter = Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]
+Signaller = Callable[[str, WorkflowHandle[Any, Any]], Callable[[], Awaitable[None]]]
 CONCURRENCY = 100
 
 
@@ -54,6 +55,18 @@ def floor(env: Env, wait: timedelta, task_queue: str = TASK_QUEUE) -> Starter:
             FloorSequence.run,
             args=[family_id, wait.total_seconds()],
             id=f"floor-{family_id}",
+            task_queue=task_queue,
+        )
+
+    return start
+
+
+def floor_approval(env: Env, wait: timedelta, task_queue: str = TASK_QUEUE) -> Starter:
+    async def start(family_id: str) -> WorkflowHandle[Any, Any]:
+        return await env.client.start_workflow(
+            FloorApproval.run,
+            args=[family_id, wait.total_seconds()],
+            id=f"floor-approval-{family_id}",
             task_queue=task_queue,
         )
 
@@ -131,15 +144,27 @@ def responder(label: str, handle: WorkflowHandle[Any, Any]) -> Callable[[], Awai
     )
 
 
-async def reaction_latency(env: Env, label: str, start: Starter, samples: int) -> dict[str, Any]:
-    """Sequences parked in a long wait for a reply; one `record_response` at a time."""
-    ids = family_ids(f"L{label[:2].upper()}{uuid.uuid4().hex[:4]}", samples)
+def approver(label: str, handle: WorkflowHandle[Any, Any]) -> Callable[[], Awaitable[None]]:
+    if label == "floor":
+        return lambda: handle.signal(FloorApproval.approve, "bench")
+    return lambda: handle.signal(
+        BenchApproval.approve, Decision(approver="bench", role="coordinator")
+    )
+
+
+async def reaction_latency(
+    env: Env, label: str, start: Starter, samples: int, signal: Signaller = responder
+) -> dict[str, Any]:
+    """Sequences parked in a long wait (for a reply, or at an approval gate with
+    `signal=approver`); one signal at a time."""
+    kind = "A" if signal is approver else "L"
+    ids = family_ids(f"{kind}{label[:2].upper()}{uuid.uuid4().hex[:4]}", samples)
     await seed_families(env.store, ids)
     handles = await start_all(start, ids)
     if not await _wait_for("email", [h.id for h in handles], timeout=60 + samples):
         raise RuntimeError("sequences did not reach their wait in time")
     await asyncio.sleep(1.0)  # let the last workflow tasks settle: measure an idle worker
-    seconds = [await react(h, responder(label, h)) for h in handles]
+    seconds = [await react(h, signal(label, h)) for h in handles]
     await asyncio.gather(*(h.result() for h in handles))
     return latency_summary(seconds)
 

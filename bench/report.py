@@ -63,30 +63,9 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     "",
                 )
             )
-    lf = _get(r, "latency_floor")
     lt = _get(r, "latency_ft")
-    ld = _get(r, "dbos", "reaction")
-    for label, lat in (("floor", lf), ("Follow-through", lt), ("DBOS (poll 10 ms)", ld)):
-        if lat and "p95_ms" in lat:
-            out.append(
-                (
-                    f"reaction {label}: p50 / p95 / max (n={lat['samples']})",
-                    f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['max_ms']} ms",
-                    "",
-                    "",
-                )
-            )
-    if lf and lt and "p95_ms" in lf and "p95_ms" in lt:
-        ratio = lt["p95_ms"] / lf["p95_ms"]
-        out.append(("  p95 Follow-through / floor", _fmt(ratio), "<= 1.20", _check(ratio <= 1.2)))
-        out.append(
-            (
-                "  p95 Follow-through",
-                _fmt(lt["p95_ms"], " ms"),
-                "<= 100 ms",
-                _check(lt["p95_ms"] <= 100),
-            )
-        )
+    out += _latency_rows("reaction", _get(r, "latency_floor"), lt, _get(r, "dbos", "reaction"))
+    out += _latency_rows("approve -> next", _get(r, "approval_floor"), _get(r, "approval_ft"))
     s = _get(r, "scale")
     if s and "worker_rss_mb" in s:
         out.append(
@@ -159,6 +138,8 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         "throughput_template",
         "latency_floor",
         "latency_ft",
+        "approval_floor",
+        "approval_ft",
         "bulk",
         "scale",
         "timeskip",
@@ -167,6 +148,33 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         err = _get(r, key, "error")
         if err:
             out.append((f"{key}: ERROR", err[:60], "", ""))
+    return out
+
+
+def _latency_rows(what: str, lf: Any, lt: Any, ld: Any = None) -> list[tuple[str, str, str, str]]:
+    """p50 / p95 / max of floor, Follow-through (and DBOS); Follow-through's p95 targets."""
+    out: list[tuple[str, str, str, str]] = []
+    for label, lat in (("floor", lf), ("Follow-through", lt), ("DBOS (poll 10 ms)", ld)):
+        if lat and "p95_ms" in lat:
+            out.append(
+                (
+                    f"{what} {label}: p50 / p95 / max (n={lat['samples']})",
+                    f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['max_ms']} ms",
+                    "",
+                    "",
+                )
+            )
+    if lf and lt and "p95_ms" in lf and "p95_ms" in lt:
+        ratio = lt["p95_ms"] / lf["p95_ms"]
+        out.append(("  p95 Follow-through / floor", _fmt(ratio), "<= 1.20", _check(ratio <= 1.2)))
+        out.append(
+            (
+                "  p95 Follow-through",
+                _fmt(lt["p95_ms"], " ms"),
+                "<= 100 ms",
+                _check(lt["p95_ms"] <= 100),
+            )
+        )
     return out
 
 

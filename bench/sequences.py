@@ -42,6 +42,22 @@ class BenchIntervention(Intervention):
         return "call task opened"
 
 
+@workflow.defn
+class BenchApproval(Intervention):
+    """Email; an approval gate; SMS once approved: the approve → next action path."""
+
+    @workflow.run
+    async def run(self, start: InterventionStart) -> InterventionResult:
+        return await self.carry_out(self.story)
+
+    async def story(self) -> str:
+        await self.send(Channel.EMAIL, "outreach", step="email")
+        if not await self.approval_gate("sms", "Send the check-in"):
+            return "not approved"
+        await self.send(Channel.SMS, "checkin", step="sms")
+        return "approved, SMS sent"
+
+
 def bench_params(wait: timedelta) -> SequenceParams:
     """Urgent, no quiet hours: the clock of the run, not the family's evening, sets the pace."""
     return SequenceParams(
@@ -58,6 +74,13 @@ def bench_params(wait: timedelta) -> SequenceParams:
             "outreach": MessageTemplate(subject="Hello {{ family_name }}", body="Hi, checking in."),
             "checkin": MessageTemplate(body="Hi {{ family_name }}, can we chat this week?"),
         },
+    )
+
+
+def bench_approval_params() -> SequenceParams:
+    """`BenchApproval` with the bench's messages; the gate waits the default 2 days."""
+    return bench_params(timedelta(days=7)).model_copy(
+        update={"name": "bench_approval", "workflow": "BenchApproval"}
     )
 
 
