@@ -106,6 +106,7 @@ def build_worker(
             webhooks.call_webhook,
             consent.next_send_slot,
             audit.record_step,
+            audit.record_steps,
             history.answer_hours,
             schedules.match_scheduled_families,
             schedules.start_scheduled_sequences,

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from temporalio import activity
 
 from contracts import StepOutcome
 from store import Store
 from store.audit import step_for
+from store.models import StepExecution
+
+
+def outcome_row(outcome: StepOutcome) -> StepExecution:
+    """The audit row of a step outcome; keyed by step, outcome and attempt count."""
+    ref = outcome.ref
+    return step_for(
+        ref,
+        key=f"{ref.idempotency_key}/{outcome.outcome}/{outcome.attempts}",
+        family_id=outcome.family_id,
+        kind=outcome.kind,
+        channel=None if outcome.channel is None else outcome.channel.value,
+        outcome=outcome.outcome,
+        attempts=outcome.attempts,
+        error_type=outcome.error_type,
+    )
+
+
+async def record_outcomes(store: Store, outcomes: Iterable[StepOutcome]) -> None:
+    """Store the rows in order; a row already stored under its key is left as it is."""
+    for outcome in outcomes:
+        await store.steps.add(outcome_row(outcome))
 
 
 class AuditActivities:
@@ -18,16 +42,9 @@ class AuditActivities:
     @activity.defn
     async def record_step(self, request: StepOutcome) -> None:
         """Record how a step ended; keyed by step, outcome and attempt count."""
-        ref = request.ref
-        await self._store.steps.add(
-            step_for(
-                ref,
-                key=f"{ref.idempotency_key}/{request.outcome}/{request.attempts}",
-                family_id=request.family_id,
-                kind=request.kind,
-                channel=None if request.channel is None else request.channel.value,
-                outcome=request.outcome,
-                attempts=request.attempts,
-                error_type=request.error_type,
-            )
-        )
+        await record_outcomes(self._store, [request])
+
+    @activity.defn
+    async def record_steps(self, requests: list[StepOutcome]) -> None:
+        """Record how several steps ended, in order (the rows a run still carried)."""
+        await record_outcomes(self._store, requests)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import record_outcomes
 from activities.consent import cap_window
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
@@ -36,6 +37,7 @@ class ChannelActivities:
 
     async def _send(self, request: SendRequest) -> SendResult:
         key = request.ref.idempotency_key
+        await record_outcomes(self._store, request.audits)
         sent = await self._store.messages.get_by_key(key)
         if sent is not None:
             return SendResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.audit import record_outcomes
 from contracts import (
     CancelTaskRequest,
     CancelTaskResult,
@@ -25,6 +26,7 @@ class TaskActivities:
     async def open_task(self, request: TaskRequest) -> TaskResult:
         """Open a task for a coordinator; the same step opens it only once."""
         ref = request.ref
+        await record_outcomes(self._store, request.audits)
         task, created = await self._store.tasks.open(
             idempotency_key=ref.idempotency_key,
             family_id=request.family_id,

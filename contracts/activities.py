@@ -31,6 +31,18 @@ class StepRef(BaseModel):
         return key if self.round == 0 else f"{key}/r{self.round}"
 
 
+class StepOutcome(BaseModel):
+    """An audit row for a step that produced no side effect of its own (wait, condition)."""
+
+    ref: StepRef
+    family_id: str
+    kind: str
+    outcome: str
+    attempts: int = 1
+    channel: Channel | None = None
+    error_type: str | None = None
+
+
 class FamilyContextRequest(BaseModel):
     family_id: str
 
@@ -54,6 +66,8 @@ class SendRequest(BaseModel):
     # Checked by the send itself (patch caps-in-send): a capped send fails with
     # `FrequencyCapped` and the next slot, instead of a slot check before every send.
     cap: FrequencyCap | None = None
+    # Rows of the steps before it that wrote none (a wait, a skip), written first.
+    audits: list[StepOutcome] = []
 
 
 class SendResult(BaseModel):
@@ -70,6 +84,8 @@ class TaskRequest(BaseModel):
     reason: str
     assign_to: str = "coordinator"
     details: dict[str, Any] = {}
+    # Rows of the steps before it that wrote none (a wait, a skip), written first.
+    audits: list[StepOutcome] = []
 
 
 class TaskResult(BaseModel):
@@ -107,15 +123,3 @@ class ConditionRequest(BaseModel):
 class ConditionResult(BaseModel):
     value: bool
     explanation: str
-
-
-class StepOutcome(BaseModel):
-    """An audit row for a step that produced no side effect of its own (wait, condition)."""
-
-    ref: StepRef
-    family_id: str
-    kind: str
-    outcome: str
-    attempts: int = 1
-    channel: Channel | None = None
-    error_type: str | None = None

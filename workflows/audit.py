@@ -1,10 +1,16 @@
 """Audit rows for the steps whose activities write none: a wait, a skip, a fallback.
 
 Sends, condition checks and tasks record their own row inside their activity. The others
-would leave a gap in "what happened to this family", so they record one here, through a
-local activity: one marker event in the history instead of the three of an activity, and
-only at the end of such a step. Guarded by `workflow.patched("audit-every-step")` so that
-histories from before it replay unchanged.
+would leave a gap in "what happened to this family", so they record one here.
+
+A run on today's code (`workflows.versions.CURRENT`) hands the row to the next activity:
+a send or a task writes the rows it carries before anything else (`SendRequest.audits`,
+`TaskRequest.audits`), so the trail keeps its order and a reply turns into the next send
+without a store write in between. Before any other activity that writes a row, at the end
+of the run and before it continues as new, `settle_audits` writes what is still carried
+through one local activity. Older runs wrote each row through a local activity of its own
+(`workflow.patched("audit-every-step")`, later beside the next step); they replay as they
+ran.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from contracts import StepOutcome, StepRecord
+
+from workflows import versions
 
 if TYPE_CHECKING:
     from workflows.blocks import Intervention
@@ -52,7 +60,8 @@ async def audit_step(
     waits for it before anything else is sent or the run ends. Measured (BENCHMARKS.md): the
     two local activities in series after a reply were most of the reaction's extra latency.
     """
-    if not workflow.patched("audit-every-step"):
+    lean = versions.current(flow)
+    if not lean and not workflow.patched("audit-every-step"):
         return
     row = StepOutcome(
         ref=flow._ref(record.step_id),
@@ -63,6 +72,9 @@ async def audit_step(
         channel=record.channel,
         error_type=error_type(record.error) if record.status != "done" else None,
     )
+    if lean:
+        flow.carried_audits.append(row)
+        return
     summary = f"Audit: {record.step_id} {outcome}"
     # Histories from before the write ran beside the next step replay in series.
     if alongside_next and workflow.patched(ALONGSIDE_PATCH):
@@ -90,7 +102,28 @@ async def with_pending_audits(flow: Intervention, handle: Awaitable[_T]) -> _T:
 
 
 async def settle_audits(flow: SequenceRuntime) -> None:
-    """Wait for the audit writes still under way (before a send, and before the run ends)."""
+    """Wait for the audit writes still under way, and write the rows still carried (before
+    the run ends or continues as new, and before an activity that carries none)."""
     pending, flow.pending_audits = flow.pending_audits, []
     if pending:
         await asyncio.gather(*pending)
+    await write_carried(flow)
+
+
+async def write_carried(flow: SequenceRuntime) -> None:
+    """Write the carried rows through one local activity; nothing when none are carried
+    (never in a run from before `versions.CURRENT`)."""
+    rows = take_carried(flow)
+    if rows:
+        await workflow.execute_local_activity_method(
+            AuditActivities.record_steps,
+            rows,
+            start_to_close_timeout=AUDIT_TIMEOUT,
+            summary="Audit: " + ", ".join(f"{r.ref.step_id} {r.outcome}" for r in rows),
+        )
+
+
+def take_carried(flow: SequenceRuntime) -> list[StepOutcome]:
+    """The rows the next activity is to write first; it carries them from here on."""
+    rows, flow.carried_audits = flow.carried_audits, []
+    return rows

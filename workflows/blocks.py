@@ -35,7 +35,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import metrics
 
-from workflows.audit import audit_step, settle_audits
+from workflows import versions
+from workflows.audit import audit_step, settle_audits, take_carried, write_carried
 from workflows.best_hour import best_hour
 from workflows.escalation import escalate
 from workflows.inputs import HumanInputs
@@ -104,12 +105,14 @@ class Intervention(HumanInputs):
         usable = channel not in self.family.opted_out and channel in self.family.channels
         capped = usable and channel in self.params.caps
         # The send checks its own cap: no slot check before it in the common, uncapped case.
-        caps_in_send = capped and workflow.patched("caps-in-send")
+        caps_in_send = capped and versions.patched(self, "caps-in-send")
         # Histories from before caps existed must replay without the new slot checks.
         if capped and not caps_in_send and workflow.patched("frequency-caps"):
             await wait_for_frequency_cap(self, record, channel)
             self._check_cancelled()
-        await settle_audits(self)  # the audit trail stays in order: the wait's row first
+        # The audit trail stays in order: the wait's row first (today the send writes it).
+        if not versions.current(self):
+            await settle_audits(self)
         while True:
             if channel in self.family.opted_out or channel not in self.family.channels:
                 error = f"family has no usable {channel.value} channel"
@@ -130,6 +133,7 @@ class Intervention(HumanInputs):
                         template_name=template_name,
                         message=self._message(template_name),
                         cap=self.params.caps[channel] if caps_in_send else None,
+                        audits=take_carried(self),
                     ),
                     start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self._retry_policy(),
@@ -240,6 +244,7 @@ class Intervention(HumanInputs):
             "probability": prediction.probability if prediction else None,
             "confidence": prediction.confidence if prediction else None,
         }
+        await write_carried(self)  # the check writes its own row: the earlier ones first
         result = await workflow.execute_activity_method(
             FamilyActivities.evaluate_condition,
             ConditionRequest(
@@ -301,6 +306,7 @@ class Intervention(HumanInputs):
                 reason=reason,
                 assign_to=self.params.escalation.assign_to,
                 details=details or {},
+                audits=take_carried(self),
             ),
             start_to_close_timeout=SHORT_ACTIVITY,
             retry_policy=self._retry_policy(),

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
     )
 
+from workflows import versions
 from workflows.runtime import SHORT_ACTIVITY, SequenceCancelled, describe
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ async def escalate(seq: Intervention, record: StepRecord) -> str:
     task_step = f"{record.step_id}_escalation" + (f"_{count}" if count > 1 else "")
     error_type, _, message = (record.error or "").partition(": ")
     # Older histories left the escalation task open whatever the answer.
-    closes = workflow.patched("close-escalation-tasks")
+    closes = versions.patched(seq, "close-escalation-tasks")
     task_id = await seq._run_task(
         seq._step(task_step, "escalation", "Escalate to a person"),
         TaskKind.ESCALATION,

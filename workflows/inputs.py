@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Response,
     )
 
+from workflows import versions
 from workflows.runtime import SequenceRuntime
 
 
@@ -44,7 +45,7 @@ class HumanInputs(SequenceRuntime):
         # The patch marker is written when the first bounce arrives, so the histories of
         # sequences that never saw one (all of those from before) replay unchanged; a bounce
         # in a history from before this handler existed is ignored, as it was then.
-        if bounce.step_id not in self.bounces and workflow.patched("bounce-fallback"):
+        if bounce.step_id not in self.bounces and versions.patched(self, "bounce-fallback"):
             self.bounces[bounce.step_id] = bounce
 
     @workflow.signal

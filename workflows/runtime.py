@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         ReceivedResponse,
         SequenceParams,
         State,
+        StepOutcome,
         StepRecord,
         StepRef,
         StepStatus,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.windows import SendWindow
     from workflows import metrics, timing
 
+from workflows import versions
 from workflows.audit import settle_audits
 from workflows.search_attributes import STATE
 
@@ -95,6 +97,9 @@ class SequenceRuntime:
         self._published_state: State | None = None
         # Audit writes started beside the next step (`audit_step(..., alongside_next=True)`).
         self.pending_audits: list[Awaitable[Any]] = []
+        # Audit rows the next activity writes first (runs on `versions.CURRENT`).
+        self.carried_audits: list[StepOutcome] = []
+        self.current_version: bool | None = None  # see `workflows.versions`
         # Bounces by step id (the first of each), and the fallback (channel, message) of
         # every step that went out and has one; a handled bounce leaves `bounce_fallbacks`.
         self.bounces: dict[str, Bounce] = {}
@@ -113,7 +118,8 @@ class SequenceRuntime:
         # round trip and 5 history events per sequence, and the starter has already set
         # InterventionState=scheduled, so repeating it only cost an event and a visibility write.
         # Older histories replay on the old path.
-        lean_start = workflow.patched("local-family-context")
+        versions.current(self)  # first, so that a run on today's code asks no other patch
+        lean_start = versions.patched(self, "local-family-context")
         if lean_start and workflow.info().typed_search_attributes.get(STATE) == self.state.value:
             self._published_state = self.state
         self._publish_state()
@@ -185,10 +191,19 @@ class SequenceRuntime:
         self._publish_state()
 
     def _publish_state(self) -> None:
-        # One upsert per real change keeps the history short.
-        if self._published_state != self.state:
-            workflow.upsert_search_attributes([STATE.value_set(self.state.value)])
-            self._published_state = self.state
+        # One upsert per real change keeps the history short. Between steps the search
+        # attribute goes on saying `running` (the `status` query has the detail): each flip
+        # to `scheduled` and back was a visibility write per step (BENCHMARKS.md).
+        state = self.state
+        if (
+            state == State.SCHEDULED
+            and self._published_state not in (None, State.SCHEDULED)
+            and versions.current(self)
+        ):
+            state = State.RUNNING
+        if self._published_state != state:
+            workflow.upsert_search_attributes([STATE.value_set(state.value)])
+            self._published_state = state
 
     def _step(self, step_id: str, kind: str, summary: str) -> StepRecord:
         record = self.steps.get(step_id)

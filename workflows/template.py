@@ -39,6 +39,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.webhooks import WebhookRequest
     from workflows.blocks import SHORT_ACTIVITY, Intervention, describe
 
+from workflows import versions
+from workflows.audit import write_carried
 from workflows.template_carry import LOOP_PATCH, continue_from, restore, undo_action
 
 
@@ -77,7 +79,7 @@ class TemplateIntervention(Intervention):
                 return step.outcome or self.last_outcome
             if (
                 step.id in self.ran or workflow.info().is_continue_as_new_suggested()
-            ) and workflow.patched(LOOP_PATCH):
+            ) and versions.patched(self, LOOP_PATCH):
                 # Looped back (or the history grew long): the next pass is a new run.
                 await continue_from(self, step.id)
             self.ran.add(step.id)
@@ -198,6 +200,7 @@ class TemplateIntervention(Intervention):
             headers=step.headers,
             body=step.body,
         )
+        await write_carried(self)  # the webhook writes its own row: the earlier ones first
         while True:
             self._begin(record)
             try:

@@ -1,13 +1,15 @@
-"""Record the replay-test histories: `python -m tests.workflows.record_histories`.
+"""Record the replay-test histories: `python -m tests.workflows.record_histories [FOLDER]`.
 
 Runs each sequence shape under the time-skipping server with the real activities and saves
-`history.to_json()` under `histories/`. Re-record only on purpose: the point of the stored
-files is that they come from older code.
+`history.to_json()` under `histories/` (or `histories/FOLDER/`, e.g. `current` for runs on
+`workflows.versions.CURRENT`). Re-record only on purpose: the point of the stored files is
+that they come from older code; a new folder keeps the older ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -92,9 +94,9 @@ async def record(
             await store.close()
 
 
-async def main() -> None:
-    await record(SHAPES, HERE, "F1", {"quiet_hours": None})
+async def main(folder: str = "") -> None:
+    await record(SHAPES, HERE / folder, "F1", {"quiet_hours": None})
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(*sys.argv[1:2]))

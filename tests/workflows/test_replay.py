@@ -12,9 +12,15 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.changed_sequences import ReorderedHighRisk
 from workflows.sequences import SEQUENCES
+from workflows.versions import CURRENT
 
 HISTORIES = Path(__file__).parent / "histories"
-SHAPES = sorted(p.stem for p in HISTORIES.glob("*.json"))
+# The first recordings (before any patch), and the same shapes run on `versions.CURRENT`.
+SHAPES = sorted(
+    str(p.relative_to(HISTORIES).with_suffix(""))
+    for p in [*HISTORIES.glob("*.json"), *HISTORIES.glob("current/*.json")]
+)
+SHAPE_NAMES = ["high_risk_cancelled", "high_risk_full", "high_risk_responded", "template_full"]
 
 
 def history(shape: str) -> WorkflowHistory:
@@ -24,12 +30,20 @@ def history(shape: str) -> WorkflowHistory:
 
 
 def test_every_shape_is_stored():
-    assert SHAPES == [
-        "high_risk_cancelled",
-        "high_risk_full",
-        "high_risk_responded",
-        "template_full",
-    ]
+    assert [*(f"current/{name}" for name in SHAPE_NAMES), *SHAPE_NAMES] == SHAPES
+
+
+def test_current_histories_take_the_one_patch():
+    """Runs on today's code record `versions.CURRENT` and no older patch id."""
+    for name in SHAPE_NAMES:
+        markers = [
+            event.marker_recorded_event_attributes
+            for event in history(f"current/{name}").events
+            if event.HasField("marker_recorded_event_attributes")
+        ]
+        patches = [m.details["patch-data"] for m in markers if m.marker_name == "core_patch"]
+        assert len(patches) == 1, name
+        assert CURRENT.encode() in patches[0].payloads[0].data, name
 
 
 @pytest.mark.parametrize("shape", SHAPES)
