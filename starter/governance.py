@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -22,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts import SequenceParams
 from starter.triggers import TriggerError
 from store import Store
+from store.rollouts import TemplateRollout
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +82,23 @@ async def check_quota(client: Client, params: SequenceParams, workflow_id: str) 
 
 
 async def choose_version(
-    store: Store, params: SequenceParams, family_id: str
+    store: Store,
+    params: SequenceParams,
+    family_id: str,
+    *,
+    rollouts: Mapping[str, TemplateRollout] | None = None,
 ) -> tuple[SequenceParams, str | None]:
     """The version a new start of `params.name` gets for this family, and why.
 
     Without a rollout, `params` as given. With one, the rollout's version for the families
     whose bucket is below its share, and for the others the highest other active version.
+    `rollouts`: every rollout in progress, by template, when the caller has read them (a bulk
+    run, once per batch); else the template's rollout is read here.
     """
-    rollout = await store.rollouts.get(params.name)
+    if rollouts is None:
+        rollout = await store.rollouts.get(params.name)
+    else:
+        rollout = rollouts.get(params.name)
     if rollout is None:
         return params, None
     candidate = await store.templates.get(params.name, rollout.version)

@@ -10,6 +10,7 @@ one keeps going (`already_running`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -19,12 +20,22 @@ from contracts import CancelRequest, SequenceParams, workflow_id_for
 from store import Store
 
 
-async def in_cooldown(store: Store, params: SequenceParams, family_id: str) -> datetime | None:
-    """The last start of `params` for the family, if it is within the template's cooldown."""
+async def in_cooldown(
+    store: Store,
+    params: SequenceParams,
+    family_id: str,
+    *,
+    last_started: Callable[[str, str], Awaitable[datetime | None]] | None = None,
+) -> datetime | None:
+    """The last start of `params` for the family, if it is within the template's cooldown.
+
+    `last_started(family_id, template)`: where that last start is read (a bulk run answers
+    from its batch); by default `store.predictions.last_started`."""
     days = params.trigger.cooldown_days
     if days <= 0:
         return None
-    last = await store.predictions.last_started(family_id, params.name)
+    read = last_started or store.predictions.last_started
+    last = await read(family_id, params.name)
     if last is not None and datetime.now(UTC) - last < timedelta(days=days):
         return last
     return None

@@ -7,8 +7,10 @@ family): a second trigger while one runs starts nothing and says so.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -23,6 +25,7 @@ from contracts import (
     workflow_id_for,
 )
 from store import Store
+from store.rollouts import TemplateRollout
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -58,12 +61,14 @@ async def start_sequence(
     triggered_by: str = "manual",
     check_limit: bool = True,
     store: Store | None = None,
+    rollouts: Mapping[str, TemplateRollout] | None = None,
 ) -> TriggerOutcome:
     """Start the template's workflow for a family, unless one is already running.
 
     Raises `TooManyActive` when the family is at the template's `max_active_per_family`,
     `QuotaExceeded` when the template runs its `max_active` sequences. With `store`, a
-    rollout in progress picks the version (see `starter.governance`).
+    rollout in progress picks the version (see `starter.governance`): the one in `rollouts`
+    when given (a bulk run reads them once per batch), else read from the store.
     """
     workflow_id = workflow_id_for(params.name, family_id)
     from starter import governance  # here: limits and governance build on this module
@@ -71,7 +76,9 @@ async def start_sequence(
 
     rollout = None
     if store is not None:
-        params, rollout = await governance.choose_version(store, params, family_id)
+        params, rollout = await governance.choose_version(
+            store, params, family_id, rollouts=rollouts
+        )
     if check_limit:
         await check_active_limit(client, params, family_id, workflow_id)
     await governance.check_quota(client, params, workflow_id)
@@ -143,6 +150,42 @@ def _start_answers_running(params: SequenceParams, lighter: list[str]) -> bool:
     )
 
 
+class Recorder(Protocol):
+    """Where `decide` records a prediction's outcome, and what it reads for the cooldown and
+    the rollout. `StoreRecorder` goes to the store each time; a bulk run (see
+    `starter.trigger_cache.predict_many`) collects outcomes and writes them per batch."""
+
+    @property
+    def rollouts(self) -> Mapping[str, TemplateRollout] | None:
+        """The rollouts in progress, by template; None: read them at the start."""
+        ...
+
+    async def outcome(
+        self, prediction_id: int, *, template: str | None, workflow_id: str | None, outcome: str
+    ) -> None: ...
+
+    async def last_started(self, family_id: str, template: str) -> datetime | None: ...
+
+
+class StoreRecorder:
+    """Each outcome written at once, each cooldown and rollout read when asked for."""
+
+    rollouts: Mapping[str, TemplateRollout] | None = None
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def outcome(
+        self, prediction_id: int, *, template: str | None, workflow_id: str | None, outcome: str
+    ) -> None:
+        await self.store.predictions.set_outcome(
+            prediction_id, template=template, workflow_id=workflow_id, outcome=outcome
+        )
+
+    async def last_started(self, family_id: str, template: str) -> datetime | None:
+        return await self.store.predictions.last_started(family_id, template)
+
+
 async def predict(
     client: Client,
     store: Store,
@@ -170,6 +213,40 @@ async def predict(
         window_days=window_days,
         model_version=model_version,
     )
+    prediction = PredictionRef(
+        prediction_id=recorded.id,
+        probability=probability,
+        confidence=confidence,
+        model_version=model_version,
+        window_days=window_days,
+    )
+    return await decide(
+        client,
+        store,
+        family_id,
+        prediction,
+        task_queue=task_queue,
+        cache=cache,
+        record=StoreRecorder(store),
+    )
+
+
+async def decide(
+    client: Client,
+    store: Store,
+    family_id: str,
+    prediction: PredictionRef,
+    *,
+    task_queue: str,
+    cache: TriggerCache | None = None,
+    record: Recorder,
+) -> TriggerOutcome:
+    """What `predict` does once the prediction is stored (valid, its family known): pick the
+    best matching active template, check it, start it, and record the outcome in `record`."""
+    prediction_id = prediction.prediction_id
+    if prediction_id is None:
+        raise ValueError("decide: the prediction must be stored first (no prediction_id)")
+    probability, confidence = prediction.probability, prediction.confidence
     candidates = [
         params
         for params in await (cache.list_active() if cache else store.templates.list_active())
@@ -179,8 +256,8 @@ async def predict(
         and params.trigger.when.matches(probability, confidence)
     ]
     if not candidates:
-        await store.predictions.set_outcome(
-            recorded.id, template=None, workflow_id=None, outcome="below_threshold"
+        await record.outcome(
+            prediction_id, template=None, workflow_id=None, outcome="below_threshold"
         )
         return TriggerOutcome(
             False,
@@ -197,8 +274,8 @@ async def predict(
         else:
             await failures.guard_start(client, store, best.name)
     except failures.TemplateSuspended:
-        await store.predictions.set_outcome(
-            recorded.id, template=best.name, workflow_id=None, outcome="suspended"
+        await record.outcome(
+            prediction_id, template=best.name, workflow_id=None, outcome="suspended"
         )
         raise
     from starter import policy  # here, not at the top: like failures, it builds on this module
@@ -214,14 +291,14 @@ async def predict(
     # conflict policy says "already running", and one server round trip is saved.
     running_id = workflow_id_for(best.name, family_id)
     if not _start_answers_running(best, lighter) and await policy.is_running(client, running_id):
-        await store.predictions.set_outcome(
-            recorded.id, template=best.name, workflow_id=running_id, outcome="already_running"
+        await record.outcome(
+            prediction_id, template=best.name, workflow_id=running_id, outcome="already_running"
         )
         return TriggerOutcome(False, running_id, f"{running_id} is already running", best.name)
-    last = await policy.in_cooldown(store, best, family_id)
+    last = await policy.in_cooldown(store, best, family_id, last_started=record.last_started)
     if last is not None:
-        await store.predictions.set_outcome(
-            recorded.id, template=best.name, workflow_id=None, outcome="cooldown"
+        await record.outcome(
+            prediction_id, template=best.name, workflow_id=None, outcome="cooldown"
         )
         return TriggerOutcome(
             False,
@@ -239,9 +316,7 @@ async def predict(
             client, best, family_id, workflow_id_for(best.name, family_id), replacing=lighter
         )
     except TooManyActive:
-        await store.predictions.set_outcome(
-            recorded.id, template=best.name, workflow_id=None, outcome="refused"
-        )
+        await record.outcome(prediction_id, template=best.name, workflow_id=None, outcome="refused")
         raise
     superseded = await policy.supersede_lighter(client, store, best, family_id, latest=latest)
     outcome = await start_sequence(
@@ -251,17 +326,12 @@ async def predict(
         task_queue=task_queue,
         check_limit=False,  # checked above, with the upgrade taken into account
         store=store,
-        prediction=PredictionRef(
-            prediction_id=recorded.id,
-            probability=probability,
-            confidence=confidence,
-            model_version=model_version,
-            window_days=window_days,
-        ),
+        prediction=prediction,
         triggered_by="prediction",
+        rollouts=record.rollouts,
     )
-    await store.predictions.set_outcome(
-        recorded.id,
+    await record.outcome(
+        prediction_id,
         template=best.name,
         workflow_id=outcome.workflow_id,
         outcome=(

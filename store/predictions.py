@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select, update
 
 from store.db import read_session
-from store.models import Prediction
+from store.models import Family, Prediction, utcnow
 from store.unique import Sessions
+
+STARTED = ("started", "upgraded")
+"""The outcomes that started a sequence: what a cooldown counts from."""
+
+# Values per IN (...) list: well under SQLite's and asyncpg's bound-parameter limits.
+_IN_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    """A prediction to store with `PredictionRepository.add_many`."""
+
+    family_id: str
+    probability: float
+    confidence: float
+    window_days: int | None = None
+    model_version: str = "unknown"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A prediction `add_many` stored: its id and when (the `created_at` of its row)."""
+
+    id: int
+    family_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the trigger did with a prediction, for `PredictionRepository.set_outcomes`."""
+
+    prediction_id: int
+    template: str | None
+    workflow_id: str | None
+    outcome: str
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    return (values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK))
 
 
 class PredictionRepository:
@@ -38,6 +80,54 @@ class PredictionRepository:
             session.add(prediction)
         return prediction
 
+    async def add_many(self, predictions: Sequence[NewPrediction]) -> list[Recorded | None]:
+        """Store the predictions of known families in one transaction; in the order given.
+
+        One answer per prediction: its `Recorded` (ids increase in the order given), or None
+        when no family has its `family_id` (nothing is stored for it). Outcomes are set once
+        the trigger has decided, as with `add`.
+        """
+        if not predictions:
+            return []
+        async with self._sessions.begin() as session:
+            wanted = list(dict.fromkeys(p.family_id for p in predictions))
+            known: set[str] = set()
+            for chunk in _chunks(wanted):
+                known.update(
+                    await session.scalars(
+                        select(Family.family_id).where(Family.family_id.in_(chunk))
+                    )
+                )
+            kept = [p for p in predictions if p.family_id in known]
+            created = [utcnow() for _ in kept]
+            rows = [
+                {
+                    "family_id": p.family_id,
+                    "probability": p.probability,
+                    "confidence": p.confidence,
+                    "window_days": p.window_days,
+                    "model_version": p.model_version,
+                    "created_at": at,
+                }
+                for p, at in zip(kept, created, strict=True)
+            ]
+            ids: list[int] = []
+            if rows:
+                result = await session.execute(
+                    insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True),
+                    rows,
+                )
+                ids = list(result.scalars())
+        stored = iter(zip(ids, created, strict=True))
+        answers: list[Recorded | None] = []
+        for prediction in predictions:
+            if prediction.family_id not in known:
+                answers.append(None)
+                continue
+            prediction_id, at = next(stored)
+            answers.append(Recorded(prediction_id, prediction.family_id, at))
+        return answers
+
     async def set_outcome(
         self, prediction_id: int, *, template: str | None, workflow_id: str | None, outcome: str
     ) -> None:
@@ -50,6 +140,39 @@ class PredictionRepository:
             prediction.workflow_id = workflow_id
             prediction.outcome = outcome
 
+    async def set_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """`set_outcome` for each, in one transaction; LookupError (nothing written) when a
+        prediction does not exist."""
+        if not outcomes:
+            return
+        ids = [o.prediction_id for o in outcomes]
+        async with self._sessions.begin() as session:
+            found: set[int] = set()
+            for start in range(0, len(ids), _IN_CHUNK):
+                found.update(
+                    await session.scalars(
+                        select(Prediction.id).where(
+                            Prediction.id.in_(ids[start : start + _IN_CHUNK])
+                        )
+                    )
+                )
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise LookupError(f"no prediction {missing[0]}")
+            # ORM bulk UPDATE by primary key: one statement, executed for every row.
+            await session.execute(
+                update(Prediction),
+                [
+                    {
+                        "id": o.prediction_id,
+                        "template": o.template,
+                        "workflow_id": o.workflow_id,
+                        "outcome": o.outcome,
+                    }
+                    for o in outcomes
+                ],
+            )
+
     async def last_started(self, family_id: str, template: str) -> datetime | None:
         """When a prediction last started `template` for the family (for cooldowns)."""
         async with read_session(self._sessions) as session:
@@ -58,9 +181,39 @@ class PredictionRepository:
                 .where(
                     Prediction.family_id == family_id,
                     Prediction.template == template,
-                    Prediction.outcome.in_(["started", "upgraded"]),
+                    Prediction.outcome.in_(STARTED),
                 )
                 .order_by(Prediction.created_at.desc())
                 .limit(1)
             )
+        return found
+
+    async def last_started_many(
+        self, family_ids: Iterable[str], templates: Iterable[str]
+    ) -> dict[tuple[str, str], datetime]:
+        """`last_started` for every (family, template) pair of these, in one read; pairs
+        with no start are left out."""
+        families = list(dict.fromkeys(family_ids))
+        names = list(dict.fromkeys(templates))
+        found: dict[tuple[str, str], datetime] = {}
+        if not families or not names:
+            return found
+        async with read_session(self._sessions) as session:
+            for chunk in _chunks(families):
+                rows = await session.execute(
+                    select(
+                        Prediction.family_id,
+                        Prediction.template,
+                        func.max(Prediction.created_at),
+                    )
+                    .where(
+                        Prediction.family_id.in_(chunk),
+                        Prediction.template.in_(names),
+                        Prediction.outcome.in_(STARTED),
+                    )
+                    .group_by(Prediction.family_id, Prediction.template)
+                )
+                for family_id, template, at in rows:
+                    if template is not None:  # always: filtered by name above
+                        found[(family_id, template)] = at
         return found
