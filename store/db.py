@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +88,33 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose objects stay readable after commit (repositories return them detached)."""
+    """Sessions whose objects stay readable after commit (repositories return them detached).
+
+    On SQLite, `begin()` also queues this process's writers (`OneWriterAtATime`)."""
+    if engine.dialect.name == "sqlite":
+        return OneWriterAtATime(engine, expire_on_commit=False)
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class OneWriterAtATime(async_sessionmaker[AsyncSession]):
+    """SQLite lets one connection write at a time; `begin()` waits its turn in this process.
+
+    Without the queue, concurrent writers wait inside SQLite's busy handler, which sleeps in
+    steps of up to 100 ms and gives up after `busy_timeout` ("database is locked"); measured
+    (BENCHMARKS.md): under 100 concurrent activities writers waited out the 5 s timeout and
+    their activities were retried. Here the next writer starts as soon as the last commits.
+    Other processes (the CLI, the receiver) still meet the busy handler, as before. Reads
+    (`read_session`) do not queue.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turn = asyncio.Lock()
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self._turn, super().begin() as session:
+            yield session
 
 
 def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncSession:
