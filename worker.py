@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import ChannelActivities, FamilyActivities, TaskActivities
 from activities.audit import AuditActivities
@@ -35,6 +36,20 @@ from workflows.sequences import SEQUENCES
 # (BENCHMARKS.md), 250 kept the worker at 213 MB against 321 MB for the SDK's 1,000,
 # with the same time to get them all asleep and the same reaction to a signal.
 MAX_CACHED_WORKFLOWS = 250
+
+
+def workflow_runner(*also: str) -> SandboxedWorkflowRunner:
+    """The sandbox, with our `workflows` package (and `also`) passed through.
+
+    The sandbox imports a workflow's module afresh for every run and applies
+    `@workflow.defn` to its class again; for our sequences, subclasses of a class with 38
+    methods and attributes, that was a third of the worker's CPU per sequence (BENCHMARKS.md). The
+    building blocks were already imported through `imports_passed_through`, so the sandbox
+    was guarding only the short sequence modules. Other modules a workflow imports are still
+    sandboxed; the determinism of ours is guarded by the replay tests.
+    """
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("workflows", *also)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def build_providers(
@@ -95,6 +110,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(workflows),
+        workflow_runner=workflow_runner(),
         activities=[
             channels.send_email,
             channels.send_sms,

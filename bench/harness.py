@@ -125,6 +125,7 @@ def bench_worker(
         name = getattr(fn, "__name__", "")
         activities.append(_marked(fn, name) if name in _MARKS_BY_ACTIVITY else fn)
     config["activities"] = activities
+    config["workflow_runner"] = worker.workflow_runner("bench")  # the floor's module too
     config["workflows"] = [
         BenchIntervention,
         BenchApproval,
