@@ -141,7 +141,7 @@ class _Run:
             for start in range(0, len(rows), batch_size)
         ]
         self.batch_size = batch_size
-        self._prepared: dict[int, asyncio.Task[_Batch]] = {}
+        self._prepared: list[asyncio.Task[_Batch]] = []  # batch number -> its preparation
         self.flushes: list[asyncio.Task[None]] = []
         # (family, template) -> created_at of this run's latest prediction that started it.
         self.started: dict[tuple[str, str], datetime] = {}
@@ -157,12 +157,11 @@ class _Run:
         return await asyncio.shield(task)
 
     def _prepare(self, number: int) -> asyncio.Task[_Batch]:
-        task = self._prepared.get(number)
-        if task is None:
-            previous = self._prepare(number - 1) if number > 0 else None
-            task = asyncio.ensure_future(self._store(self.batches[number], previous))
-            self._prepared[number] = task
-        return task
+        while len(self._prepared) <= number:
+            previous = self._prepared[-1] if self._prepared else None
+            batch = self.batches[len(self._prepared)]
+            self._prepared.append(asyncio.ensure_future(self._store(batch, previous)))
+        return self._prepared[number]
 
     async def _store(self, batch: _Batch, previous: asyncio.Task[_Batch] | None) -> _Batch:
         if previous is not None:
@@ -216,11 +215,24 @@ class _Run:
     def decided(self, batch: _Batch) -> None:
         """One more of the batch decided; with the last one, its outcomes are written."""
         batch.undecided -= 1
-        if batch.undecided == 0 and batch.outcomes:
+        if batch.undecided == 0:
+            self._flush(batch)
+
+    def _flush(self, batch: _Batch) -> None:
+        if batch.outcomes:
             outcomes, batch.outcomes = batch.outcomes, []
             self.flushes.append(
                 asyncio.ensure_future(self.store.predictions.set_outcomes(outcomes))
             )
+
+    async def finish(self) -> list[BaseException]:
+        """Write what is left: the outcomes of batches some of whose predictions never ran
+        (their family stopped at an unexpected error). The errors of these writes and of
+        batch preparations nobody waited for."""
+        for batch in self.batches:
+            self._flush(batch)
+        ended = await asyncio.gather(*self.flushes, *self._prepared, return_exceptions=True)
+        return [error for error in ended if isinstance(error, BaseException)]
 
 
 class _BatchRecorder:
@@ -320,12 +332,13 @@ async def predict_many(
             async with gate:
                 await one(index)
 
-    failures = await asyncio.gather(
+    ended = await asyncio.gather(
         *(family_in_order(indexes) for indexes in by_family.values()), return_exceptions=True
     )
-    # Every batch's outcomes are written before returning, also when something failed.
-    flushed = await asyncio.gather(*run.flushes, return_exceptions=True)
-    for failure in (*failures, *flushed):
-        if isinstance(failure, BaseException):
-            raise failure
+    # Every outcome decided is written before returning, also when something failed; a family
+    # whose prediction failed unexpectedly stops there, as the error stops the run.
+    errors = [error for error in ended if isinstance(error, BaseException)]
+    errors += await run.finish()
+    if errors:
+        raise errors[0]
     return [result for result in run.results if result is not None]

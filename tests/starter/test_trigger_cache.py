@@ -392,16 +392,20 @@ async def test_an_unexpected_failure_still_writes_the_decided_outcomes(
     batch = [
         PredictionInput("F1", 0.1, 10),
         PredictionInput("F2", 0.9, 90),
+        PredictionInput("F2", 0.1, 10),  # its family stopped at the error: never decided
         PredictionInput("F3", 0.1, 10),
+        PredictionInput("F1", 0.1, 20),  # the next batch
     ]
     with pytest.raises(RuntimeError, match="server gone"):
-        await predict_many(dev_client, store, batch, task_queue=settings.task_queue)
+        await predict_many(dev_client, store, batch, task_queue=settings.task_queue, batch_size=4)
     async with store.sessions() as session:
         rows = await session.scalars(select(Prediction).order_by(Prediction.id))
         assert [(row.family_id, row.outcome) for row in rows] == [
             ("F1", "below_threshold"),
             ("F2", None),  # like one by one: no outcome for a prediction that raised
-            ("F3", "below_threshold"),
+            ("F2", None),
+            ("F3", "below_threshold"),  # written although its batch never finished
+            ("F1", "below_threshold"),
         ]
 
 
