@@ -84,6 +84,10 @@ class TriggerCache:
             entry = (now + self.ttl, future)
             self._entries[key] = entry
         future = entry[1]
+        if future.done() and not future.cancelled() and future.exception() is None:
+            # The common case of a bulk run: answered from memory, no wait on the loop.
+            result: _T = future.result()
+            return result
         try:
             return await asyncio.shield(future)
         except BaseException:
@@ -154,6 +158,8 @@ class _Run:
         task = self._prepare(number)
         if number + 1 < len(self.batches):
             self._prepare(number + 1)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
         return await asyncio.shield(task)
 
     def _prepare(self, number: int) -> asyncio.Task[_Batch]:
