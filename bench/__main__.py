@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from bench import measures
+from bench import harness, measures
 from bench.harness import bench_worker, environment
 from bench.report import render
 from bench.sequences import bench_approval_params, bench_params, bench_template_params
@@ -39,6 +39,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bulk", type=int, default=10_000, help="bulk trigger: predictions")
     parser.add_argument(
         "--max-cached", type=int, default=None, help="scale: sticky cache (default: worker.py's)"
+    )
+    parser.add_argument(
+        "--runner",
+        choices=harness.RUNNERS,
+        default=harness.runner,
+        help="workflow runner: passthrough (as worker.py), sandbox (Temporal's default), none",
     )
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
     parser.add_argument("--quick", action="store_true", help="small N everywhere (50/50/1000/500)")
@@ -194,6 +200,7 @@ async def dbos(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
+    harness.runner = args.runner
     started, commit = datetime.now(UTC), _commit()
     results = asyncio.run(run(args))
     results["started_at"] = started.isoformat(timespec="seconds")

@@ -16,7 +16,8 @@ import psutil
 from sqlalchemy import insert
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import worker
 from bench.floor import FLOOR_ACTIVITIES, FloorApproval, FloorSequence
@@ -29,6 +30,21 @@ from starter.settings import Settings
 from store import Family, Store, migrate
 
 TASK_QUEUE = "bench"
+
+# How the bench's worker runs workflow code (`python -m bench --runner`): `passthrough` as
+# `worker.py` does (our `workflows` package and the bench's module passed through the
+# sandbox), `sandbox` Temporal's default (each workflow module imported afresh per run),
+# `none` without a sandbox.
+RUNNERS = ("passthrough", "sandbox", "none")
+runner = "passthrough"
+
+
+def workflow_runner(name: str) -> WorkflowRunner:
+    if name == "sandbox":
+        return SandboxedWorkflowRunner()
+    if name == "none":
+        return UnsandboxedWorkflowRunner()
+    return worker.workflow_runner("bench")  # the floor's module too
 
 
 @dataclass
@@ -125,7 +141,7 @@ def bench_worker(
         name = getattr(fn, "__name__", "")
         activities.append(_marked(fn, name) if name in _MARKS_BY_ACTIVITY else fn)
     config["activities"] = activities
-    config["workflow_runner"] = worker.workflow_runner("bench")  # the floor's module too
+    config["workflow_runner"] = workflow_runner(runner)
     config["workflows"] = [
         BenchIntervention,
         BenchApproval,

@@ -191,4 +191,5 @@ def render(results: dict[str, Any]) -> str:
     lines.append(
         f"machine: {m.get('nproc')} cores, {m.get('memory_gib')} GiB, load {m.get('load_average')}"
     )
+    lines.append(f"workflow runner: {results.get('args', {}).get('runner', 'passthrough')}")
     return "\n".join(lines)
