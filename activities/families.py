@@ -9,7 +9,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.conditions import evaluate
 from contracts import (
-    Channel,
     ConditionRequest,
     ConditionResult,
     FamilyContext,
@@ -17,6 +16,7 @@ from contracts import (
 )
 from store import Store
 from store.audit import step_for
+from store.families import context_of
 from store.models import Family
 
 
@@ -37,21 +37,7 @@ class FamilyActivities:
     @activity.defn
     async def load_family_context(self, request: FamilyContextRequest) -> FamilyContext:
         """Time zone, usable channels and opt-outs of one family."""
-        family = await self._family(request.family_id)
-        channels = []
-        if family.email:
-            channels.append(Channel.EMAIL)
-        if family.phone:
-            channels += [Channel.SMS, Channel.CALL]
-        opted_out = [Channel(c) for c in family.opted_out or [] if c in Channel._value2member_map_]
-        preferred = family.preferred_channel
-        return FamilyContext(
-            family_id=family.family_id,
-            timezone=family.timezone,
-            channels=channels,
-            opted_out=opted_out,
-            preferred_channel=Channel(preferred) if preferred else None,
-        )
+        return context_of(await self._family(request.family_id))
 
     @activity.defn
     async def evaluate_condition(self, request: ConditionRequest) -> ConditionResult:

@@ -30,6 +30,7 @@ from contracts import Channel, Decision, Response, SequenceParams
 from starter import triggers
 from starter.dev import SEARCH_ATTRIBUTES, find_binary
 from starter.trigger_cache import PredictionInput, predict_many
+from store.families import context_of
 
 Starter = Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]
 Signaller = Callable[[str, WorkflowHandle[Any, Any]], Callable[[], Awaitable[None]]]
@@ -37,11 +38,14 @@ CONCURRENCY = 100
 
 
 def follow_through(env: Env, params: SequenceParams, task_queue: str = TASK_QUEUE) -> Starter:
-    """Starts through the real trigger path's `start_sequence` (search attributes and all)."""
+    """Starts through the real trigger path's `start_sequence` (search attributes and all),
+    with the family read from the store first, as `triggers.trigger` and `predict` do."""
 
     async def start(family_id: str) -> WorkflowHandle[Any, Any]:
+        row = await env.store.families.get(family_id)
+        assert row is not None, family_id
         outcome = await triggers.start_sequence(
-            env.client, params, family_id, task_queue=task_queue
+            env.client, params, family_id, task_queue=task_queue, family=context_of(row)
         )
         assert outcome.handle is not None, outcome.message
         return outcome.handle

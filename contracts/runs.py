@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from contracts.activities import FamilyContext
 from contracts.sequences import Channel, SequenceParams
 
 TASK_QUEUE = "interventions"
@@ -58,6 +59,9 @@ class InterventionStart(BaseModel):
     triggered_by: str = "manual"
     # How the version was chosen when a rollout splits new starts, e.g. `canary v2 (10%)`.
     rollout: str | None = None
+    # The family as the starter read it (time zone and channels, no names or addresses): a
+    # run on today's code then skips reading it again through a local activity.
+    family: FamilyContext | None = None
 
 
 class InterventionResult(BaseModel):

@@ -18,6 +18,7 @@ from starter import governance
 from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
+from store.families import context_of
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -37,7 +38,8 @@ async def send_event(
     task_queue: str,
 ) -> TriggerOutcome:
     """Start the sequence bound to event `name` for the family, or signal the running one."""
-    if await store.families.get(family_id) is None:
+    row = await store.families.get(family_id)
+    if row is None:
         raise TriggerError(f"family: no family with id {family_id!r}")
     bound = [
         params
@@ -63,7 +65,11 @@ async def send_event(
     handle = await client.start_workflow(
         params.workflow,
         InterventionStart(
-            family_id=family_id, params=params, triggered_by=f"event:{name}", rollout=rollout
+            family_id=family_id,
+            params=params,
+            triggered_by=f"event:{name}",
+            rollout=rollout,
+            family=context_of(row),
         ),
         id=workflow_id,
         task_queue=task_queue,

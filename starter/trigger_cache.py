@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client
 
-from contracts import PredictionRef, SequenceParams
+from contracts import FamilyContext, PredictionRef, SequenceParams
 from starter import failures, triggers
 from store import Store
 from store.predictions import STARTED, NewPrediction, Outcome, Recorded
@@ -122,6 +122,7 @@ class _Batch:
         # Cooldown templates whose last starts were read for this batch's families, and those.
         self.cooldown_templates: frozenset[str] = frozenset()
         self.last_started: dict[tuple[str, str], datetime] = {}
+        self.families: dict[str, FamilyContext] = {}  # by family id, read with the batch
         self.outcomes: list[Outcome] = []
         self.undecided = 0
 
@@ -205,6 +206,10 @@ class _Run:
         batch.undecided = len(batch.recorded)
         if not batch.recorded:
             return batch
+        # What the starts hand their runs (so that no run reads its family again).
+        batch.families = await self.store.families.contexts(
+            self.rows[index].family_id for index in batch.recorded
+        )
         batch.rollouts = await self.store.rollouts.all()
         batch.cooldown_templates = frozenset(
             params.name
@@ -327,6 +332,7 @@ async def predict_many(
                 task_queue=task_queue,
                 cache=run.cache,
                 record=_BatchRecorder(run, batch, recorded),
+                family=batch.families.get(row.family_id),
             )
         except triggers.TriggerError as err:
             run.results[index] = err

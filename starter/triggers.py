@@ -17,6 +17,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from contracts import (
+    FamilyContext,
     InterventionResult,
     InterventionStart,
     PredictionRef,
@@ -25,6 +26,7 @@ from contracts import (
     workflow_id_for,
 )
 from store import Store
+from store.families import context_of
 from store.rollouts import TemplateRollout
 from workflows.search_attributes import (
     FAMILY_ID,
@@ -62,8 +64,12 @@ async def start_sequence(
     check_limit: bool = True,
     store: Store | None = None,
     rollouts: Mapping[str, TemplateRollout] | None = None,
+    family: FamilyContext | None = None,
 ) -> TriggerOutcome:
     """Start the template's workflow for a family, unless one is already running.
+
+    `family`: what the caller has read of the family (`store.families.context_of`); the run
+    then does not read it again.
 
     Raises `TooManyActive` when the family is at the template's `max_active_per_family`,
     `QuotaExceeded` when the template runs its `max_active` sequences. With `store`, a
@@ -100,6 +106,7 @@ async def start_sequence(
                 prediction=prediction,
                 triggered_by=triggered_by,
                 rollout=rollout,
+                family=family,
             ),
             id=workflow_id,
             task_queue=task_queue,
@@ -117,7 +124,8 @@ async def trigger(
     client: Client, store: Store, template: str, family_id: str, *, task_queue: str
 ) -> TriggerOutcome:
     """Manual trigger of a named template for one family."""
-    if await store.families.get(family_id) is None:
+    row = await store.families.get(family_id)
+    if row is None:
         raise TriggerError(f"family: no family with id {family_id!r}")
     params = await store.templates.active(template)
     if params is None:
@@ -125,7 +133,9 @@ async def trigger(
     from starter import failures  # here, not at the top: failures builds on this module
 
     await failures.guard_start(client, store, params.name)
-    return await start_sequence(client, params, family_id, task_queue=task_queue, store=store)
+    return await start_sequence(
+        client, params, family_id, task_queue=task_queue, store=store, family=context_of(row)
+    )
 
 
 def check_prediction(probability: float, confidence: float, window_days: int | None) -> None:
@@ -204,7 +214,8 @@ async def predict(
     failure guard's pass are at most a few seconds old instead of read for this prediction.
     """
     check_prediction(probability, confidence, window_days)
-    if await store.families.get(family_id) is None:
+    row = await store.families.get(family_id)
+    if row is None:
         raise TriggerError(f"family: no family with id {family_id!r}")
     recorded = await store.predictions.add(
         family_id,
@@ -228,6 +239,7 @@ async def predict(
         task_queue=task_queue,
         cache=cache,
         record=StoreRecorder(store),
+        family=context_of(row),
     )
 
 
@@ -240,6 +252,7 @@ async def decide(
     task_queue: str,
     cache: TriggerCache | None = None,
     record: Recorder,
+    family: FamilyContext | None = None,
 ) -> TriggerOutcome:
     """What `predict` does once the prediction is stored (valid, its family known): pick the
     best matching active template, check it, start it, and record the outcome in `record`."""
@@ -329,6 +342,7 @@ async def decide(
         prediction=prediction,
         triggered_by="prediction",
         rollouts=record.rollouts,
+        family=family,
     )
     await record.outcome(
         prediction_id,

@@ -10,6 +10,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from contracts import Channel, FamilyContext
 from store.db import read_session
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
@@ -21,6 +22,24 @@ class _Unset(Enum):
 
 UNSET: Final = _Unset.UNSET
 """Default of `FamilyRepository.upsert` fields: on update, keep what is stored."""
+
+
+def context_of(family: Family) -> FamilyContext:
+    """What a workflow may know of the family: time zone, usable channels and opt-outs."""
+    channels = []
+    if family.email:
+        channels.append(Channel.EMAIL)
+    if family.phone:
+        channels += [Channel.SMS, Channel.CALL]
+    opted_out = [Channel(c) for c in family.opted_out or [] if c in Channel._value2member_map_]
+    preferred = family.preferred_channel
+    return FamilyContext(
+        family_id=family.family_id,
+        timezone=family.timezone,
+        channels=channels,
+        opted_out=opted_out,
+        preferred_channel=Channel(preferred) if preferred else None,
+    )
 
 
 class FamilyRepository:
@@ -87,6 +106,17 @@ class FamilyRepository:
         """The family, or None."""
         async with read_session(self._sessions) as session:
             return await session.get(Family, family_id)
+
+    async def contexts(self, family_ids: Iterable[str]) -> dict[str, FamilyContext]:
+        """`context_of` the families with these ids, by id, in one read; unknown ids absent."""
+        wanted = sorted(set(family_ids))
+        found: dict[str, FamilyContext] = {}
+        async with read_session(self._sessions) as session:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = await session.scalars(select(Family).where(Family.family_id.in_(chunk)))
+                found.update((row.family_id, context_of(row)) for row in rows)
+        return found
 
     async def opt_out(self, family_id: str, channel: str) -> None:
         """Record that the family must not be contacted on `channel` again."""

@@ -126,7 +126,10 @@ class SequenceRuntime:
         metrics.sequence_started(self.params.name, self.params.version)
         try:
             request = FamilyContextRequest(family_id=self.start.family_id)
-            if lean_start:
+            if self.start.family is not None and versions.current(self):
+                # The starter read the family just now: no second read.
+                self.family = self.start.family
+            elif lean_start:
                 self.family = await workflow.execute_local_activity_method(
                     FamilyActivities.load_family_context,
                     request,

@@ -124,5 +124,5 @@ async def continue_from(sequence: TemplateIntervention, next_step: str) -> None:
     start = TemplateStart(
         **{name: getattr(sequence.start, name) for name in InterventionStart.model_fields},
         carried=carried,
-    )
+    ).model_copy(update={"family": None})  # the next run reads the family afresh
     workflow.continue_as_new(start, search_attributes=workflow.info().typed_search_attributes)

@@ -1,4 +1,5 @@
-"""Record the replay-test histories: `python -m tests.workflows.record_histories [FOLDER]`.
+"""Record the replay-test histories: `python -m tests.workflows.record_histories [FOLDER]`
+(`... current family_given` for the shape started with the family in its input).
 
 Runs each sequence shape under the time-skipping server with the real activities and saves
 `history.to_json()` under `histories/` (or `histories/FOLDER/`, e.g. `current` for runs on
@@ -27,6 +28,7 @@ from starter.settings import Settings
 from starter.templates import builtin_templates
 from starter.triggers import start_sequence
 from store import Store, migrate
+from store.families import context_of
 from tests.conftest import FAMILIES, register_search_attributes
 from worker import build_worker
 
@@ -56,9 +58,16 @@ SHAPES: dict[str, tuple[str, Step]] = {
 
 
 async def record(
-    shapes: dict[str, tuple[str, Step]], folder: Path, family: str, update: dict[str, Any]
+    shapes: dict[str, tuple[str, Step]],
+    folder: Path,
+    family: str,
+    update: dict[str, Any],
+    *,
+    family_given: bool = False,
 ) -> None:
-    """Run each shape for `family` (template params changed by `update`); save its history."""
+    """Run each shape for `family` (template params changed by `update`); save its history.
+
+    `family_given`: started as the triggers start them, with the family read beforehand."""
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-off script
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
@@ -79,11 +88,14 @@ async def record(
                 for shape, (template, act) in shapes.items():
                     stored = await store.templates.active(template)
                     assert stored is not None
+                    row = await store.families.get(family)
+                    assert row is not None
                     outcome = await start_sequence(
                         env.client,
                         stored.model_copy(update=update),
                         family,
                         task_queue=settings.task_queue,
+                        family=context_of(row) if family_given else None,
                     )
                     assert outcome.handle is not None
                     await act(env, outcome.handle)
@@ -94,9 +106,18 @@ async def record(
             await store.close()
 
 
-async def main(folder: str = "") -> None:
+# Runs on today's code as the triggers start them: the family in the input, no local activity.
+FAMILY_GIVEN: dict[str, tuple[str, Step]] = {
+    "high_risk_full_family_given": ("high_risk_intervention", approve)
+}
+
+
+async def main(folder: str = "", *which: str) -> None:
+    if "family_given" in which:
+        await record(FAMILY_GIVEN, HERE / folder, "F1", {"quiet_hours": None}, family_given=True)
+        return
     await record(SHAPES, HERE / folder, "F1", {"quiet_hours": None})
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:2]))
+    asyncio.run(main(*sys.argv[1:]))

@@ -24,6 +24,7 @@ from contracts import (
 from starter.settings import Settings
 from starter.triggers import start_sequence
 from store import Store
+from store.families import context_of
 from workflows.sequences import SEQUENCES
 
 COORDINATOR = Decision(approver="sarah", role="coordinator", note="go ahead")
@@ -232,3 +233,36 @@ async def test_quiet_hours_move_the_first_email(time_env, store, settings, ts_wo
     # Family F1 lives in UTC: never sent at night or at the weekend.
     assert 8 <= email.started_at.hour < 20
     assert email.started_at.weekday() < 5
+
+
+def local_activities(history: Any) -> int:
+    return sum(
+        1
+        for event in history.events
+        if event.HasField("marker_recorded_event_attributes")
+        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    )
+
+
+async def test_a_family_read_by_the_starter_is_not_read_again(time_env, store, settings, ts_worker):
+    """The triggers hand the family they read to the run; without it the run reads it."""
+    params = await store.templates.active("high_risk_intervention")
+    assert params is not None
+    params = params.model_copy(update={"quiet_hours": None})
+    row = await store.families.get("F2")
+    assert row is not None
+    given = await start_sequence(
+        time_env.client, params, "F2", task_queue=settings.task_queue, family=context_of(row)
+    )
+    assert given.started and given.handle is not None
+    read = await start(time_env, store, settings, family="F1")
+    # Both replies before either result: awaiting a result lets the test server skip time.
+    for handle in (given.handle, read):
+        await handle.signal("record_response", Response(channel=Channel.EMAIL))
+    for handle in (given.handle, read):
+        assert (await handle.result()).outcome == "responded to outreach"
+    # The wait's audit row goes in one local activity before the check, in both runs; only
+    # the run started without the family reads it through another.
+    assert local_activities(await given.handle.fetch_history()) == 1
+    assert local_activities(await read.fetch_history()) == 2
+    assert [m.channel for m in await store.messages.for_workflow(given.handle.id)] == ["email"]
