@@ -28,9 +28,9 @@ def outcome_row(outcome: StepOutcome) -> StepExecution:
 
 
 async def record_outcomes(store: Store, outcomes: Iterable[StepOutcome]) -> None:
-    """Store the rows in order; a row already stored under its key is left as it is."""
-    for outcome in outcomes:
-        await store.steps.add(outcome_row(outcome))
+    """Store the rows in order, in one transaction; a row already stored under its key is
+    left as it is."""
+    await store.steps.add_many([outcome_row(outcome) for outcome in outcomes])
 
 
 class AuditActivities:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import record_outcomes
+from activities.audit import outcome_row
 from activities.consent import cap_window
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
@@ -37,13 +37,15 @@ class ChannelActivities:
 
     async def _send(self, request: SendRequest) -> SendResult:
         key = request.ref.idempotency_key
-        await record_outcomes(self._store, request.audits)
-        sent = await self._store.messages.get_by_key(key)
+        # One store round trip: the rows this send carries, a message already sent (a
+        # retry), the family.
+        sent, family = await self._store.messages.before_send(
+            key, request.family_id, [outcome_row(row) for row in request.audits]
+        )
         if sent is not None:
             return SendResult(
                 message_id=sent.provider_message_id, provider=sent.provider, duplicate=True
             )
-        family = await self._store.families.get(request.family_id)
         if family is None:
             raise ApplicationError(
                 f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.audit import record_outcomes
+from activities.audit import outcome_row
 from contracts import (
     CancelTaskRequest,
     CancelTaskResult,
@@ -25,8 +25,8 @@ class TaskActivities:
     @activity.defn
     async def open_task(self, request: TaskRequest) -> TaskResult:
         """Open a task for a coordinator; the same step opens it only once."""
-        ref = request.ref
-        await record_outcomes(self._store, request.audits)
+        ref, attempt = request.ref, activity.info().attempt
+        # One transaction: the rows this task carries, the task, the row of its opening.
         task, created = await self._store.tasks.open(
             idempotency_key=ref.idempotency_key,
             family_id=request.family_id,
@@ -35,15 +35,14 @@ class TaskActivities:
             reason=request.reason,
             assign_to=request.assign_to,
             details=request.details,
-        )
-        await self._store.steps.add(
-            step_for(
+            audits=[outcome_row(row) for row in request.audits],
+            audit=lambda opened: step_for(
                 ref,
                 family_id=request.family_id,
                 kind=request.kind.value,
-                outcome=f"task {task.id} opened",
-                attempts=activity.info().attempt,
-            )
+                outcome=f"task {opened.id} opened",
+                attempts=attempt,
+            ),
         )
         return TaskResult(task_id=task.id, duplicate=not created)
 

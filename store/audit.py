@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 
 from contracts import StepRef
-from store.db import read_session
+from store.db import reading, writing
 from store.models import StepExecution
-from store.unique import Sessions, insert_once
+from store.unique import Sessions, add_once, insert_once
 
 
 def step_for(
@@ -93,12 +94,16 @@ class StepExecutionRepository:
         """Store a row built by `step_for`, or return the one recorded under its key."""
         return await insert_once(self._sessions, step)
 
+    async def add_many(self, steps: Sequence[StepExecution]) -> None:
+        """Store rows built by `step_for` in order, in one transaction; a row already stored
+        under its key is left as it is."""
+        if steps:
+            await writing(self._sessions, lambda session: [add_once(session, s) for s in steps])
+
     async def get_by_key(self, key: str) -> StepExecution | None:
         """The step recorded under an idempotency key, or None."""
-        async with read_session(self._sessions) as session:
-            return await session.scalar(
-                select(StepExecution).where(StepExecution.idempotency_key == key)
-            )
+        query = select(StepExecution).where(StepExecution.idempotency_key == key)
+        return await reading(self._sessions, lambda session: session.scalar(query))
 
     async def for_family(self, family_id: str) -> list[StepExecution]:
         """A family's steps across all sequences, in time order."""
@@ -114,5 +119,4 @@ class StepExecutionRepository:
             .where(condition)
             .order_by(StepExecution.created_at, StepExecution.id)
         )
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))

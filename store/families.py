@@ -9,9 +9,10 @@ from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from contracts import Channel, FamilyContext
-from store.db import read_session
+from store.db import reading
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
 
@@ -104,19 +105,21 @@ class FamilyRepository:
 
     async def get(self, family_id: str) -> Family | None:
         """The family, or None."""
-        async with read_session(self._sessions) as session:
-            return await session.get(Family, family_id)
+        return await reading(self._sessions, lambda session: session.get(Family, family_id))
 
     async def contexts(self, family_ids: Iterable[str]) -> dict[str, FamilyContext]:
         """`context_of` the families with these ids, by id, in one read; unknown ids absent."""
         wanted = sorted(set(family_ids))
-        found: dict[str, FamilyContext] = {}
-        async with read_session(self._sessions) as session:
+
+        def read(session: Session) -> dict[str, FamilyContext]:
+            found: dict[str, FamilyContext] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
-                rows = await session.scalars(select(Family).where(Family.family_id.in_(chunk)))
+                rows = session.scalars(select(Family).where(Family.family_id.in_(chunk)))
                 found.update((row.family_id, context_of(row)) for row in rows)
-        return found
+            return found
+
+        return await reading(self._sessions, read)
 
     async def opt_out(self, family_id: str, channel: str) -> None:
         """Record that the family must not be contacted on `channel` again."""
@@ -130,8 +133,8 @@ class FamilyRepository:
 
     async def list(self) -> builtins.list[Family]:
         """Every family, by id."""
-        async with read_session(self._sessions) as session:
-            return builtins.list(await session.scalars(select(Family).order_by(Family.family_id)))
+        query = select(Family).order_by(Family.family_id)
+        return await reading(self._sessions, lambda session: builtins.list(session.scalars(query)))
 
 
 def _channels(channels: Iterable[str]) -> list[str]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from store.db import read_session
-from store.models import Message, StepExecution
-from store.unique import Sessions, insert_both_once, insert_once
+from store.db import reading, writing
+from store.models import Family, Message, StepExecution
+from store.unique import Sessions, add_once, insert_both_once, insert_once
 
 
 class MessageRepository:
@@ -20,8 +22,23 @@ class MessageRepository:
 
     async def get_by_key(self, key: str) -> Message | None:
         """The message recorded under an idempotency key: a retry checks this before sending."""
-        async with read_session(self._sessions) as session:
-            return await session.scalar(select(Message).where(Message.idempotency_key == key))
+        return await reading(self._sessions, lambda session: _by_key(session, key))
+
+    async def before_send(
+        self, key: str, family_id: str, audits: Sequence[StepExecution] = ()
+    ) -> tuple[Message | None, Family | None]:
+        """What a send looks up first, in one transaction: the message already recorded
+        under its key (a retry) and the family. `audits`, the rows of the steps before it,
+        are stored first (each once, `add_once`); with any, the transaction is a write."""
+
+        def look_up(session: Session) -> tuple[Message | None, Family | None]:
+            for row in audits:
+                add_once(session, row)
+            return _by_key(session, key), session.get(Family, family_id)
+
+        if audits:
+            return await writing(self._sessions, look_up)
+        return await reading(self._sessions, look_up)
 
     async def record(
         self,
@@ -74,23 +91,25 @@ class MessageRepository:
             Message.created_at >= start,
             Message.created_at < end,
         )
-        async with read_session(self._sessions) as session:
-            return int(await session.scalar(query) or 0)
+        return await reading(self._sessions, lambda session: int(session.scalar(query) or 0))
 
     async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
         """The message a provider knows by this id (callbacks name messages this way)."""
         query = select(Message).where(Message.provider_message_id == provider_message_id)
-        async with read_session(self._sessions) as session:
-            return await session.scalar(query.order_by(Message.id.desc()).limit(1))
+        query = query.order_by(Message.id.desc()).limit(1)
+        return await reading(self._sessions, lambda session: session.scalar(query))
 
     async def set_status(self, message_id: int, status: str) -> Message:
         """Record a delivery receipt (delivered, bounced) on a message."""
-        async with self._sessions.begin() as session:
-            message = await session.get(Message, message_id, with_for_update=True)
+
+        def mark(session: Session) -> Message:
+            message = session.get(Message, message_id, with_for_update=True)
             if message is None:
                 raise LookupError(f"no message {message_id}")
             message.status = status
-        return message
+            return message
+
+        return await writing(self._sessions, mark)
 
     async def for_family(self, family_id: str) -> list[Message]:
         """Messages sent to a family, oldest first."""
@@ -102,5 +121,8 @@ class MessageRepository:
 
     async def _where(self, condition: Any) -> list[Message]:
         query = select(Message).where(condition).order_by(Message.created_at, Message.id)
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))
+
+
+def _by_key(session: Session, key: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.idempotency_key == key))

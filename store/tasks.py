@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from contracts import TaskKind
-from store.db import read_session
-from store.models import CoordinatorTask, utcnow
-from store.unique import Sessions, insert_once
+from store.db import reading, writing
+from store.models import CoordinatorTask, StepExecution, utcnow
+from store.unique import Sessions, add_once
 
 
 class TaskRepository:
@@ -28,8 +30,14 @@ class TaskRepository:
         reason: str,
         assign_to: str,
         details: dict[str, Any],
+        audits: Sequence[StepExecution] = (),
+        audit: Callable[[CoordinatorTask], StepExecution] | None = None,
     ) -> tuple[CoordinatorTask, bool]:
-        """Open a task, or return the one already opened under this key (and False)."""
+        """Open a task, or return the one already opened under this key (and False).
+
+        In the same transaction, each stored once: `audits` (rows of the steps before it)
+        first, then `audit(task)`, the row of the opening itself (it names the task).
+        """
         task = CoordinatorTask(
             idempotency_key=idempotency_key,
             family_id=family_id,
@@ -40,7 +48,16 @@ class TaskRepository:
             details=dict(details),
             status="open",
         )
-        return await insert_once(self._sessions, task)
+
+        def open_once(session: Session) -> tuple[CoordinatorTask, bool]:
+            for row in audits:
+                add_once(session, row)
+            opened = add_once(session, task)
+            if audit is not None:
+                add_once(session, audit(opened[0]))
+            return opened
+
+        return await writing(self._sessions, open_once)
 
     async def cancel(self, task_id: int, *, reason: str, by: str = "workflow") -> CoordinatorTask:
         """Cancel an open task. A task already cancelled or done is returned unchanged."""
@@ -51,23 +68,24 @@ class TaskRepository:
         return await self._close(task_id, status="done", by=by, note=note)
 
     async def _close(self, task_id: int, *, status: str, by: str, note: str) -> CoordinatorTask:
-        async with self._sessions.begin() as session:
+        def close(session: Session) -> CoordinatorTask:
             # Conditional on "open", so a cancel racing a completion cannot overwrite it.
-            await session.execute(
+            session.execute(
                 update(CoordinatorTask)
                 .where(CoordinatorTask.id == task_id, CoordinatorTask.status == "open")
                 .values(status=status, closed_at=utcnow(), closed_by=by, close_note=note)
                 .execution_options(synchronize_session=False)
             )
-            task = await session.get(CoordinatorTask, task_id)
+            task = session.get(CoordinatorTask, task_id)
             if task is None:
                 raise LookupError(f"no coordinator task {task_id}")
             return task
 
+        return await writing(self._sessions, close)
+
     async def get(self, task_id: int) -> CoordinatorTask | None:
         """The task, or None."""
-        async with read_session(self._sessions) as session:
-            return await session.get(CoordinatorTask, task_id)
+        return await reading(self._sessions, lambda session: session.get(CoordinatorTask, task_id))
 
     async def list_open(self, kind: str | None = None) -> list[CoordinatorTask]:
         """Open tasks, optionally of one kind, oldest first."""
@@ -75,8 +93,7 @@ class TaskRepository:
         if kind is not None:
             query = query.where(CoordinatorTask.kind == str(kind))
         query = query.order_by(CoordinatorTask.created_at, CoordinatorTask.id)
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))
 
     async def for_workflow(self, workflow_id: str) -> list[CoordinatorTask]:
         """Every task a sequence opened, oldest first."""
@@ -85,5 +102,4 @@ class TaskRepository:
             .where(CoordinatorTask.workflow_id == workflow_id)
             .order_by(CoordinatorTask.created_at, CoordinatorTask.id)
         )
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))

@@ -174,3 +174,30 @@ async def test_an_unknown_family_fails_both_rows(store: Store, family_id: str) -
         await _message(store, "nobody", ref.idempotency_key, audit=_audit("nobody", ref))
     assert await store.messages.get_by_key(ref.idempotency_key) is None
     assert await store.steps.get_by_key(ref.idempotency_key) is None
+
+
+async def test_before_send_reads_the_message_and_the_family(store: Store, family_id: str) -> None:
+    ref = _ref()
+    key = ref.idempotency_key
+    sent, family = await store.messages.before_send(key, family_id)
+    assert sent is None and family is not None and family.email == "rivera@example.org"
+
+    await _message(store, family_id, key)
+    sent, family = await store.messages.before_send(key, "nobody")
+    assert sent is not None and sent.idempotency_key == key and family is None
+
+
+async def test_before_send_stores_the_carried_rows_once(store: Store, family_id: str) -> None:
+    wait, skip = _ref("wait"), _ref("skip")
+    for _ in range(2):  # a retry carries the same rows
+        carried = [
+            step_for(wait, family_id=family_id, kind="wait", outcome="no reply", attempts=1),
+            step_for(skip, family_id=family_id, kind="sms", outcome="skipped", attempts=1),
+        ]
+        await store.messages.before_send(_ref().idempotency_key, family_id, carried)
+
+    steps = await store.steps.for_workflow("wf-1")
+    assert [(s.idempotency_key, s.outcome) for s in steps] == [
+        (wait.idempotency_key, "no reply"),
+        (skip.idempotency_key, "skipped"),
+    ]

@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from contracts import StepRef
 from store import CoordinatorTask, Store
+from store.audit import step_for
 
 
 async def _open(store: Store, family_id: str, key: str = "wf-1/call", **changes: Any):
@@ -103,3 +105,46 @@ async def test_list_open_is_oldest_first_and_filters_by_kind(store: Store, famil
 async def test_an_unknown_kind_is_rejected(store: Store, family_id: str) -> None:
     with pytest.raises(ValueError):
         await _open(store, family_id, kind="visit")
+
+
+async def test_open_stores_the_carried_rows_and_its_own_once(store: Store, family_id: str) -> None:
+    wait = StepRef(
+        workflow_id="wf-1", run_id="run-1", step_id="wait", template="t", template_version=1
+    )
+    call = wait.model_copy(update={"step_id": "call"})
+
+    async def open_call() -> tuple[CoordinatorTask, bool]:
+        return await _open(
+            store,
+            family_id,
+            audits=[
+                step_for(wait, family_id=family_id, kind="wait", outcome="no reply", attempts=1)
+            ],
+            audit=lambda task: step_for(
+                call, family_id=family_id, kind="call", outcome=f"task {task.id} opened", attempts=1
+            ),
+        )
+
+    (task, created), (again, created_again) = await open_call(), await open_call()
+
+    assert (created, created_again) == (True, False) and again.id == task.id
+    steps = await store.steps.for_workflow("wf-1")
+    assert [(s.step_id, s.outcome) for s in steps] == [
+        ("wait", "no reply"),
+        ("call", f"task {task.id} opened"),
+    ]
+
+
+async def test_open_with_an_unknown_family_stores_no_carried_row(
+    store: Store, family_id: str
+) -> None:
+    wait = StepRef(
+        workflow_id="wf-1", run_id="run-1", step_id="wait", template="t", template_version=1
+    )
+    with pytest.raises(IntegrityError):
+        await _open(
+            store,
+            "F-missing",
+            audits=[step_for(wait, family_id=family_id, kind="wait", outcome="x", attempts=1)],
+        )
+    assert await store.steps.for_workflow("wf-1") == []
