@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts import Channel, FamilyContext
-from store.db import reading
+from store.db import reading, writing
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
 
@@ -86,17 +86,19 @@ class FamilyRepository:
         if attributes is not UNSET:
             given["attributes"] = dict(attributes or {})
 
+        def upsert(session: Session) -> Family:
+            family = session.get(Family, family_id, with_for_update=True)
+            if family is None:
+                family = Family(family_id=family_id, **given)
+                session.add(family)
+            else:
+                for field, value in given.items():
+                    setattr(family, field, value)
+            return family
+
         for attempt in range(RACE_ATTEMPTS):
             try:
-                async with self._sessions.begin() as session:
-                    family = await session.get(Family, family_id, with_for_update=True)
-                    if family is None:
-                        family = Family(family_id=family_id, **given)
-                        session.add(family)
-                    else:
-                        for field, value in given.items():
-                            setattr(family, field, value)
-                return family
+                return await writing(self._sessions, upsert)
             except IntegrityError:
                 # Another upsert inserted the same id first; the next pass updates it.
                 if attempt == RACE_ATTEMPTS - 1:
@@ -123,13 +125,16 @@ class FamilyRepository:
 
     async def opt_out(self, family_id: str, channel: str) -> None:
         """Record that the family must not be contacted on `channel` again."""
-        async with self._sessions.begin() as session:
+
+        def opt_out(session: Session) -> None:
             # Locked so two opt-outs arriving together do not overwrite each other's list.
-            family = await session.get(Family, family_id, with_for_update=True)
+            family = session.get(Family, family_id, with_for_update=True)
             if family is None:
                 raise LookupError(f"no family {family_id!r}")
             if str(channel) not in family.opted_out:
                 family.opted_out = [*family.opted_out, str(channel)]
+
+        await writing(self._sessions, opt_out)
 
     async def list(self) -> builtins.list[Family]:
         """Every family, by id."""

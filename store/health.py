@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.db import read_session
+from store.db import reading, writing
 from store.models import Base, utcnow
 from store.unique import Sessions
 
@@ -64,8 +64,9 @@ class ProviderHealthRepository:
         transitions: int,
     ) -> None:
         """Upsert the row of (provider, worker) with the breaker's new state."""
-        async with self._sessions.begin() as session:
-            row = await session.get(ProviderHealth, (provider, worker))
+
+        def upsert(session: Session) -> None:
+            row = session.get(ProviderHealth, (provider, worker))
             if row is None:
                 row = ProviderHealth(provider=provider, worker=worker)
                 session.add(row)
@@ -76,13 +77,14 @@ class ProviderHealthRepository:
             row.transitions = transitions
             row.updated_at = utcnow()
 
+        await writing(self._sessions, upsert)
+
     async def list(self) -> list[ProviderHealth]:
         """Every row, by provider, most recently changed first."""
         query = select(ProviderHealth).order_by(
             ProviderHealth.provider, ProviderHealth.updated_at.desc()
         )
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))
 
 
 class SuspensionRepository:
@@ -92,13 +94,13 @@ class SuspensionRepository:
         self._sessions = sessions
 
     async def get(self, name: str) -> TemplateSuspension | None:
-        async with read_session(self._sessions) as session:
-            return await session.get(TemplateSuspension, name)
+        return await reading(self._sessions, lambda session: session.get(TemplateSuspension, name))
 
     async def suspend(self, name: str, reason: str) -> TemplateSuspension:
         """Suspend `name`; an already suspended template keeps its first reason and time."""
-        async with self._sessions.begin() as session:
-            row = await session.get(TemplateSuspension, name)
+
+        def suspend(session: Session) -> TemplateSuspension:
+            row = session.get(TemplateSuspension, name)
             if row is None:
                 row = TemplateSuspension(name=name)
                 session.add(row)
@@ -109,10 +111,13 @@ class SuspensionRepository:
             row.suspended_at = utcnow()
             return row
 
+        return await writing(self._sessions, suspend)
+
     async def resume(self, name: str, by: str) -> TemplateSuspension | None:
         """Lift the suspension; None when `name` was not suspended."""
-        async with self._sessions.begin() as session:
-            row = await session.get(TemplateSuspension, name)
+
+        def resume(session: Session) -> TemplateSuspension | None:
+            row = session.get(TemplateSuspension, name)
             if row is None or not row.suspended:
                 return None
             row.suspended = False
@@ -120,11 +125,12 @@ class SuspensionRepository:
             row.resumed_by = by
             return row
 
+        return await writing(self._sessions, resume)
+
     async def list_suspended(self) -> list[TemplateSuspension]:
         query = (
             select(TemplateSuspension)
             .where(TemplateSuspension.suspended.is_(True))
             .order_by(TemplateSuspension.suspended_at)
         )
-        async with read_session(self._sessions) as session:
-            return list(await session.scalars(query))
+        return await reading(self._sessions, lambda session: list(session.scalars(query)))

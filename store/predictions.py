@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
-from store.db import read_session
+from store.db import reading, writing
 from store.models import Family, Prediction, utcnow
 from store.unique import Sessions
 
@@ -99,8 +100,7 @@ class PredictionRepository:
             window_days=window_days,
             model_version=model_version,
         )
-        async with self._sessions.begin() as session:
-            session.add(prediction)
+        await writing(self._sessions, lambda session: session.add(prediction))
         return prediction
 
     async def add_many(self, predictions: Sequence[NewPrediction]) -> list[Recorded | None]:
@@ -114,14 +114,15 @@ class PredictionRepository:
         """
         if not predictions:
             return []
-        async with self._sessions.begin() as session:
-            wanted = list(dict.fromkeys(p.family_id for p in predictions))
+        wanted = list(dict.fromkeys(p.family_id for p in predictions))
+
+        def store(
+            session: Session,
+        ) -> tuple[set[str], list[NewPrediction], list[datetime], dict[tuple[str, datetime], int]]:
             known: set[str] = set()
             for chunk in _chunks(wanted):
                 known.update(
-                    await session.scalars(
-                        select(Family.family_id).where(Family.family_id.in_(chunk))
-                    )
+                    session.scalars(select(Family.family_id).where(Family.family_id.in_(chunk)))
                 )
             kept = [p for p in predictions if p.family_id in known]
             created = _distinct_times(len(kept))
@@ -140,13 +141,16 @@ class PredictionRepository:
             if rows:
                 # Not `sort_by_parameter_order`: without a sentinel column SQLAlchemy would
                 # send one INSERT per row (measured 8x slower on SQLite).
-                result = await session.execute(
+                result = session.execute(
                     insert(Prediction).returning(
                         Prediction.id, Prediction.family_id, Prediction.created_at
                     ),
                     rows,
                 )
                 ids = {(family_id, at): row_id for row_id, family_id, at in result}
+            return known, kept, created, ids
+
+        known, kept, created, ids = await writing(self._sessions, store)
         stored = iter(zip(kept, created, strict=True))
         answers: list[Recorded | None] = []
         for prediction in predictions:
@@ -161,34 +165,36 @@ class PredictionRepository:
         self, prediction_id: int, *, template: str | None, workflow_id: str | None, outcome: str
     ) -> None:
         """Record what the trigger did: e.g. "started", "already_running", "below_threshold"."""
-        async with self._sessions.begin() as session:
-            prediction = await session.get(Prediction, prediction_id)
+
+        def record(session: Session) -> None:
+            prediction = session.get(Prediction, prediction_id)
             if prediction is None:
                 raise LookupError(f"no prediction {prediction_id}")
             prediction.template = template
             prediction.workflow_id = workflow_id
             prediction.outcome = outcome
 
+        await writing(self._sessions, record)
+
     async def set_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         """`set_outcome` for each, in one transaction; LookupError (nothing written) when a
         prediction does not exist."""
         if not outcomes:
             return
-        async with self._sessions.begin() as session:
+        parameters = [
+            {
+                "b_id": o.prediction_id,
+                "b_template": o.template,
+                "b_workflow_id": o.workflow_id,
+                "b_outcome": o.outcome,
+            }
+            for o in outcomes
+        ]
+
+        def record(session: Session) -> None:
             # One Core UPDATE executed for every row (an ORM bulk UPDATE by primary key costs
             # twice as much per row).
-            result = await session.execute(
-                _SET_OUTCOME,
-                [
-                    {
-                        "b_id": o.prediction_id,
-                        "b_template": o.template,
-                        "b_workflow_id": o.workflow_id,
-                        "b_outcome": o.outcome,
-                    }
-                    for o in outcomes
-                ],
-            )
+            result = session.execute(_SET_OUTCOME, parameters)
             # Where the driver counts the rows of an executemany (SQLite), that count says
             # whether every prediction exists; elsewhere (asyncpg) they are looked up.
             counted = session.get_bind().dialect.supports_sane_multi_rowcount
@@ -198,7 +204,7 @@ class PredictionRepository:
             found: set[int] = set()
             for start in range(0, len(ids), _IN_CHUNK):
                 found.update(
-                    await session.scalars(
+                    session.scalars(
                         select(Prediction.id).where(
                             Prediction.id.in_(ids[start : start + _IN_CHUNK])
                         )
@@ -208,20 +214,21 @@ class PredictionRepository:
             if missing:
                 raise LookupError(f"no prediction {missing[0]}")  # rolls the updates back
 
+        await writing(self._sessions, record)
+
     async def last_started(self, family_id: str, template: str) -> datetime | None:
         """When a prediction last started `template` for the family (for cooldowns)."""
-        async with read_session(self._sessions) as session:
-            found: datetime | None = await session.scalar(
-                select(Prediction.created_at)
-                .where(
-                    Prediction.family_id == family_id,
-                    Prediction.template == template,
-                    Prediction.outcome.in_(STARTED),
-                )
-                .order_by(Prediction.created_at.desc())
-                .limit(1)
+        query = (
+            select(Prediction.created_at)
+            .where(
+                Prediction.family_id == family_id,
+                Prediction.template == template,
+                Prediction.outcome.in_(STARTED),
             )
-        return found
+            .order_by(Prediction.created_at.desc())
+            .limit(1)
+        )
+        return await reading(self._sessions, lambda session: session.scalar(query))
 
     async def last_started_many(
         self, family_ids: Iterable[str], templates: Iterable[str]
@@ -230,12 +237,13 @@ class PredictionRepository:
         with no start are left out."""
         families = list(dict.fromkeys(family_ids))
         names = list(dict.fromkeys(templates))
-        found: dict[tuple[str, str], datetime] = {}
         if not families or not names:
-            return found
-        async with read_session(self._sessions) as session:
+            return {}
+
+        def read(session: Session) -> dict[tuple[str, str], datetime]:
+            found: dict[tuple[str, str], datetime] = {}
             for chunk in _chunks(families):
-                rows = await session.execute(
+                rows = session.execute(
                     select(
                         Prediction.family_id,
                         Prediction.template,
@@ -251,4 +259,6 @@ class PredictionRepository:
                 for family_id, template, at in rows:
                     if template is not None:  # always: filtered by name above
                         found[(family_id, template)] = at
-        return found
+            return found
+
+        return await reading(self._sessions, read)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from store.db import read_session
+from store.db import reading, writing
 from store.models import Base, utcnow
 from store.unique import Sessions
 
@@ -31,30 +31,33 @@ class RolloutRepository:
         self._sessions = sessions
 
     async def get(self, name: str) -> TemplateRollout | None:
-        async with read_session(self._sessions) as session:
-            return await session.get(TemplateRollout, name)
+        return await reading(self._sessions, lambda session: session.get(TemplateRollout, name))
 
     async def all(self) -> dict[str, TemplateRollout]:
         """Every rollout in progress, by template name."""
-        async with read_session(self._sessions) as session:
-            rows = await session.scalars(select(TemplateRollout))
-            return {row.name: row for row in rows}
+        query = select(TemplateRollout)
+        return await reading(
+            self._sessions, lambda session: {row.name: row for row in session.scalars(query)}
+        )
 
     async def set(self, name: str, version: int, percent: int) -> TemplateRollout:
         """Start or change the rollout of `name`: `version` gets `percent` of new starts."""
-        async with self._sessions.begin() as session:
-            row = await session.get(TemplateRollout, name)
+
+        def store(session: Session) -> TemplateRollout:
+            row = session.get(TemplateRollout, name)
             if row is None:
                 row = TemplateRollout(name=name, version=version, percent=percent)
                 session.add(row)
             else:
                 row.version, row.percent = version, percent
-        return row
+            return row
+
+        return await writing(self._sessions, store)
 
     async def clear(self, name: str) -> bool:
         """End the rollout of `name` (promoted or rolled back); whether there was one."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(TemplateRollout).where(TemplateRollout.name == name)
-            )
-        return bool(getattr(result, "rowcount", 0))
+        query = delete(TemplateRollout).where(TemplateRollout.name == name)
+        return await writing(
+            self._sessions,
+            lambda session: bool(getattr(session.execute(query), "rowcount", 0)),
+        )
