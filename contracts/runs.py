@@ -62,6 +62,9 @@ class InterventionStart(BaseModel):
     # The family as the starter read it (time zone and channels, no names or addresses): a
     # run on today's code then skips reading it again through a local activity.
     family: FamilyContext | None = None
+    # `workflows.versions.CURRENT` when the starter starts it on today's code: the run then
+    # takes today's paths without recording a patch marker (see `workflows.versions`).
+    code_version: str | None = None
 
 
 class InterventionResult(BaseModel):

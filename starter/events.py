@@ -19,6 +19,7 @@ from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
 from store.families import context_of
+from workflows import versions
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -70,6 +71,7 @@ async def send_event(
             triggered_by=f"event:{name}",
             rollout=rollout,
             family=context_of(row),
+            code_version=versions.CURRENT,
         ),
         id=workflow_id,
         task_queue=task_queue,
@@ -79,7 +81,8 @@ async def send_event(
         start_signal_args=[Event(name=name, data=data or {})],
         search_attributes=TypedSearchAttributes(
             [
-                SearchAttributePair(STATE, State.SCHEDULED.value),
+                # A run on today's code says `running` until it waits on a person or ends.
+                SearchAttributePair(STATE, State.RUNNING.value),
                 SearchAttributePair(FAMILY_ID, family_id),
                 SearchAttributePair(TEMPLATE_NAME, params.name),
                 SearchAttributePair(TEMPLATE_VERSION, params.version),

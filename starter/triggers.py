@@ -28,6 +28,7 @@ from contracts import (
 from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
+from workflows import versions
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -90,7 +91,8 @@ async def start_sequence(
     await governance.check_quota(client, params, workflow_id)
     attributes = TypedSearchAttributes(
         [
-            SearchAttributePair(STATE, State.SCHEDULED.value),
+            # A run on today's code says `running` until it waits on a person or ends.
+            SearchAttributePair(STATE, State.RUNNING.value),
             SearchAttributePair(FAMILY_ID, family_id),
             SearchAttributePair(TEMPLATE_NAME, params.name),
             SearchAttributePair(TEMPLATE_VERSION, params.version),
@@ -107,6 +109,7 @@ async def start_sequence(
                 triggered_by=triggered_by,
                 rollout=rollout,
                 family=family,
+                code_version=versions.CURRENT,
             ),
             id=workflow_id,
             task_queue=task_queue,

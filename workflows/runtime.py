@@ -120,8 +120,11 @@ class SequenceRuntime:
         # Older histories replay on the old path.
         versions.current(self)  # first, so that a run on today's code asks no other patch
         lean_start = versions.patched(self, "local-family-context")
-        if lean_start and workflow.info().typed_search_attributes.get(STATE) == self.state.value:
+        started_as = workflow.info().typed_search_attributes.get(STATE)
+        if lean_start and started_as == self.state.value:
             self._published_state = self.state
+        elif started_as == State.RUNNING.value and self.start.code_version == versions.CURRENT:
+            self._published_state = State.RUNNING  # as the starters set it on today's code
         self._publish_state()
         metrics.sequence_started(self.params.name, self.params.version)
         try:

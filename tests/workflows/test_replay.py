@@ -15,10 +15,13 @@ from workflows.sequences import SEQUENCES
 from workflows.versions import CURRENT
 
 HISTORIES = Path(__file__).parent / "histories"
-# The first recordings (before any patch), and the same shapes run on `versions.CURRENT`.
+# The first recordings (before any patch), the same shapes run on `versions.CURRENT` asked
+# of its patch, and started with it named in their input (as the starters start them now).
+FOLDERS = ["current", "started_current"]
 SHAPES = sorted(
     str(p.relative_to(HISTORIES).with_suffix(""))
-    for p in [*HISTORIES.glob("*.json"), *HISTORIES.glob("current/*.json")]
+    for folder in ["", *FOLDERS]
+    for p in (HISTORIES / folder).glob("*.json")
 )
 SHAPE_NAMES = ["high_risk_cancelled", "high_risk_full", "high_risk_responded", "template_full"]
 
@@ -31,7 +34,8 @@ def history(shape: str) -> WorkflowHistory:
 
 def test_every_shape_is_stored():
     current = sorted([*SHAPE_NAMES, "high_risk_full_family_given"])
-    assert [*(f"current/{name}" for name in current), *SHAPE_NAMES] == SHAPES
+    stored = [f"{folder}/{name}" for folder in FOLDERS for name in current]
+    assert sorted([*stored, *SHAPE_NAMES]) == SHAPES
 
 
 def test_current_histories_take_the_one_patch():
@@ -45,6 +49,29 @@ def test_current_histories_take_the_one_patch():
         patches = [m.details["patch-data"] for m in markers if m.marker_name == "core_patch"]
         assert len(patches) == 1, name
         assert CURRENT.encode() in patches[0].payloads[0].data, name
+
+
+def test_runs_started_on_current_record_no_patch():
+    """Started with `versions.CURRENT` in their input: no patch marker, no
+    `TemporalChangeVersion`, and the state the starter set (`running`) is not upserted again."""
+    for name in [*SHAPE_NAMES, "high_risk_full_family_given"]:
+        events = history(f"started_current/{name}").events
+        started = events[0].workflow_execution_started_event_attributes
+        assert b'"code_version":"' + CURRENT.encode() in started.input.payloads[0].data, name
+        markers = [
+            event.marker_recorded_event_attributes.marker_name
+            for event in events
+            if event.HasField("marker_recorded_event_attributes")
+        ]
+        assert "core_patch" not in markers, name
+        upserts = [
+            event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            for event in events
+            if event.HasField("upsert_workflow_search_attributes_event_attributes")
+        ]
+        assert all("TemporalChangeVersion" not in u.indexed_fields for u in upserts), name
+        states = [u.indexed_fields["InterventionState"].data for u in upserts]
+        assert b'"running"' not in states[:1], name
 
 
 @pytest.mark.parametrize("shape", SHAPES)
