@@ -10,7 +10,6 @@ from activities.consent import cap_window
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult
-from contracts.caps import FrequencyCap
 from store import Store
 from store.audit import step_for
 
@@ -37,10 +36,17 @@ class ChannelActivities:
 
     async def _send(self, request: SendRequest) -> SendResult:
         key = request.ref.idempotency_key
+        channel, cap = request.channel, request.cap
+        # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
+        now = activity.info().current_attempt_scheduled_time
         # One store round trip: the rows this send carries, a message already sent (a
-        # retry), the family.
-        sent, family = await self._store.messages.before_send(
-            key, request.family_id, [outcome_row(row) for row in request.audits]
+        # retry), the family, and what its frequency cap has counted so far.
+        sent, family, sent_in_window = await self._store.messages.before_send(
+            key,
+            request.family_id,
+            [outcome_row(row) for row in request.audits],
+            channel=channel.value,
+            cap_window=None if cap is None else lambda found: cap_window(now, found.timezone, cap),
         )
         if sent is not None:
             return SendResult(
@@ -50,13 +56,18 @@ class ChannelActivities:
             raise ApplicationError(
                 f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
             )
-        channel = request.channel
         if channel.value in (family.opted_out or []):
             raise ApplicationError(
                 f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
             )
-        if request.cap is not None:
-            await self._check_cap(request.family_id, channel, family.timezone, request.cap)
+        if cap is not None and sent_in_window >= cap.limit:
+            _, end = cap_window(now, family.timezone, cap)
+            raise ApplicationError(
+                f"frequency cap: {cap.describe()} by {channel.value}",
+                {"next_slot": end.isoformat()},
+                type=FREQUENCY_CAPPED,
+                non_retryable=True,
+            )
         recipient = family.email if channel == Channel.EMAIL else family.phone
         if not recipient:
             raise ApplicationError(
@@ -123,18 +134,3 @@ class ChannelActivities:
             duplicate=not created,
             attempts=activity.info().attempt,
         )
-
-    async def _check_cap(
-        self, family_id: str, channel: Channel, timezone: str, cap: FrequencyCap
-    ) -> None:
-        # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
-        now = activity.info().current_attempt_scheduled_time
-        start, end = cap_window(now, timezone, cap)
-        sent = await self._store.messages.count_between(family_id, channel.value, start, end)
-        if sent >= cap.limit:
-            raise ApplicationError(
-                f"frequency cap: {cap.describe()} by {channel.value}",
-                {"next_slot": end.isoformat()},
-                type=FREQUENCY_CAPPED,
-                non_retryable=True,
-            )

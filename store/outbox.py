@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,6 +12,14 @@ from sqlalchemy.orm import Session
 from store.db import reading, writing
 from store.models import Family, Message, StepExecution
 from store.unique import Sessions, add_once, insert_both_once, insert_once
+
+
+class BeforeSend(NamedTuple):
+    """What a send looks up first (`MessageRepository.before_send`)."""
+
+    sent: Message | None  # the message already recorded under the step's key (a retry)
+    family: Family | None
+    sent_in_window: int  # the family's messages on the channel in the cap's window (0: none)
 
 
 class MessageRepository:
@@ -25,16 +33,29 @@ class MessageRepository:
         return await reading(self._sessions, lambda session: _by_key(session, key))
 
     async def before_send(
-        self, key: str, family_id: str, audits: Sequence[StepExecution] = ()
-    ) -> tuple[Message | None, Family | None]:
+        self,
+        key: str,
+        family_id: str,
+        audits: Sequence[StepExecution] = (),
+        *,
+        channel: str = "",
+        cap_window: Callable[[Family], tuple[datetime, datetime]] | None = None,
+    ) -> BeforeSend:
         """What a send looks up first, in one transaction: the message already recorded
-        under its key (a retry) and the family. `audits`, the rows of the steps before it,
-        are stored first (each once, `add_once`); with any, the transaction is a write."""
+        under its key (a retry), the family, and with `cap_window` (the frequency cap's
+        window for that family) how many messages went to it on `channel` in the window.
+        `audits`, the rows of the steps before it, are stored first (each once, `add_once`);
+        with any, the transaction is a write."""
 
-        def look_up(session: Session) -> tuple[Message | None, Family | None]:
+        def look_up(session: Session) -> BeforeSend:
             for row in audits:
                 add_once(session, row)
-            return _by_key(session, key), session.get(Family, family_id)
+            family = session.get(Family, family_id)
+            counted = 0
+            if family is not None and cap_window is not None:
+                start, end = cap_window(family)
+                counted = _count_between(session, family_id, channel, start, end)
+            return BeforeSend(_by_key(session, key), family, counted)
 
         if audits:
             return await writing(self._sessions, look_up)
@@ -85,13 +106,9 @@ class MessageRepository:
         self, family_id: str, channel: str, start: datetime, end: datetime
     ) -> int:
         """How many messages went to a family on a channel in [start, end)."""
-        query = select(func.count(Message.id)).where(
-            Message.family_id == family_id,
-            Message.channel == str(channel),
-            Message.created_at >= start,
-            Message.created_at < end,
+        return await reading(
+            self._sessions, lambda session: _count_between(session, family_id, channel, start, end)
         )
-        return await reading(self._sessions, lambda session: int(session.scalar(query) or 0))
 
     async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
         """The message a provider knows by this id (callbacks name messages this way)."""
@@ -122,6 +139,18 @@ class MessageRepository:
     async def _where(self, condition: Any) -> list[Message]:
         query = select(Message).where(condition).order_by(Message.created_at, Message.id)
         return await reading(self._sessions, lambda session: list(session.scalars(query)))
+
+
+def _count_between(
+    session: Session, family_id: str, channel: str, start: datetime, end: datetime
+) -> int:
+    query = select(func.count(Message.id)).where(
+        Message.family_id == family_id,
+        Message.channel == str(channel),
+        Message.created_at >= start,
+        Message.created_at < end,
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _by_key(session: Session, key: str) -> Message | None:

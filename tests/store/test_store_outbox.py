@@ -1,13 +1,14 @@
 """Predictions, the message outbox and the step audit trail."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from contracts import Channel, StepRef
-from store import StepExecution, Store
+from store import Family, StepExecution, Store
 from store.audit import step_for
 
 
@@ -179,12 +180,29 @@ async def test_an_unknown_family_fails_both_rows(store: Store, family_id: str) -
 async def test_before_send_reads_the_message_and_the_family(store: Store, family_id: str) -> None:
     ref = _ref()
     key = ref.idempotency_key
-    sent, family = await store.messages.before_send(key, family_id)
+    sent, family, counted = await store.messages.before_send(key, family_id)
     assert sent is None and family is not None and family.email == "rivera@example.org"
+    assert counted == 0
 
     await _message(store, family_id, key)
-    sent, family = await store.messages.before_send(key, "nobody")
+    sent, family, _ = await store.messages.before_send(key, "nobody")
     assert sent is not None and sent.idempotency_key == key and family is None
+
+
+async def test_before_send_counts_the_caps_window(store: Store, family_id: str) -> None:
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    for number, sent_at in enumerate([day, day + timedelta(hours=5), day + timedelta(days=1)]):
+        await _message(store, family_id, f"k{number}", sent_at=sent_at)
+    await _message(store, family_id, "sms", channel=Channel.SMS, sent_at=day)
+    timezones: list[str] = []
+
+    def window(family: Family) -> tuple[datetime, datetime]:
+        timezones.append(family.timezone)
+        return day, day + timedelta(days=1)
+
+    looked = await store.messages.before_send("new", family_id, channel="email", cap_window=window)
+    assert looked.sent_in_window == 2  # the email a day later and the SMS do not count
+    assert timezones == [looked.family.timezone if looked.family else None]
 
 
 async def test_before_send_stores_the_carried_rows_once(store: Store, family_id: str) -> None:
