@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from contracts import StepRef
 from store.db import reading, writing
 from store.models import StepExecution
-from store.unique import Sessions, add_once, insert_once
+from store.unique import Sessions, insert_once
 
 
 def step_for(
@@ -45,6 +47,31 @@ def step_for(
         outcome=str(outcome),
         error_type=error_type,
     )
+
+
+_STEPS = StepExecution.metadata.tables[StepExecution.__tablename__]
+
+
+def add_steps_once(session: Session, steps: Sequence[StepExecution]) -> None:
+    """Inside a write transaction: insert audit rows built by `step_for`, in order; a row
+    already stored under its key is left as it is (a retry writes nothing twice).
+
+    One `INSERT … ON CONFLICT DO NOTHING`, with no ORM flush or savepoint around it: nothing
+    reads these rows back in the transaction. Any other failed constraint (an unknown family)
+    still raises.
+    """
+    if not steps:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    statement = insert(_STEPS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    session.execute(statement, [_columns(step) for step in steps])
+
+
+def _columns(step: StepExecution) -> dict[str, Any]:
+    given = inspect(step).dict
+    columns = inspect(StepExecution).column_attrs
+    return {column.key: given[column.key] for column in columns if column.key in given}
 
 
 class StepExecutionRepository:
@@ -98,7 +125,7 @@ class StepExecutionRepository:
         """Store rows built by `step_for` in order, in one transaction; a row already stored
         under its key is left as it is."""
         if steps:
-            await writing(self._sessions, lambda session: [add_once(session, s) for s in steps])
+            await writing(self._sessions, lambda session: add_steps_once(session, steps))
 
     async def get_by_key(self, key: str) -> StepExecution | None:
         """The step recorded under an idempotency key, or None."""

@@ -9,9 +9,10 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.audit import add_steps_once
 from store.db import reading, writing
 from store.models import Family, Message, StepExecution
-from store.unique import Sessions, add_once, insert_both_once, insert_once
+from store.unique import Sessions, add_once, insert_once
 
 
 class BeforeSend(NamedTuple):
@@ -48,8 +49,7 @@ class MessageRepository:
         with any, the transaction is a write."""
 
         def look_up(session: Session) -> BeforeSend:
-            for row in audits:
-                add_once(session, row)
+            add_steps_once(session, audits)
             family = session.get(Family, family_id)
             counted = 0
             if family is not None and cap_window is not None:
@@ -99,8 +99,13 @@ class MessageRepository:
         )
         if audit is None:
             return await insert_once(self._sessions, message)
-        recorded, _ = await insert_both_once(self._sessions, message, audit)
-        return recorded
+
+        def record_both(session: Session) -> tuple[Message, bool]:
+            recorded = add_once(session, message)
+            add_steps_once(session, [audit])
+            return recorded
+
+        return await writing(self._sessions, record_both)
 
     async def count_between(
         self, family_id: str, channel: str, start: datetime, end: datetime

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from contracts import TaskKind
+from store.audit import add_steps_once
 from store.db import reading, writing
 from store.models import CoordinatorTask, StepExecution, utcnow
 from store.unique import Sessions, add_once
@@ -50,11 +51,10 @@ class TaskRepository:
         )
 
         def open_once(session: Session) -> tuple[CoordinatorTask, bool]:
-            for row in audits:
-                add_once(session, row)
+            add_steps_once(session, audits)
             opened = add_once(session, task)
             if audit is not None:
-                add_once(session, audit(opened[0]))
+                add_steps_once(session, [audit(opened[0])])
             return opened
 
         return await writing(self._sessions, open_once)

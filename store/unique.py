@@ -15,7 +15,6 @@ from store.models import CoordinatorTask, Message, StepExecution
 Sessions = async_sessionmaker[AsyncSession]
 """What every repository is built with: `store.db.make_sessionmaker(engine)`."""
 _Keyed = TypeVar("_Keyed", CoordinatorTask, Message, StepExecution)
-_Other = TypeVar("_Other", CoordinatorTask, Message, StepExecution)
 
 # How often a write that lost a race on a unique constraint is retried from a fresh read.
 RACE_ATTEMPTS = 3
@@ -44,14 +43,3 @@ def add_once(session: Session, row: _Keyed) -> tuple[_Keyed, bool]:
 async def insert_once(sessions: Sessions, row: _Keyed) -> tuple[_Keyed, bool]:
     """`add_once` in a transaction of its own."""
     return await writing(sessions, lambda session: add_once(session, row))
-
-
-async def insert_both_once(
-    sessions: Sessions, first: _Keyed, second: _Other
-) -> tuple[tuple[_Keyed, bool], tuple[_Other, bool]]:
-    """`add_once` for two rows under their own keys, in one transaction: each is inserted,
-    or the one stored under its key is returned (and False). Same answers as two
-    `insert_once` calls, in one store round trip."""
-    return await writing(
-        sessions, lambda session: (add_once(session, first), add_once(session, second))
-    )
