@@ -4,15 +4,20 @@
 
 One embedded server and store (as `bench --only throughput`); per round, N `BenchIntervention`
 sequences with the real activities, then N with the same activity names bound to no-ops, then
-N floor sequences. What the no-op run costs above the floor is the workflow layer (patch
-marker, search attributes, local activity, summaries, typed payloads); what the real run costs
-above the no-op run is the activities' own work (store transactions, rendering).
+N floor sequences. What the no-op run costs above the floor is the workflow layer (search
+attributes, summaries, typed payloads); what the real run costs above the no-op run is the
+activities' own work (store transactions, rendering). Each line also splits this process's
+CPU per sequence by thread: the event loop (`MainThread`), the store's threads, the SDK's core
+(`tokio-rt-worker`) and its workflow thread (`temporal_workflow`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import os
 import sys
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -66,6 +71,37 @@ async def record_steps(requests: list[StepOutcome]) -> None:
 NO_OPS = [send_email, send_sms, open_task, load_family_context, record_steps]
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by name (Python's where it has one)."""
+    named = {thread.native_id: thread.name for thread in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = collections.defaultdict(float)
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with (
+                open(f"/proc/self/task/{task}/stat") as stat,
+                open(f"/proc/self/task/{task}/comm") as comm,
+            ):
+                fields, name = stat.read(), comm.read().strip()
+        except OSError:
+            continue  # the thread ended meanwhile
+        utime, stime = fields[fields.rindex(")") + 2 :].split()[11:13]
+        name = named.get(int(task), name).rstrip("0123456789_-")
+        seconds[name] += (int(utime) + int(stime)) / tick
+    return dict(seconds)
+
+
+async def measured(env: Any, label: str, start: Any, n: int) -> dict[str, Any]:
+    """`measures.throughput`, plus `threads`: this process's CPU ms per sequence by thread."""
+    before = thread_cpu()
+    result = await measures.throughput(env, label, start, n)
+    after = thread_cpu()
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    ordered = sorted(spent.items(), key=lambda item: -item[1])
+    result["threads"] = {name: round(1000 * s / n, 1) for name, s in ordered if s > 0}
+    return result
+
+
 async def one_round(n: int) -> list[tuple[str, dict[str, Any]]]:
     second = timedelta(seconds=1)
     results = []
@@ -75,10 +111,10 @@ async def one_round(n: int) -> list[tuple[str, dict[str, Any]]]:
             async with bench_worker(env, **options):
                 start = measures.follow_through(env, bench_params(second))
                 await measures.throughput(env, "warm", start, 20)
-                results.append((label, await measures.throughput(env, label, start, n)))
+                results.append((label, await measured(env, label, start, n)))
                 if activities is None:
                     floor = measures.floor(env, second)
-                    results.append(("floor", await measures.throughput(env, "fl", floor, n)))
+                    results.append(("floor", await measured(env, "fl", floor, n)))
     return results
 
 
@@ -91,6 +127,8 @@ async def main(n: int, rounds: int) -> None:
                 f"worker {r['worker_cpu_ms_per_sequence']} ms per sequence",
                 flush=True,
             )
+            split = ", ".join(f"{name} {ms}" for name, ms in r["threads"].items() if ms >= 0.5)
+            print(f"        by thread (ms per sequence): {split}", flush=True)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ async def reaction_latency(
 
 
 async def scale(
-    env: Env, n: int, max_cached_workflows: int | None, reaction_samples: int = 20
+    env: Env, n: int, max_cached_workflows: int | None, reaction_samples: int = 200
 ) -> dict[str, Any]:
     """N sequences asleep in a 7-day wait for a reply, with the sticky cache bounded."""
     ids = family_ids(f"S{uuid.uuid4().hex[:4]}", n)
