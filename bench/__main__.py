@@ -132,6 +132,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "throughput_template",
                         lambda: measures.throughput(env, "td", td, args.sequences),
                     )
+                # The floor again: each phase leaves the server with more closed workflows,
+                # so a floor run only first would favour it. Ratios use the two floors' mean.
+                await phase(
+                    results,
+                    "throughput_floor_after",
+                    lambda: measures.throughput(env, "floor2", fl, args.sequences),
+                )
             if "latency" in wanted:
                 ft = measures.follow_through(env, bench_params(week))
                 fl = measures.floor(env, week)
