@@ -138,9 +138,9 @@ async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Se
     """`work(session)` in one read-only transaction; what it returns stays readable after.
 
     On a SQLite file the whole transaction runs on one of the store's threads, on the
-    standard `sqlite3` driver: one hand-over instead of one per statement (measured in
-    BENCHMARKS.md: a primary-key read costs the worker ~0.3 ms of CPU this way, ~1.5 ms through
-    the async driver). Elsewhere it runs on the async session through `run_sync`.
+    standard `sqlite3` driver: one hand-over instead of one per statement (measured by
+    `bench/store_calls.py`: a primary-key read costs the process ~0.5 ms of CPU this way,
+    ~1.4 ms through aiosqlite). Elsewhere it runs on the async session through `run_sync`.
     """
     threads = _threads_of(sessions)
     if threads is None:
