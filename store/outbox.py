@@ -45,8 +45,8 @@ class MessageRepository:
         """What a send looks up first, in one transaction: the message already recorded
         under its key (a retry), the family, and with `cap_window` (the frequency cap's
         window for that family) how many messages went to it on `channel` in the window.
-        `audits`, the rows of the steps before it, are stored first (each once, `add_once`);
-        with any, the transaction is a write."""
+        `audits`, the rows of the steps before it, are stored first (each once,
+        `store.audit.add_steps_once`); with any, the transaction is a write."""
 
         def look_up(session: Session) -> BeforeSend:
             add_steps_once(session, audits)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -27,6 +27,8 @@ _SET_OUTCOME = (
         outcome=bindparam("b_outcome"),
     )
 )
+
+_V = TypeVar("_V")
 
 # Values per IN (...) list: well under SQLite's and asyncpg's bound-parameter limits.
 _IN_CHUNK = 1000
@@ -73,7 +75,7 @@ def _distinct_times(count: int) -> list[datetime]:
     return times
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(values: Sequence[_V]) -> Iterable[Sequence[_V]]:
     return (values[i : i + _IN_CHUNK] for i in range(0, len(values), _IN_CHUNK))
 
 
@@ -202,14 +204,8 @@ class PredictionRepository:
                 return
             ids = [o.prediction_id for o in outcomes]
             found: set[int] = set()
-            for start in range(0, len(ids), _IN_CHUNK):
-                found.update(
-                    session.scalars(
-                        select(Prediction.id).where(
-                            Prediction.id.in_(ids[start : start + _IN_CHUNK])
-                        )
-                    )
-                )
+            for chunk in _chunks(ids):
+                found.update(session.scalars(select(Prediction.id).where(Prediction.id.in_(chunk))))
             missing = [i for i in ids if i not in found]
             if missing:
                 raise LookupError(f"no prediction {missing[0]}")  # rolls the updates back
