@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -12,6 +14,7 @@ from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult
 from store import Store
 from store.audit import step_for
+from store.models import Family as FamilyRow
 
 FREQUENCY_CAPPED = "FrequencyCapped"
 """The error type of a send refused by its cap; its details: `{"next_slot": ISO time}`."""
@@ -52,56 +55,11 @@ class ChannelActivities:
             return SendResult(
                 message_id=sent.provider_message_id, provider=sent.provider, duplicate=True
             )
-        if family is None:
-            raise ApplicationError(
-                f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
-            )
-        if channel.value in (family.opted_out or []):
-            raise ApplicationError(
-                f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
-            )
-        if cap is not None and sent_in_window >= cap.limit:
-            _, end = cap_window(now, family.timezone, cap)
-            raise ApplicationError(
-                f"frequency cap: {cap.describe()} by {channel.value}",
-                {"next_slot": end.isoformat()},
-                type=FREQUENCY_CAPPED,
-                non_retryable=True,
-            )
-        recipient = family.email if channel == Channel.EMAIL else family.phone
-        if not recipient:
-            raise ApplicationError(
-                f"family has no {channel.value} address", type=INVALID_RECIPIENT, non_retryable=True
-            )
-        context = {
-            **(family.attributes or {}),
-            "family_name": family.name,
-            "first_name": family.name.split()[0] if family.name else "",
-            "family_id": family.family_id,
-        }
-        try:
-            subject, body = render(request.message, context)
-        except RenderError as err:
-            raise ApplicationError(
-                f"message '{request.template_name}' cannot be rendered: {err}",
-                type="TemplateError",
-                non_retryable=True,
-            ) from err
+        recipient = _recipient(request, family, sent_in_window, now)
+        assert family is not None  # `_recipient` refuses an unknown family
+        subject, body = _rendered(request, family)
         provider = self._providers[channel]
-        try:
-            message_id = await provider.send(
-                recipient=recipient, subject=subject, body=body, idempotency_key=key
-            )
-        except ApplicationError as err:
-            # The same error, plus the attempt it ended on: the workflow's escalation
-            # diagnostics report how often the provider was tried.
-            raise ApplicationError(
-                err.message,
-                {"attempts": activity.info().attempt},
-                type=err.type,
-                non_retryable=err.non_retryable,
-                next_retry_delay=err.next_retry_delay,
-            ) from err
+        message_id = await _provider_send(provider, recipient, subject, body, key)
         message, created = await self._store.messages.record(
             idempotency_key=key,
             family_id=family.family_id,
@@ -115,7 +73,7 @@ class ChannelActivities:
             body=body,
             # When the sequence sent it (the server's clock, which time-skipping moves), not
             # the wall clock: frequency caps count the family's messages by this time.
-            sent_at=activity.info().current_attempt_scheduled_time,
+            sent_at=now,
             # The audit row in the same transaction: one store round trip after the send.
             audit=step_for(
                 request.ref,
@@ -134,3 +92,70 @@ class ChannelActivities:
             duplicate=not created,
             attempts=activity.info().attempt,
         )
+
+
+def _recipient(
+    request: SendRequest, family: FamilyRow | None, sent_in_window: int, now: datetime
+) -> str:
+    """The address to send to; a business error when the family cannot be sent to now."""
+    channel, cap = request.channel, request.cap
+    if family is None:
+        raise ApplicationError(
+            f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
+        )
+    if channel.value in (family.opted_out or []):
+        raise ApplicationError(
+            f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
+        )
+    if cap is not None and sent_in_window >= cap.limit:
+        _, end = cap_window(now, family.timezone, cap)
+        raise ApplicationError(
+            f"frequency cap: {cap.describe()} by {channel.value}",
+            {"next_slot": end.isoformat()},
+            type=FREQUENCY_CAPPED,
+            non_retryable=True,
+        )
+    recipient = family.email if channel == Channel.EMAIL else family.phone
+    if not recipient:
+        raise ApplicationError(
+            f"family has no {channel.value} address", type=INVALID_RECIPIENT, non_retryable=True
+        )
+    return recipient
+
+
+def _rendered(request: SendRequest, family: FamilyRow) -> tuple[str | None, str]:
+    """The message's subject and body for this family."""
+    context = {
+        **(family.attributes or {}),
+        "family_name": family.name,
+        "first_name": family.name.split()[0] if family.name else "",
+        "family_id": family.family_id,
+    }
+    try:
+        return render(request.message, context)
+    except RenderError as err:
+        raise ApplicationError(
+            f"message '{request.template_name}' cannot be rendered: {err}",
+            type="TemplateError",
+            non_retryable=True,
+        ) from err
+
+
+async def _provider_send(
+    provider: Provider, recipient: str, subject: str | None, body: str, key: str
+) -> str:
+    """The provider's message id; a failure carries the attempt it ended on."""
+    try:
+        return await provider.send(
+            recipient=recipient, subject=subject, body=body, idempotency_key=key
+        )
+    except ApplicationError as err:
+        # The same error, plus the attempt it ended on: the workflow's escalation
+        # diagnostics report how often the provider was tried.
+        raise ApplicationError(
+            err.message,
+            {"attempts": activity.info().attempt},
+            type=err.type,
+            non_retryable=err.non_retryable,
+            next_retry_delay=err.next_retry_delay,
+        ) from err
