@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
         TriggerSpec,
     )
-    from workflows.blocks import Intervention
+    from workflows.intervention import Intervention
 
 BENCH_TEMPLATE = "bench_sequence"
 

@@ -34,6 +34,8 @@ from contracts.runs import (
     State,
     StepRecord,
     StepStatus,
+    TemplateStart,
+    Undo,
     Verdict,
     workflow_id_for,
 )
@@ -108,6 +110,8 @@ __all__ = [
     "TaskKind",
     "TaskRequest",
     "TaskResult",
+    "TemplateStart",
+    "Undo",
     "TriggerSpec",
     "Verdict",
     "parse_duration",

@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 from contracts.caps import FrequencyCap
 from contracts.conditions import Condition
-from contracts.sequences import Channel, MessageTemplate, TaskKind
+from contracts.policies import Channel, TaskKind
+from contracts.sequences import MessageTemplate
 
 
 class StepRef(BaseModel):

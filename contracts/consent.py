@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from contracts.caps import FrequencyCap
-from contracts.sequences import Channel
+from contracts.policies import Channel
 
 
 class SlotRequest(BaseModel):

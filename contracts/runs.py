@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from contracts.activities import FamilyContext
+from contracts.activities import FamilyContext, StepOutcome, StepRef
 from contracts.sequences import Channel, SequenceParams
+from contracts.steps import Event
+from contracts.webhooks import WebhookRequest
 
 TASK_QUEUE = "interventions"
 
@@ -59,12 +61,9 @@ class InterventionStart(BaseModel):
     triggered_by: str = "manual"
     # How the version was chosen when a rollout splits new starts, e.g. `canary v2 (10%)`.
     rollout: str | None = None
-    # The family as the starter read it (time zone and channels, no names or addresses): a
-    # run on today's code then skips reading it again through a local activity.
+    # The family as the starter read it (time zone and channels, no names or addresses): the
+    # run then skips reading it again through a local activity.
     family: FamilyContext | None = None
-    # `workflows.versions.CURRENT` when the starter starts it on today's code: the run then
-    # takes today's paths without recording a patch marker (see `workflows.versions`).
-    code_version: str | None = None
 
 
 class InterventionResult(BaseModel):
@@ -141,6 +140,8 @@ class StepRecord(BaseModel):
     channel: Channel | None = None
     result: str | None = None
     error: str | None = None
+    # Which run of a looping data-defined sequence it belongs to (each pass is a new run).
+    run: int = 1
 
 
 class ReceivedResponse(BaseModel):
@@ -157,27 +158,78 @@ class PendingApproval(BaseModel):
     decide_by: datetime | None
 
 
+class Undo(BaseModel):
+    """A registered compensation, as data: cancel a coordinator task or call an undo webhook.
+
+    Data rather than a closure, so that it survives continue-as-new unchanged."""
+
+    step_id: str  # the step it undoes, with `run` the step record it marks compensated
+    run: int = 1
+    kind: Literal["cancel_task", "webhook"]
+    ref: StepRef
+    task_id: int | None = None
+    request: WebhookRequest | None = None
+    summary: str = ""
+
+
 class InterventionStatus(BaseModel):
-    """Query `status`: everything a person needs to know about one sequence."""
+    """Query `status`: everything a person needs to know about one sequence.
+
+    It is also the sequence's whole state: the workflow keeps one of these, the `status`
+    query returns it, and a looping data-defined sequence carries it into its next run.
+    """
 
     workflow_id: str
     family_id: str
     template: str
     template_version: int
     state: State
-    current_step: str | None
-    next_action_at: datetime | None
-    steps: list[StepRecord]
-    responses: list[ReceivedResponse]
-    pending_approval: PendingApproval | None
+    current_step: str | None = None
+    next_action_at: datetime | None = None
+    steps: list[StepRecord] = []
+    responses: list[ReceivedResponse] = []
+    pending_approval: PendingApproval | None = None
     outcome: str | None = None
-    decisions: list[dict[str, Any]] = []
+    decisions: list[dict[str, Any]] = []  # every decision received, refused ones too
     rollout: str | None = None
+    # What the sequence acts on: the family's time zone and channels, decisions not yet
+    # used by a gate, a cancel, an escalation's answer, outside events, bounces.
+    family: FamilyContext | None = None
+    queued_decisions: list[tuple[str, Decision]] = []
+    cancel_request: CancelRequest | None = None
+    escalation_answer: tuple[str, EscalationAnswer] | None = None
+    escalations: dict[str, int] = {}  # step id -> times escalated
+    events: list[Event] = []
+    # Bounces by step id (the first of each), and the fallback (channel, message) of every
+    # sent step that has one; a handled bounce leaves `bounce_fallbacks`.
+    bounces: dict[str, Bounce] = {}
+    bounce_fallbacks: dict[str, tuple[Channel, str]] = {}
+    handling_bounce: bool = False
+    # Audit rows of steps whose activities write none, written first by the next activity.
+    carried_audits: list[StepOutcome] = []
+    # The `InterventionState` search attribute as last set (None: not set by this run).
+    published_state: State | None = None
+    undos: list[Undo] = []  # newest last; run in reverse when the sequence is called off
+    # Data-defined sequences: this run's number, where it starts, the steps it has run, and
+    # the outcome so far.
+    run: int = 1
+    resume_at: str | None = None
+    ran: list[str] = []
+    last_outcome: str = "completed"
+    # When the story began (an onboarding's enrolment: its steps are offsets from it).
+    began_at: datetime | None = None
 
     @field_validator("decisions", mode="before")
     @classmethod
     def _decisions(cls, value: Any) -> list[dict[str, Any]]:
         return list(value or [])
+
+
+class TemplateStart(InterventionStart):
+    """`TemplateIntervention`'s input: a usual start, or the next run of a looping one with
+    the state the run before it ended with."""
+
+    carried: InterventionStatus | None = None
 
 
 InterventionResult.model_rebuild()

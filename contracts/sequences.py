@@ -1,4 +1,4 @@
-"""Sequence parameters: the seed's `workflow_templates` row, as data operators tune.
+"""Sequence parameters: a template's settings, as data operators tune.
 
 A template names the workflow class that runs it and carries everything that class reads:
 trigger thresholds, delays, message templates, retry strategy, escalation rules. A running
@@ -8,99 +8,44 @@ sequence receives a snapshot of it at start and is pinned to that version.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
-from enum import StrEnum
+from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from contracts.caps import FrequencyCap
+from contracts.policies import (
+    Channel,
+    EscalationSpec,
+    QuietHours,
+    RetrySpec,
+    Strict,
+    TaskKind,
+    parse_duration,
+)
+from contracts.step_graph import check_template
+from contracts.steps import TEMPLATE_WORKFLOW, ScheduleSpec, Step, parse_steps
 from contracts.windows import SendWindow, open_minutes
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+__all__ = [
+    "Channel",
+    "EscalationSpec",
+    "MessageTemplate",
+    "PredictionRule",
+    "QuietHours",
+    "RetrySpec",
+    "SequenceParams",
+    "Strict",
+    "TaskKind",
+    "TriggerSpec",
+    "parse_duration",
+]
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-def parse_duration(value: Any) -> timedelta:
-    """Read `90s`, `5m`, `2h`, `3d`, `1w`, a number of seconds, or a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
-        try:  # pydantic's own ISO 8601 form, e.g. what a snapshot serialises to
-            from pydantic import TypeAdapter
-
-            return TypeAdapter(timedelta).validate_python(value)
-        except Exception:
-            pass
-    raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h, 3d, 1w)")
-
-
-class Strict(BaseModel):
-    """Base for every contract read from an operator: unknown fields are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
-    CALL = "call"
-
-
-class TaskKind(StrEnum):
-    CALL = "call"
-    TASK = "task"
-    ESCALATION = "escalation"
-
-
-class QuietHours(Strict):
-    """Local hours in which nothing is sent, in the family's time zone."""
-
-    start: time = time(20, 0)
-    end: time = time(8, 0)
-    weekends: bool = True
-
-
-class RetrySpec(Strict):
-    """How a failing provider call is retried before the fallback or escalation."""
-
-    max_attempts: int = Field(default=3, ge=1, le=50)
-    initial_interval: timedelta = timedelta(seconds=5)
-    backoff: float = Field(default=2.0, ge=1.0, le=10.0)
-    max_interval: timedelta = timedelta(hours=1)
-    # How long one attempt may take before Temporal retries it elsewhere: what bounds the
-    # wait after a worker dies mid-send.
-    attempt_timeout: timedelta = timedelta(seconds=30)
-
-    @field_validator("initial_interval", "max_interval", "attempt_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
-
-
-class EscalationSpec(Strict):
-    """Who is asked when automation fails or waits on a person, and for how long."""
-
-    assign_to: str = "coordinator"
-    timeout: timedelta = timedelta(days=2)
-    on_timeout: Literal["cancel", "skip", "proceed"] = "cancel"
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> timedelta:
-        return parse_duration(value)
-
-
 class PredictionRule(Strict):
-    """The seed's trigger rule: both thresholds must be exceeded."""
+    """A prediction trigger's rule: both thresholds must be exceeded."""
 
     probability_gt: float = Field(ge=0.0, le=1.0)
     confidence_gt: float = Field(ge=0.0, le=100.0)
@@ -209,7 +154,12 @@ class SequenceParams(Strict):
             raise ValueError("trigger.event is required for an event trigger")
         if self.trigger.type == "schedule" and self.trigger.schedule is None:
             raise ValueError("trigger.schedule is required for a schedule trigger")
-        check_template(self)
+        check_template(
+            self.steps,
+            workflow=self.workflow,
+            messages=set(self.messages),
+            approver_roles=self.approver_roles,
+        )
         return self
 
     @model_validator(mode="after")
@@ -237,16 +187,3 @@ class SequenceParams(Strict):
             return self.delays[key]
         except KeyError:
             raise KeyError(f"template {self.name!r} has no delay {key!r}") from None
-
-
-# Steps build on the contracts above, so they are imported once those exist.
-from contracts.steps import (  # noqa: E402
-    TEMPLATE_WORKFLOW,
-    ScheduleSpec,
-    Step,
-    check_template,
-    parse_steps,
-)
-
-TriggerSpec.model_rebuild()
-SequenceParams.model_rebuild()

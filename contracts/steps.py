@@ -1,12 +1,13 @@
-"""Data-defined sequences: the seed's `workflow_templates.steps`, with jumps by step id.
+"""Data-defined sequences: a template's list of `steps`, with jumps by step id.
 
 A template with `steps` is run by the generic `TemplateIntervention` workflow on the same
 building blocks as the code-defined sequences. Everything is checked when the template is
 read, and every problem is reported as `step '<id>': <field>: <reason>`.
 
-The seed's own spelling is accepted too (`name` without `id`, `template_id`, `delay_days`,
-`duration_days`, `condition` with `operator`, string `if_true_step` / `if_false_step`); only
-its jumps by index are refused, with the step id to write instead.
+The JSON spelling of `workflow_templates.steps` rows is accepted too (`name` without `id`,
+`template_id`, `delay_days`, `duration_days`, `condition` with `operator`, string
+`if_true_step` / `if_false_step`); only its jumps by index are refused, with the step id to
+write instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -30,10 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from contracts.conditions import Condition
-from contracts.sequences import Channel, RetrySpec, parse_duration
-
-if TYPE_CHECKING:
-    from contracts.sequences import SequenceParams
+from contracts.policies import Channel, RetrySpec, parse_duration
 
 StepType = Literal[
     "email", "sms", "call", "task", "wait", "condition", "approval", "webhook", "end"
@@ -66,12 +64,13 @@ FIELDS_BY_TYPE: dict[str, set[str]] = {
     | {"url", "method", "body", "headers", "undo", "compensate"},
     "end": _COMMON | {"outcome"},
 }
-# The seed's field names, read as ours.
-_SEED_NAMES = {"template_id": "template", "if_true_step": "then", "if_false_step": "else"}
-_SEED_DAYS = {"delay_days": "delay", "duration_days": "duration"}
+# Field names of the JSON spelling, read as ours.
+_JSON_NAMES = {"template_id": "template", "if_true_step": "then", "if_false_step": "else"}
+_JSON_DAYS = {"delay_days": "delay", "duration_days": "duration"}
 
 
-def _problem(text: str) -> PydanticCustomError:
+def problem(text: str) -> PydanticCustomError:
+    """A validation error whose text is shown as written."""
     # The detail goes through the context so braces in it (message templates) stay literal.
     return PydanticCustomError("template", "{detail}", {"detail": text})
 
@@ -262,9 +261,9 @@ def is_valid_timezone(name: str) -> bool:
 
 
 def parse_steps(value: Any) -> list[Step]:
-    """Read a step list (ours or the seed's spelling); problems name the step and field."""
+    """Read a step list (ours or the JSON spelling); problems name the step and field."""
     if not isinstance(value, list) or not value:
-        raise _problem("steps: give a non-empty list of steps")
+        raise problem("steps: give a non-empty list of steps")
     if all(isinstance(item, Step) for item in value):
         return list(value)
     raw = [_as_mapping(item, index) for index, item in enumerate(value)]
@@ -276,61 +275,61 @@ def _as_mapping(item: Any, index: int) -> dict[str, Any]:
     if isinstance(item, Step):
         return item.model_dump(by_alias=True)
     if not isinstance(item, dict):
-        raise _problem(f"step #{index + 1}: expected a mapping with `id` and `type`")
+        raise problem(f"step #{index + 1}: expected a mapping with `id` and `type`")
     return dict(item)
 
 
 def _step_id(item: dict[str, Any], index: int) -> str:
     step_id = item.get("id")
     if step_id is None and isinstance(item.get("name"), str):
-        # The seed names steps ("Send Initial Email"); the id is that name as a slug.
+        # The JSON spelling names steps ("Send Initial Email"); the id is that name as a slug.
         step_id = re.sub(r"[^a-z0-9]+", "_", item["name"].lower()).strip("_")
     if not isinstance(step_id, str) or not step_id:
-        raise _problem(f"step #{index + 1}: id: every step needs an id (e.g. id: first_email)")
+        raise problem(f"step #{index + 1}: id: every step needs an id (e.g. id: first_email)")
     if not _ID.match(step_id):
-        raise _problem(
+        raise problem(
             f"step '{step_id}': id: use lower-case letters, digits and underscores, "
             "starting with a letter"
         )
     if step_id == END:
-        raise _problem(f"step '{step_id}': id: '{END}' is reserved; choose another id")
+        raise problem(f"step '{step_id}': id: '{END}' is reserved; choose another id")
     return step_id
 
 
 def _read_step(item: dict[str, Any], step_id: str, ids: list[str]) -> Step:
     where = f"step '{step_id}'"
     data = {"id": step_id, **{k: v for k, v in item.items() if k != "id"}}
-    for seed_name, days_name in _SEED_DAYS.items():
-        if seed_name in data:
-            days = data.pop(seed_name)
+    for json_name, days_name in _JSON_DAYS.items():
+        if json_name in data:
+            days = data.pop(json_name)
             if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
-                raise _problem(f"{where}: {seed_name}: not a number of days: {days!r}")
+                raise problem(f"{where}: {json_name}: not a number of days: {days!r}")
             data[days_name] = timedelta(days=days)
-    for seed_name, name in _SEED_NAMES.items():
-        if seed_name not in data:
+    for json_name, name in _JSON_NAMES.items():
+        if json_name not in data:
             continue
-        target = data.pop(seed_name)
+        target = data.pop(json_name)
         if isinstance(target, int) and not isinstance(target, bool):
             hint = f"{name}: {ids[target]}" if 0 <= target < len(ids) else f"{name}: <a step id>"
-            raise _problem(
-                f"{where}: {seed_name}: jumps by index ({target}) are not supported; "
+            raise problem(
+                f"{where}: {json_name}: jumps by index ({target}) are not supported; "
                 f"name the target step instead, e.g. `{hint}`"
             )
         data[name] = target
     if data.get("type") == "condition" and "condition" in data:
         data["if"] = data.pop("condition")
     if isinstance(data.get("if"), dict):
-        data["if"] = _seed_condition(data["if"])
+        data["if"] = _json_condition(data["if"])
     kind = data.get("type")
     if kind not in FIELDS_BY_TYPE:
-        raise _problem(f"{where}: type: unknown type {kind!r} (use one of {', '.join(STEP_TYPES)})")
+        raise problem(f"{where}: type: unknown type {kind!r} (use one of {', '.join(STEP_TYPES)})")
     known = {field.alias or name for name, field in Step.model_fields.items()}
     for key, value in data.items():
         if key not in known:
-            raise _problem(f"{where}: {key}: unknown field for a {kind} step")
+            raise problem(f"{where}: {key}: unknown field for a {kind} step")
         if key not in FIELDS_BY_TYPE[kind] and value not in (None, False, [], {}):
             allowed = ", ".join(sorted(FIELDS_BY_TYPE[kind] - {"id", "type"}))
-            raise _problem(f"{where}: {key}: does not apply to a {kind} step (use: {allowed})")
+            raise problem(f"{where}: {key}: does not apply to a {kind} step (use: {allowed})")
     try:
         return Step.model_validate(data)
     except ValidationError as err:
@@ -338,126 +337,16 @@ def _read_step(item: dict[str, Any], step_id: str, ids: list[str]) -> Step:
         message = str(first["msg"]).removeprefix("Value error, ")
         if first["loc"]:
             message = ".".join(str(p) for p in first["loc"]) + ": " + message
-        raise _problem(f"{where}: {message}") from None
+        raise problem(f"{where}: {message}") from None
 
 
-def _seed_condition(condition: dict[str, Any]) -> dict[str, Any]:
+def _json_condition(condition: dict[str, Any]) -> dict[str, Any]:
     out = dict(condition)
     if "operator" in out:
         out["op"] = out.pop("operator")
     for key in ("all", "any"):
         if isinstance(out.get(key), list):
-            out[key] = [_seed_condition(c) if isinstance(c, dict) else c for c in out[key]]
+            out[key] = [_json_condition(c) if isinstance(c, dict) else c for c in out[key]]
     if isinstance(out.get("not"), dict):
-        out["not"] = _seed_condition(out["not"])
+        out["not"] = _json_condition(out["not"])
     return out
-
-
-# ----------------------------------------------------------------------------- checking
-
-
-def check_template(params: SequenceParams) -> None:
-    """Whole-template checks: jump targets, messages, roles, reachability, busy cycles."""
-    steps = params.steps
-    if steps is None:
-        if params.workflow == TEMPLATE_WORKFLOW:
-            raise _problem(f"steps: the {TEMPLATE_WORKFLOW} workflow needs a list of steps")
-        return
-    if params.workflow != TEMPLATE_WORKFLOW:
-        raise _problem(
-            f"workflow: a template with steps runs on {TEMPLATE_WORKFLOW}, not {params.workflow}"
-        )
-    by_id: dict[str, Step] = {}
-    for step in steps:
-        if step.id in by_id:
-            raise _problem(f"step '{step.id}': id: used by two steps")
-        by_id[step.id] = step
-    for step in steps:
-        where = f"step '{step.id}'"
-        for field_name, target in step.jumps():
-            if target != END and target not in by_id:
-                raise _problem(f"{where}: {field_name}: no step with id {target!r}")
-        if step.template is not None and step.template not in params.messages:
-            known = ", ".join(sorted(params.messages)) or "none defined"
-            raise _problem(f"{where}: template: no message {step.template!r} in messages ({known})")
-        if step.fallback == Channel.EMAIL.value:
-            raise _problem(f"{where}: fallback: fall back to sms, call or a step id")
-        for role in step.roles or []:
-            if role not in params.approver_roles:
-                raise _problem(
-                    f"{where}: roles: {role!r} is not one of the template's approver_roles"
-                )
-    unreachable = [s.id for s in steps if s.id not in _reachable(steps, by_id)]
-    if unreachable:
-        raise _problem(
-            f"step '{unreachable[0]}': unreachable: no step leads to it "
-            "(add a jump with next/then/else, or remove it)"
-        )
-    cycle = _busy_cycle(steps, by_id)
-    if cycle:
-        path = " → ".join([*cycle, cycle[0]])
-        raise _problem(
-            f"step '{cycle[0]}': next: the steps {path} loop with no wait in between "
-            "(add a wait step or a delay)"
-        )
-
-
-def successors(steps: list[Step], index: int) -> list[str]:
-    """Where step `index` can go: its jumps, else the step after it (`end` when last)."""
-    step = steps[index]
-    if step.type == "end":
-        return []
-    following = steps[index + 1].id if index + 1 < len(steps) else END
-    if step.type == "condition":
-        return [t for t in (step.then, step.else_) if t is not None]
-    targets = [step.next if step.next is not None else following]
-    if step.fallback is not None and step.fallback not in Channel._value2member_map_:
-        targets.append(step.fallback)
-    return targets
-
-
-def _graph(steps: list[Step]) -> dict[str, list[str]]:
-    return {s.id: [t for t in successors(steps, i) if t != END] for i, s in enumerate(steps)}
-
-
-def _reachable(steps: list[Step], by_id: dict[str, Step]) -> set[str]:
-    graph = _graph(steps)
-    seen, todo = {steps[0].id}, [steps[0].id]
-    while todo:
-        for target in graph[todo.pop()]:
-            if target not in seen:
-                seen.add(target)
-                todo.append(target)
-    return seen
-
-
-def _busy_cycle(steps: list[Step], by_id: dict[str, Step]) -> list[str] | None:
-    """A cycle made only of steps that take no time, if any (depth-first search)."""
-    graph = {
-        node: [t for t in targets if not by_id[t].waits]
-        for node, targets in _graph(steps).items()
-        if not by_id[node].waits
-    }
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for target in graph[node]:
-            if state.get(target) == 1:
-                return stack[stack.index(target) :]
-            if target not in state:
-                found = visit(target)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None

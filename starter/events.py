@@ -19,7 +19,6 @@ from starter.limits import check_active_limit
 from starter.triggers import TriggerError, TriggerOutcome
 from store import Store
 from store.families import context_of
-from workflows import versions
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -71,7 +70,6 @@ async def send_event(
             triggered_by=f"event:{name}",
             rollout=rollout,
             family=context_of(row),
-            code_version=versions.CURRENT,
         ),
         id=workflow_id,
         task_queue=task_queue,

@@ -28,7 +28,6 @@ from contracts import (
 from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
-from workflows import versions
 from workflows.search_attributes import (
     FAMILY_ID,
     RISK_SCORE,
@@ -109,7 +108,6 @@ async def start_sequence(
                 triggered_by=triggered_by,
                 rollout=rollout,
                 family=family,
-                code_version=versions.CURRENT,
             ),
             id=workflow_id,
             task_queue=task_queue,

@@ -7,7 +7,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import InterventionResult, InterventionStart, TaskKind
-    from workflows.blocks import Intervention
+    from workflows.intervention import Intervention
 
 
 @workflow.defn

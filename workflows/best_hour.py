@@ -1,29 +1,21 @@
 """Best-hour placement: send in the local hour at which the family has answered most often.
 
 Asked for by a template with `best_hour: true`. The history is read by a local activity (one
-marker event per send); the choice itself is the pure `pick_hour`: an hour-long send window,
-inside the channel's own window when there is one, that the timing function then applies like
-any window (so a step moved past a weekend still lands in that hour). Without a usable
-history it falls back to the first open hour of the channel's window. Only templates that ask
-for it run any of this, so older histories replay unchanged.
+marker event per send, `Intervention.best_hour`); the choice is the pure `pick_hour` here: an
+hour-long send window, inside the channel's own window when there is one, that the timing
+function then applies like any window (so a step moved past a weekend still lands in that
+hour). Without a usable history it falls back to the first open hour of the channel's window.
 """
 
 from __future__ import annotations
 
-from datetime import time, timedelta
-from typing import TYPE_CHECKING
+from datetime import time
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.best_hour import ResponseHistoryActivities
-    from contracts import Channel, QuietHours
-    from contracts.windows import AnswerHoursRequest, SendWindow, open_minutes
-
-if TYPE_CHECKING:
-    from workflows.blocks import Intervention
-
-HISTORY_TIMEOUT = timedelta(seconds=10)
+    from contracts import QuietHours
+    from contracts.windows import SendWindow, open_minutes
 
 
 def hour_window(hour: int, window: SendWindow | None) -> SendWindow | None:
@@ -70,15 +62,3 @@ def _usable(hour: int, window: SendWindow | None, quiet: QuietHours | None) -> S
     if quiet is not None and not open_minutes(candidate, quiet.start, quiet.end):
         return None
     return candidate
-
-
-async def best_hour(flow: Intervention, channel: Channel) -> tuple[SendWindow | None, str]:
-    """Read the family's answer hours and pick the send window for `channel`."""
-    history = await workflow.execute_local_activity_method(
-        ResponseHistoryActivities.answer_hours,
-        AnswerHoursRequest(family_id=flow.start.family_id),
-        start_to_close_timeout=HISTORY_TIMEOUT,
-        summary="Read when the family answered before",
-    )
-    quiet = None if flow.params.urgent else flow.params.quiet_hours
-    return pick_hour(history.hours, flow.params.send_windows.get(channel), quiet)

@@ -23,11 +23,10 @@ with workflow.unsafe.imports_passed_through():
         Response,
     )
 
-from workflows import versions
-from workflows.runtime import SequenceRuntime
+from workflows.waiting import Waiting
 
 
-class HumanInputs(SequenceRuntime):
+class HumanInputs(Waiting):
     """Signals, the `decide` update and the `status` query of every sequence."""
 
     # ----------------------------------------------------------------- signals and query
@@ -35,28 +34,24 @@ class HumanInputs(SequenceRuntime):
     @workflow.signal
     def record_response(self, response: Response) -> None:
         """The family answered; a wait for a reply wakes up at once."""
-        self.responses.append(
+        self.progress.responses.append(
             ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now())
         )
 
     @workflow.signal
     def record_bounce(self, bounce: Bounce) -> None:
         """A sent message bounced: the step's fallback goes out at the sequence's next wait."""
-        # The patch marker is written when the first bounce arrives, so the histories of
-        # sequences that never saw one (all of those from before) replay unchanged; a bounce
-        # in a history from before this handler existed is ignored, as it was then.
-        if bounce.step_id not in self.bounces and versions.patched(self, "bounce-fallback"):
-            self.bounces[bounce.step_id] = bounce
+        self.progress.bounces.setdefault(bounce.step_id, bounce)
 
     @workflow.signal
     def approve(self, decision: Decision) -> None:
         """Approve the next (or the pending) approval gate; kept if it arrives early."""
-        self._decide("approve", decision)
+        self.take_decision("approve", decision)
 
     @workflow.signal
     def reject(self, decision: Decision) -> None:
         """Reject the next (or the pending) approval gate; the gated step is skipped."""
-        self._decide("reject", decision)
+        self.take_decision("reject", decision)
 
     @workflow.update
     def decide(self, request: DecideRequest) -> DecisionReceipt:
@@ -65,11 +60,12 @@ class HumanInputs(SequenceRuntime):
         The validator refuses before anything is written to history, so a refused decision
         leaves no trace in the workflow and the caller learns why straight away.
         """
-        assert self.pending_approval is not None  # the validator guarantees it
-        self._decide(request.verdict.value, request.decision)
+        pending = self.progress.pending_approval
+        assert pending is not None  # the validator guarantees it
+        self.take_decision(request.verdict.value, request.decision)
         return DecisionReceipt(
             verdict=request.verdict,
-            step_id=self.pending_approval.step_id,
+            step_id=pending.step_id,
             approver=request.decision.approver,
         )
 
@@ -82,12 +78,12 @@ class HumanInputs(SequenceRuntime):
                 f"role: {role!r} may not decide on {self.params.name} (allowed: {allowed})",
                 type="DecisionRefused",
             )
-        if self.pending_approval is None:
+        if self.progress.pending_approval is None:
             raise ApplicationError(
-                f"state: the sequence is {self.state.value}, not awaiting approval",
+                f"state: the sequence is {self.progress.state.value}, not awaiting approval",
                 type="DecisionRefused",
             )
-        if self.decisions:
+        if self.progress.queued_decisions:
             # A decision is already queued for this gate; a second one would be lost.
             raise ApplicationError(
                 "state: this approval has already been decided", type="DecisionRefused"
@@ -96,52 +92,38 @@ class HumanInputs(SequenceRuntime):
     @workflow.signal
     def record_event(self, event: Event) -> None:
         """Something happened outside (an event trigger); a wait `until` it wakes up."""
-        self.events.append(event)
+        self.progress.events.append(event)
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
         """Call the sequence off: compensations run, then it ends `cancelled`."""
-        if self.cancel_request is None:
-            self.cancel_request = request
+        if self.progress.cancel_request is None:
+            self.progress.cancel_request = request
 
     @workflow.signal
     def resume(self, answer: EscalationAnswer) -> None:
         """After an escalation: try the failed step again."""
-        self.escalation_answer = ("resume", answer)
+        self.progress.escalation_answer = ("resume", answer)
 
     @workflow.signal
     def skip(self, answer: EscalationAnswer) -> None:
         """After an escalation: leave the failed step and go on."""
-        self.escalation_answer = ("skip", answer)
+        self.progress.escalation_answer = ("skip", answer)
 
     @workflow.query
     def status(self) -> InterventionStatus:
         """State, current step, next action time, every step so far, responses, approvals."""
-        info = workflow.info()
-        return InterventionStatus(
-            workflow_id=info.workflow_id,
-            family_id=self.start.family_id,
-            template=self.params.name,
-            template_version=self.params.version,
-            state=self.state,
-            current_step=self.current_step,
-            next_action_at=self.next_action_at,
-            steps=list(self.steps.values()),
-            responses=self.responses,
-            pending_approval=self.pending_approval,
-            outcome=self.outcome,
-            decisions=self.decision_log,
-            rollout=self.start.rollout,
-        )
+        return self.progress
 
-    def _decide(self, verdict: str, decision: Decision) -> None:
+    def take_decision(self, verdict: str, decision: Decision) -> None:
+        """Queue a decision for the next gate, or log its refusal."""
         entry = {"verdict": verdict, **decision.model_dump(), "at": workflow.now().isoformat()}
         if decision.role not in self.params.approver_roles:
             # Refused, not queued: a decision from a role the template does not allow
             # must never open a gate. It stays in the log so the refusal is auditable.
             entry["refused"] = f"role {decision.role!r} may not decide"
-            self.decision_log.append(entry)
+            self.progress.decisions.append(entry)
             workflow.logger.warning("Refused %s from role %s", verdict, decision.role)
             return
-        self.decision_log.append(entry)
-        self.decisions.append((verdict, decision))
+        self.progress.decisions.append(entry)
+        self.progress.queued_decisions.append((verdict, decision))

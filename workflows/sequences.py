@@ -10,9 +10,9 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import Channel, Condition, InterventionResult, InterventionStart, TaskKind
-    from workflows.blocks import Intervention
+    from workflows.intervention import Intervention
+    from workflows.payment_and_onboarding import OnboardingSequence, PaymentReminder
     from workflows.scheduled import ScheduledTrigger
-    from workflows.seed_sequences import OnboardingSequence, PaymentReminder
     from workflows.template import TemplateIntervention
 
 RESPONDED = Condition(field="response_received", op="==", value=True)
@@ -20,7 +20,8 @@ RESPONDED = Condition(field="response_received", op="==", value=True)
 
 @workflow.defn
 class HighRiskIntervention(Intervention):
-    """The seed's story: email; up to 3 days for a reply; SMS; 2 days later an approved call."""
+    """High withdrawal risk: email; up to 3 days for a reply; SMS; 2 days later an approved
+    call."""
 
     call_reason = "High withdrawal risk: no reply to email or SMS"
 

@@ -31,17 +31,21 @@ with workflow.unsafe.imports_passed_through():
         Channel,
         InterventionResult,
         MessageTemplate,
+        State,
         Step,
+        StepRecord,
         StepStatus,
         TaskKind,
+        TemplateStart,
+        Undo,
     )
-    from contracts.carry import CarriedUndo, TemplateStart
     from contracts.webhooks import WebhookRequest
-    from workflows.blocks import SHORT_ACTIVITY, Intervention, describe
+    from workflows.intervention import SHORT_ACTIVITY, Intervention, describe
 
-from workflows import versions
-from workflows.audit import write_carried
-from workflows.template_carry import LOOP_PATCH, continue_from, restore, undo_action
+# Kept small: the log is for people; the decisions a gate still needs travel whole.
+DECISION_LOG_KEPT = 50
+# Step records of earlier runs kept for the status; a record an undo needs is always kept.
+EARLIER_STEPS_KEPT = 200
 
 
 @workflow.defn
@@ -53,42 +57,75 @@ class TemplateIntervention(Intervention):
         super().__init__(start)
         self.plan: list[Step] = list(start.params.steps or [])
         self.by_id = {step.id: step for step in self.plan}
-        self.last_outcome = "completed"
-        # Continue-as-new (see workflows/template_carry.py): the steps run in this run, the
-        # runs before it, where this one starts, and every registered undo as data.
-        self.ran: set[str] = set()
-        self.passes = 0
-        self.resume_at: str | None = None
-        self.undo_data: dict[str, CarriedUndo] = {}
-        self.carried_keys: set[str] = set()
         if start.carried is not None:
-            restore(self, start.carried)
+            # The next run of a looping template: the state the run before it ended with.
+            self.progress = start.carried
 
     @workflow.run
     async def run(self, start: TemplateStart) -> InterventionResult:
         return await self.carry_out(self.story)
 
     async def story(self) -> str:
-        position = 0 if self.resume_at is None else self._position(self.resume_at)
+        progress = self.progress
+        position = 0 if progress.resume_at is None else self._position(progress.resume_at)
         while position < len(self.plan):
             step = self.plan[position]
-            stopped = self._stop_reason()
+            stopped = self.stop_event()
+            if stopped == RESPONSE_RECEIVED:
+                return "stopped: response received"
             if stopped is not None:
-                return stopped
+                return f"stopped: event '{stopped}'"
             if step.type == "end":
-                return step.outcome or self.last_outcome
-            if (
-                step.id in self.ran or workflow.info().is_continue_as_new_suggested()
-            ) and versions.patched(self, LOOP_PATCH):
+                return step.outcome or progress.last_outcome
+            if step.id in progress.ran or workflow.info().is_continue_as_new_suggested():
                 # Looped back (or the history grew long): the next pass is a new run.
-                await continue_from(self, step.id)
-            self.ran.add(step.id)
+                await self.continue_from(step.id)
+            progress.ran.append(step.id)
             with self._overrides(step):
                 target = await self._run(step)
             if target == END:
-                return self.last_outcome
+                return progress.last_outcome
             position = self._position(target) if target is not None else position + 1
-        return self.last_outcome
+        return progress.last_outcome
+
+    async def continue_from(self, next_step: str) -> None:
+        """End this run and go on at `next_step` in a new one, carrying the state.
+
+        Each pass through a loop is a new run, so one run's history holds one pass however
+        long the sequence lives, and a step that runs again is a new side effect with a new
+        idempotency key (the key carries the run id): the second reminder is sent, not taken
+        for a retry of the first."""
+        # The rows still carried are written in this run; a signal or update being handled
+        # right now must land in this run's state first.
+        await self.write_carried_audits()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        progress = self.progress
+        kept = {(undo.step_id, undo.run) for undo in progress.undos}
+        steps = progress.steps
+        earlier = steps[-EARLIER_STEPS_KEPT:]
+        needed = [r for r in steps[:-EARLIER_STEPS_KEPT] if (r.step_id, r.run) in kept]
+        carried = progress.model_copy(
+            update={
+                # What belongs to this run only starts afresh; the family is read again.
+                "state": State.SCHEDULED,
+                "current_step": None,
+                "next_action_at": None,
+                "pending_approval": None,
+                "family": None,
+                "escalation_answer": None,
+                "bounces": {},
+                "bounce_fallbacks": {},
+                "handling_bounce": False,
+                "published_state": None,
+                "ran": [],
+                "steps": [*needed, *earlier],
+                "decisions": progress.decisions[-DECISION_LOG_KEPT:],
+                "run": progress.run + 1,
+                "resume_at": next_step,
+            }
+        )
+        start = self.start.model_copy(update={"carried": carried, "family": None})
+        workflow.continue_as_new(start, search_attributes=workflow.info().typed_search_attributes)
 
     # ----------------------------------------------------------------- one step
 
@@ -107,14 +144,7 @@ class TemplateIntervention(Intervention):
                 approval=step.requires_approval,
                 compensate=step.compensate,
             )
-            if step.compensate and task is not None:
-                self.undo_data[step.id] = CarriedUndo(
-                    kind="cancel_task",
-                    ref=self._ref(step.id),
-                    task_id=task,
-                    summary=f"Undo: cancel task {task}",
-                )
-            self.last_outcome = f"{kind.value} {'scheduled' if task else 'not approved'}"
+            self.progress.last_outcome = f"{kind.value} {'scheduled' if task else 'not approved'}"
             return step.next
         if step.type == "wait":
             await self._wait_step(step)
@@ -147,7 +177,7 @@ class TemplateIntervention(Intervention):
             fallback=Channel(fallback) if fallback else None,
         )
         if sent:
-            self.last_outcome = f"{channel.value} sent"
+            self.progress.last_outcome = f"{channel.value} sent"
         elif step.fallback is not None and fallback is None:
             return step.fallback  # a step id: the author's own fallback path
         return step.next
@@ -161,26 +191,26 @@ class TemplateIntervention(Intervention):
         summary = step.name or f"Wait {describe(timeout)}"
         if event and not step.name:
             summary = f"Wait up to {describe(timeout)} for '{event}'"
-        record = self._step(step.id, "wait", summary)
+        record = self.step(step.id, "wait", summary)
         record.status = StepStatus.RUNNING
         record.started_at = workflow.now()
         if timeout > timedelta(0):
-            self.next_action_at = workflow.now() + timeout
-        happened = await self._wait(lambda: self._event_seen(event), timeout, summary)
-        self.next_action_at = None
+            self.progress.next_action_at = workflow.now() + timeout
+        happened = await self.wait(lambda: self._event_seen(event), timeout, summary)
+        self.progress.next_action_at = None
         result = f"'{event}' received" if happened else "time passed"
-        self._finish_step(record, StepStatus.DONE, result)
+        self.finish_step(record, StepStatus.DONE, result)
 
     async def _approval(self, step: Step) -> str | None:
         reason = step.reason or step.label
-        record = self._step(step.id, "approval", f"Approval: {reason}")
-        await self._wait_until_due(record, step.delay, step.at)
+        record = self.step(step.id, "approval", f"Approval: {reason}")
+        await self.wait_until_due(record, step.delay, step.at)
         approved = await self.approval_gate(
             step.id, reason, roles=step.roles, timeout=step.timeout, on_timeout=step.on_timeout
         )
-        self._finish_step(record, StepStatus.DONE, "approved" if approved else "not approved")
+        self.finish_step(record, StepStatus.DONE, "approved" if approved else "not approved")
         if not approved:
-            self.last_outcome = f"not approved at {step.id}"
+            self.progress.last_outcome = f"not approved at {step.id}"
             return END
         return step.next
 
@@ -189,47 +219,56 @@ class TemplateIntervention(Intervention):
         summary = f"{step.method} {step.label}"
         if step.requires_approval and not await self._gate_before(step, summary):
             return step.next
-        record = self._step(step.id, "webhook", summary)
+        record = self.step(step.id, "webhook", summary)
         if not step.requires_approval:
-            await self._wait_until_due(record, step.delay, step.at)
+            await self.wait_until_due(record, step.delay, step.at)
         request = WebhookRequest(
-            ref=self._ref(step.id),
+            ref=self.ref(step.id),
             family_id=self.start.family_id,
             url=step.url,
             method=step.method,
             headers=step.headers,
             body=step.body,
         )
-        await write_carried(self)  # the webhook writes its own row: the earlier ones first
+        await self.write_carried_audits()  # the webhook writes its own row: earlier ones first
         while True:
-            self._begin(record)
+            self.begin(record)
             try:
                 result = await workflow.execute_activity_method(
                     WebhookActivities.call_webhook,
                     request,
                     start_to_close_timeout=SHORT_ACTIVITY,
-                    retry_policy=self._retry_policy(),
+                    retry_policy=self.retry_policy(),
                     summary=summary,
                 )
             except ActivityError as err:
                 record.attempts += 1
                 record.error = str(err.cause or err)
                 if step.fallback is not None:
-                    self._finish_step(record, StepStatus.FAILED, f"failed: {record.error}")
+                    self.finish_step(record, StepStatus.FAILED, f"failed: {record.error}")
                     return step.fallback
-                if await self._escalate(record) == "resume":
+                if await self.escalate(record) == "resume":
                     continue
-                self._finish_step(record, StepStatus.SKIPPED, f"skipped after: {record.error}")
+                self.finish_step(record, StepStatus.SKIPPED, f"skipped after: {record.error}")
                 return step.next
             break
         record.attempts += 1
         record.error = None
-        self._finish_step(record, StepStatus.DONE, f"http {result.status_code}")
-        self.last_outcome = f"{step.id} done"
+        self.finish_step(record, StepStatus.DONE, f"http {result.status_code}")
+        self.progress.last_outcome = f"{step.id} done"
         if step.compensate and step.undo is not None:
-            undo_call = step.undo
-            undo_ref = self._ref(f"{step.id}_undo")
-            undo = CarriedUndo(
+            self._register_undo(step, record)
+        return step.next
+
+    def _register_undo(self, step: Step, record: StepRecord) -> None:
+        """The webhook's undo call, run if the sequence is called off later."""
+        undo_call = step.undo
+        assert undo_call is not None
+        undo_ref = self.ref(f"{step.id}_undo")
+        self.progress.undos.append(
+            Undo(
+                step_id=step.id,
+                run=record.run,
                 kind="webhook",
                 ref=undo_ref,
                 request=WebhookRequest(
@@ -242,27 +281,25 @@ class TemplateIntervention(Intervention):
                 ),
                 summary=f"Undo: {undo_call.method} for {step.label}",
             )
-            self.undo_data[step.id] = undo.model_copy(update={"key": step.id})
-            self.compensations.append((step.id, undo_action(undo)))
-        return step.next
+        )
 
     async def _gate_before(self, step: Step, summary: str) -> bool:
         """Wait until the step is due, then for a person's approval; a no skips the step."""
-        record = self._step(step.id, step.type, summary)
-        await self._wait_until_due(record, step.delay, step.at)
+        record = self.step(step.id, step.type, summary)
+        await self.wait_until_due(record, step.delay, step.at)
         if await self.approval_gate(step.id, step.reason or summary):
             return True
-        self._finish_step(record, StepStatus.SKIPPED, "not approved")
+        self.finish_step(record, StepStatus.SKIPPED, "not approved")
         return False
 
     # ----------------------------------------------------------------- helpers
 
-    def _message(self, template_name: str) -> Any:
-        # An inline message is known by its step id; a named one lives in `messages`.
+    def message(self, template_name: str) -> Any:
+        """An inline message is known by its step id; a named one lives in `messages`."""
         step = self.by_id.get(template_name)
         if step is not None and step.message is not None and step.template is None:
             return MessageTemplate(subject=step.subject, body=step.message)
-        return super()._message(template_name)
+        return super().message(template_name)
 
     @contextlib.contextmanager
     def _overrides(self, step: Step) -> Iterator[None]:
@@ -285,15 +322,7 @@ class TemplateIntervention(Intervention):
             self.params = template
 
     def _event_seen(self, name: str | None) -> bool:
-        return name is not None and any(event.name == name for event in self.events)
-
-    def _stop_reason(self) -> str | None:
-        for condition in self.params.stop_when:
-            if condition == RESPONSE_RECEIVED and self.responded:
-                return "stopped: response received"
-            if self._event_seen(condition):
-                return f"stopped: event '{condition}'"
-        return None
+        return name is not None and any(event.name == name for event in self.progress.events)
 
     def _position(self, step_id: str) -> int:
         return next(i for i, step in enumerate(self.plan) if step.id == step_id)

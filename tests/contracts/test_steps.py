@@ -32,17 +32,17 @@ def problem(tmp_path: Path, steps: list[dict[str, Any]], **extra: Any) -> str:
     return str(caught.value)
 
 
-def test_the_seed_example_as_written_asks_for_named_jumps():
+def test_jumps_by_index_ask_for_named_jumps():
     with pytest.raises(TemplateFileError) as caught:
-        read_template(HERE / "seed_as_written.yaml")
+        read_template(HERE / "jumps_by_index.yaml")
     assert str(caught.value).endswith(
         "step 'check_response': if_true_step: jumps by index (5) are not supported; "
         "name the target step instead, e.g. `then: mark_complete`"
     )
 
 
-def test_the_shipped_seed_template_loads_with_the_seed_spelling():
-    params = read_template(TEMPLATES / "seed_high_risk_intervention.yaml")
+def test_the_six_step_template_loads_in_the_json_spelling():
+    params = read_template(TEMPLATES / "high_risk_six_steps.yaml")
     assert params.workflow == "TemplateIntervention"
     steps = params.steps
     assert steps is not None

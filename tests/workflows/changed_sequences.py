@@ -10,7 +10,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import Channel, InterventionResult, InterventionStart
-    from workflows.blocks import Intervention
+    from workflows.intervention import Intervention
 
 
 @workflow.defn(name="HighRiskIntervention")

@@ -1,10 +1,13 @@
-"""Record the replay-test histories: `python -m tests.workflows.record_histories [FOLDER]`
-(`... current family_given` for the shape started with the family in its input).
+"""Record the histories the replay tests guard: `python -m tests.workflows.record_histories
+[SHAPE ...]` (every shape when none is named).
 
-Runs each sequence shape under the time-skipping server with the real activities and saves
-`history.to_json()` under `histories/` (or `histories/FOLDER/`, e.g. `current` for runs on
-`workflows.versions.CURRENT`). Re-record only on purpose: the point of the stored files is
-that they come from older code; a new folder keeps the older ones.
+Runs each sequence shape under the time-skipping server with the real activities, started as
+the triggers start them, and saves `history.to_json()` under `histories/<folder>/<shape>.json`
+(one file per run, `<shape>_run<n>.json`, for a sequence that continues as new).
+
+Record a shape again only on purpose: after a change to a sequence's commands that went in
+behind `workflow.patched("<id>")`, record the new path under a new shape name and keep the
+old file, so that the replay tests cover both.
 """
 
 from __future__ import annotations
@@ -14,15 +17,29 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from contracts import CancelRequest, Channel, Decision, Response
+from activities.breaker import BreakerPolicy
+from contracts import (
+    Bounce,
+    CancelRequest,
+    Channel,
+    Decision,
+    EscalationAnswer,
+    Event,
+    InterventionStatus,
+    Response,
+    SequenceParams,
+    State,
+)
 from starter.dev import find_binary
 from starter.settings import Settings
 from starter.templates import builtin_templates
@@ -30,52 +47,211 @@ from starter.triggers import start_sequence
 from store import Store, migrate
 from store.families import context_of
 from tests.conftest import FAMILIES, register_search_attributes
+from tests.fake_provider import FakeProvider
 from worker import build_worker
 
-HERE = Path(__file__).parent / "histories"
-Step = Callable[[WorkflowEnvironment, WorkflowHandle[Any, Any]], Awaitable[None]]
+HISTORIES = Path(__file__).parent / "histories"
+Handle = WorkflowHandle[Any, Any]
+Act = Callable[[WorkflowEnvironment, Handle], Awaitable[None]]
+
+# A data template that loops: each pass through `remind` is a new run (continue-as-new).
+LOOP: dict[str, Any] = {
+    "name": "weekly_reminder",
+    "quiet_hours": None,
+    "caps": {},
+    "steps": [
+        {"id": "open_call", "type": "call", "reason": "Follow up by phone", "compensate": True},
+        {"id": "remind", "type": "sms", "message": "Hi {{ first_name }}, a reminder."},
+        {"id": "pause", "type": "wait", "duration": "7d", "until": "response_received"},
+        {
+            "id": "answered",
+            "type": "condition",
+            "if": {"field": "response_received", "op": "==", "value": True},
+            "then": "sign_off",
+            "else": "remind",
+        },
+        {"id": "sign_off", "type": "approval", "roles": ["coordinator"], "timeout": "1d"},
+        {"id": "thanks", "type": "email", "message": "Thank you, {{ first_name }}."},
+    ],
+}
+# The medium-risk sequence with a short wait and an SMS the provider refuses once.
+ESCALATING: dict[str, Any] = {
+    "caps": {},
+    "delays": {"wait_for_reply": timedelta(seconds=1)},
+}
+
+SARAH = Decision(approver="sarah", role="coordinator")
+DANA = Decision(approver="dana", role="billing")
 
 
-async def approve(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
-    await handle.signal("approve", Decision(approver="sarah", role="coordinator"))
+async def nothing(env: WorkflowEnvironment, handle: Handle) -> None:
+    return None
 
 
-async def reply(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+async def approve(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(days=6))  # at the call's approval gate
+    await handle.signal("approve", SARAH)
+
+
+async def approve_early(env: WorkflowEnvironment, handle: Handle) -> None:
+    await handle.signal("approve", SARAH)  # before the gate exists: kept until it does
+
+
+async def reply(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.signal("record_response", Response(channel=Channel.EMAIL))
 
 
-async def cancel(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
-    await env.sleep(86400)
+async def cancel(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(days=1))
     await handle.signal("cancel", CancelRequest(reason="family withdrew"))
 
 
-SHAPES: dict[str, tuple[str, Step]] = {
-    "high_risk_full": ("high_risk_intervention", approve),
-    "high_risk_responded": ("high_risk_intervention", reply),
-    "high_risk_cancelled": ("high_risk_intervention", cancel),
-    "template_full": ("high_risk_as_data", approve),
+async def bounce(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(hours=1))  # the email is out; the wait for a reply runs
+    await handle.signal("record_bounce", Bounce(channel=Channel.EMAIL, step_id="first_email"))
+    await handle.signal("approve", SARAH)
+
+
+async def billing_approves(env: WorkflowEnvironment, handle: Handle) -> None:
+    await handle.signal("approve", DANA)
+
+
+async def paid_after_the_call(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(days=18))  # weekends and send windows: the call is open
+    await handle.signal("record_event", Event(name="payment_received"))
+
+
+async def loop_then_reply(env: WorkflowEnvironment, handle: Handle) -> None:
+    await handle.signal("approve", SARAH)
+    await env.sleep(timedelta(days=15))  # three reminders, a week apart
+    await handle.signal("record_response", Response(channel=Channel.SMS, note="we are fine"))
+
+
+async def cancel_in_second_run(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(days=8))
+    await handle.signal("cancel", CancelRequest(reason="family withdrew"))
+
+
+def answer_when_paused(signal: str) -> Act:
+    async def act(env: WorkflowEnvironment, handle: Handle) -> None:
+        for _ in range(150):
+            status = await handle.query("status", result_type=InterventionStatus)
+            if status.state == State.PAUSED:
+                break
+            await asyncio.sleep(0.1)
+        if signal == "cancel":
+            await handle.signal("cancel", CancelRequest(reason="not worth it"))
+        else:
+            await handle.signal(signal, EscalationAnswer(by="sarah", note="checked"))
+
+    return act
+
+
+@dataclass
+class Shape:
+    """A run to record: which template (a shipped one's name, or a step list), for which
+    family, what people do while it runs, and whether the SMS provider refuses once."""
+
+    folder: str
+    template: str | dict[str, Any]
+    act: Act
+    update: dict[str, Any] = field(default_factory=lambda: {"quiet_hours": None})
+    family: str = "F1"
+    sms_refused: bool = False
+
+
+SHAPES: dict[str, Shape] = {
+    "high_risk_full": Shape("high_risk", "high_risk_intervention", approve),
+    "high_risk_responded": Shape("high_risk", "high_risk_intervention", reply),
+    "high_risk_cancelled": Shape("high_risk", "high_risk_intervention", cancel),
+    "high_risk_approved_early": Shape("high_risk", "high_risk_intervention", approve_early),
+    "high_risk_bounce_fallback": Shape("high_risk", "high_risk_intervention", bounce),
+    "medium_risk_no_reply": Shape("medium_risk", "medium_risk_intervention", nothing),
+    "payment_reminder_full": Shape(
+        "payment_and_onboarding", "payment_reminder", billing_approves, {}, "F2"
+    ),
+    "payment_reminder_paid_after_call": Shape(
+        "payment_and_onboarding", "payment_reminder", paid_after_the_call, {}, "F2"
+    ),
+    "onboarding_full": Shape("payment_and_onboarding", "onboarding", nothing, {}, "F2"),
+    "template_full": Shape("template", "high_risk_as_data", approve),
+    "template_loop": Shape("template", LOOP, loop_then_reply, {}),
+    "template_loop_cancelled": Shape("template", LOOP, cancel_in_second_run, {}),
+    **{
+        f"escalation_{answer}": Shape(
+            "escalation",
+            "medium_risk_intervention",
+            answer_when_paused(answer),
+            {"quiet_hours": None, **ESCALATING},
+            sms_refused=True,
+        )
+        for answer in ("resume", "skip", "cancel")
+    },
 }
 
 
-async def record(
-    shapes: dict[str, tuple[str, Step]],
-    folder: Path,
-    family: str,
-    update: dict[str, Any],
-    *,
-    family_given: bool = False,
-) -> None:
-    """Run each shape for `family` (template params changed by `update`); save its history.
+async def run_histories(env: WorkflowEnvironment, handle: Handle) -> list[WorkflowHistory]:
+    """The history of every run of the sequence, first to last."""
+    histories = []
+    run_id = handle.first_execution_run_id or handle.result_run_id
+    while run_id:
+        history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return histories
 
-    `family_given`: started as the triggers start them, with the family read beforehand."""
+
+async def record_one(
+    env: WorkflowEnvironment,
+    store: Store,
+    provider: FakeProvider,
+    settings: Settings,
+    name: str,
+    shape: Shape,
+) -> None:
+    """Run one shape to its end and save the history of each of its runs."""
+    if isinstance(shape.template, str):
+        params = await store.templates.active(shape.template)
+        assert params is not None
+    else:
+        params = SequenceParams.model_validate(shape.template)
+    if shape.sms_refused:
+        provider.script("sms", 400)
+    row = await store.families.get(shape.family)
+    assert row is not None
+    outcome = await start_sequence(
+        env.client,
+        params.model_copy(update=shape.update),
+        shape.family,
+        task_queue=settings.task_queue,
+        family=context_of(row),
+    )
+    assert outcome.handle is not None, outcome.message
+    await shape.act(env, outcome.handle)
+    result = await outcome.handle.result()
+    histories = await run_histories(env, outcome.handle)
+    folder = HISTORIES / shape.folder
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-off script
+    for number, history in enumerate(histories, start=1):
+        suffix = f"_run{number}" if len(histories) > 1 else ""
+        (folder / f"{name}{suffix}.json").write_text(history.to_json())
+    print(f"recorded {name}: {result.state} ({result.outcome}), {len(histories)} run(s)")
+
+
+async def main(*which: str) -> None:
+    shapes = {name: SHAPES[name] for name in which} if which else SHAPES
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
     )
     async with env:
         await register_search_attributes(env.client)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, FakeProvider().running() as provider:
             url = f"sqlite+aiosqlite:///{tmp}/store.db"
             await migrate(url)
             store = Store.from_url(url)
@@ -83,40 +259,14 @@ async def record(
                 await store.families.upsert(family_id, name, email=email, phone=phone, timezone=tz)
             for params in builtin_templates():
                 await store.templates.save(params)
-            settings = Settings(task_queue=f"tq-{uuid.uuid4()}")
-            async with httpx.AsyncClient() as http, build_worker(env.client, store, http, settings):
-                for shape, (template, act) in shapes.items():
-                    stored = await store.templates.active(template)
-                    assert stored is not None
-                    row = await store.families.get(family)
-                    assert row is not None
-                    outcome = await start_sequence(
-                        env.client,
-                        stored.model_copy(update=update),
-                        family,
-                        task_queue=settings.task_queue,
-                        family=context_of(row) if family_given else None,
-                    )
-                    assert outcome.handle is not None
-                    await act(env, outcome.handle)
-                    await outcome.handle.result()
-                    history = await outcome.handle.fetch_history()
-                    (folder / f"{shape}.json").write_text(history.to_json())
-                    print(f"recorded {shape}")
+            settings = provider.settings(Settings(task_queue=f"tq-{uuid.uuid4()}"))
+            async with (
+                httpx.AsyncClient(timeout=10.0) as http,
+                build_worker(env.client, store, http, settings, breaker_policy=BreakerPolicy()),
+            ):
+                for name, shape in shapes.items():
+                    await record_one(env, store, provider, settings, name, shape)
             await store.close()
-
-
-# Runs on today's code as the triggers start them: the family in the input, no local activity.
-FAMILY_GIVEN: dict[str, tuple[str, Step]] = {
-    "high_risk_full_family_given": ("high_risk_intervention", approve)
-}
-
-
-async def main(folder: str = "", *which: str) -> None:
-    if "family_given" in which:
-        await record(FAMILY_GIVEN, HERE / folder, "F1", {"quiet_hours": None}, family_given=True)
-        return
-    await record(SHAPES, HERE / folder, "F1", {"quiet_hours": None})
 
 
 if __name__ == "__main__":

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from contracts import (
-    Bounce,
     CancelRequest,
     Channel,
     Decision,
@@ -24,8 +20,6 @@ from contracts import (
 from starter.settings import Settings
 from starter.triggers import start_sequence
 from store import Store
-from store.families import context_of
-from workflows.sequences import SEQUENCES
 
 COORDINATOR = Decision(approver="sarah", role="coordinator", note="go ahead")
 
@@ -68,7 +62,7 @@ async def test_full_sequence_without_a_reply(time_env, store, settings, ts_worke
     sms_at = steps["first_sms"].started_at
     call_at = steps["call"].started_at
     assert sms_at is not None and call_at is not None
-    # The seed's offsets: SMS 3 days after the email, the call 2 days after that.
+    # The template's offsets: SMS 3 days after the email, the call 2 days after that.
     assert timedelta(days=3) <= sms_at - t0 < timedelta(days=3, minutes=1)
     assert timedelta(days=5) <= call_at - t0 < timedelta(days=5, minutes=1)
 
@@ -162,107 +156,3 @@ async def test_email_without_address_falls_back_to_sms(time_env, store, settings
     assert steps["first_email"].status == StepStatus.FELL_BACK
     assert steps["first_email_fallback_sms"].status == StepStatus.DONE
     assert [m.channel for m in await store.messages.for_workflow(handle.id)] == ["sms"]
-
-
-async def test_an_email_bounce_sends_the_sms_fallback_at_once(time_env, store, settings, ts_worker):
-    handle = await start(time_env, store, settings)
-    await handle.signal("approve", COORDINATOR)
-    await time_env.sleep(timedelta(days=1))
-    bounce = Bounce(channel=Channel.EMAIL, step_id="first_email", reason="550 no such mailbox")
-    await handle.signal("record_bounce", bounce)
-    await handle.signal("record_bounce", bounce)  # a provider's retry changes nothing
-    for _ in range(100):
-        st = await status(handle)
-        steps = {s.step_id: s for s in st.steps}
-        fallback = steps.get("first_email_fallback_sms")
-        if fallback is not None and fallback.status == StepStatus.DONE:
-            break
-        await asyncio.sleep(0.1)
-    assert fallback is not None and fallback.status == StepStatus.DONE
-    email = steps["first_email"]
-    assert email.status == StepStatus.FELL_BACK
-    assert email.error == "HardBounce: 550 no such mailbox"
-    # The sequence is back in its 3-day wait for a reply, with the same deadline.
-    assert (st.state, st.current_step) == (State.SCHEDULED, "wait_reply")
-    assert email.finished_at is not None and st.next_action_at is not None
-    assert fallback.started_at is not None and steps["wait_reply"].started_at is not None
-    assert st.next_action_at == steps["wait_reply"].started_at + timedelta(days=3)
-    # Sent when the bounce arrived, a day into the wait, not when the wait ended.
-    assert fallback.started_at - steps["wait_reply"].started_at < timedelta(days=1, minutes=1)
-
-    result = await handle.result()
-    assert result.outcome == "call scheduled"
-    steps = {s.step_id: s for s in result.steps}
-    assert list(steps) == [
-        "first_email",
-        "wait_reply",
-        "first_email_fallback_sms",
-        "answered",
-        "first_sms",
-        "call",
-    ]
-    # The story's own SMS still goes out when the 3-day wait ends.
-    sms_at, waited_from = steps["first_sms"].started_at, steps["wait_reply"].started_at
-    assert sms_at is not None and waited_from is not None
-    assert timedelta(days=3) <= sms_at - waited_from < timedelta(days=3, minutes=1)
-    messages = await store.messages.for_workflow(handle.id)
-    assert [(m.channel, m.step_id) for m in messages] == [
-        ("email", "first_email"),
-        ("sms", "first_email_fallback_sms"),
-        ("sms", "first_sms"),
-    ]
-    audit = [
-        (a.step_id, a.outcome, a.error_type) for a in await store.steps.for_workflow(handle.id)
-    ]
-    assert ("first_email", "fell back to sms", "HardBounce") in audit
-    # The bounce's path replays deterministically.
-    replayer = Replayer(workflows=SEQUENCES, data_converter=pydantic_data_converter)
-    replay = await replayer.replay_workflow(await handle.fetch_history())
-    assert replay.replay_failure is None
-
-
-async def test_quiet_hours_move_the_first_email(time_env, store, settings, ts_worker):
-    params = await store.templates.active("high_risk_intervention")
-    assert params is not None
-    handle = await start(time_env, store, settings, quiet_hours=params.quiet_hours)
-    await handle.signal("record_response", Response(channel=Channel.EMAIL))
-    result = await handle.result()
-    email = result.steps[0]
-    assert email.due_at is not None and email.started_at is not None
-    assert email.started_at >= email.due_at
-    # Family F1 lives in UTC: never sent at night or at the weekend.
-    assert 8 <= email.started_at.hour < 20
-    assert email.started_at.weekday() < 5
-
-
-def local_activities(history: Any) -> int:
-    return sum(
-        1
-        for event in history.events
-        if event.HasField("marker_recorded_event_attributes")
-        and event.marker_recorded_event_attributes.marker_name == "core_local_activity"
-    )
-
-
-async def test_a_family_read_by_the_starter_is_not_read_again(time_env, store, settings, ts_worker):
-    """The triggers hand the family they read to the run; without it the run reads it."""
-    params = await store.templates.active("high_risk_intervention")
-    assert params is not None
-    params = params.model_copy(update={"quiet_hours": None})
-    row = await store.families.get("F2")
-    assert row is not None
-    given = await start_sequence(
-        time_env.client, params, "F2", task_queue=settings.task_queue, family=context_of(row)
-    )
-    assert given.started and given.handle is not None
-    read = await start(time_env, store, settings, family="F1")
-    # Both replies before either result: awaiting a result lets the test server skip time.
-    for handle in (given.handle, read):
-        await handle.signal("record_response", Response(channel=Channel.EMAIL))
-    for handle in (given.handle, read):
-        assert (await handle.result()).outcome == "responded to outreach"
-    # The wait's audit row goes in one local activity before the check, in both runs; only
-    # the run started without the family reads it through another.
-    assert local_activities(await given.handle.fetch_history()) == 1
-    assert local_activities(await read.fetch_history()) == 2
-    assert [m.channel for m in await store.messages.for_workflow(given.handle.id)] == ["email"]

@@ -149,8 +149,8 @@ async def test_cancel_after_the_call_cancels_the_task(time_env, store, settings,
     assert [t.status for t in await store.tasks.for_workflow(handle.id)] == ["cancelled"]
 
 
-async def test_the_seed_example_runs_as_written(time_env, store, settings, ts_worker):
-    handle = await start(time_env, store, settings, "seed_high_risk_intervention")
+async def test_the_six_step_template_runs_as_written(time_env, store, settings, ts_worker):
+    handle = await start(time_env, store, settings, "high_risk_six_steps")
     result = await handle.result()
     assert result.state == State.COMPLETED
     assert [s.step_id for s in result.steps] == [

@@ -1,0 +1,310 @@
+"""`Intervention`: the one base class every sequence is told with.
+
+A sequence is a short class that subclasses `Intervention` and tells its story with its
+building blocks: `send`, `wait_for_response`, `check`, `open_task`, `approval_gate`,
+`escalate`, ending with `carry_out` / `finish`. Everything the story should not have to
+repeat lives here once: local-time scheduling, frequency caps, retries and fallbacks,
+escalation to a person, compensation, signals, the `status` query, search attributes and
+the summaries that make the Web UI's history read like the story.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from datetime import time as clock_time
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+with workflow.unsafe.imports_passed_through():
+    from activities import ChannelActivities, FamilyActivities
+    from activities.best_hour import ResponseHistoryActivities
+    from activities.channels import FREQUENCY_CAPPED
+    from contracts import (
+        Channel,
+        Condition,
+        ConditionRequest,
+        SendRequest,
+        State,
+        StepRecord,
+        StepStatus,
+        TaskKind,
+    )
+    from contracts.windows import AnswerHoursRequest, SendWindow
+    from workflows import metrics, timing
+
+from workflows.best_hour import pick_hour
+from workflows.runtime import SHORT_ACTIVITY, SequenceCancelled, describe
+from workflows.tasks import TaskBlocks
+
+__all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
+
+HISTORY_TIMEOUT = timedelta(seconds=10)
+
+
+class Intervention(TaskBlocks):
+    """Base class of every sequence: the shared building blocks a story is told with."""
+
+    async def send(
+        self,
+        channel: Channel,
+        template_name: str,
+        *,
+        step: str | None = None,
+        delay: timedelta = timedelta(0),
+        at: clock_time | None = None,
+        fallback: Channel | None = None,
+    ) -> bool:
+        """Send a message on a channel at the right local time.
+
+        On a permanent failure or exhausted retries, fall back (email → SMS → call task)
+        or escalate to a person. Returns True when a message went out on some channel.
+        """
+        self.check_cancelled()
+        step_id = step or f"{channel.value}_{template_name}"
+        record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
+        record.channel = channel
+        note, window = None, None
+        if at is None and self.params.best_hour and channel != Channel.CALL:
+            window, note = await self.best_hour(channel)
+        await self.wait_until_due(record, delay, at, channel, note, window)
+        if channel == Channel.CALL:
+            return await self.fallback_to_call(record, template_name)
+        return await self.send_now(record, template_name, fallback)
+
+    async def send_now(
+        self, record: StepRecord, template_name: str, fallback: Channel | None
+    ) -> bool:
+        """Send a due step; a capped send waits for its cap's next slot and tries again.
+
+        The send activity checks the cap itself, so the common, uncapped case runs nothing
+        before it; a refused send names the next slot."""
+        channel = record.channel
+        family = self.progress.family
+        assert channel is not None and family is not None
+        cap = self.params.caps.get(channel)
+        while True:
+            if channel in family.opted_out or channel not in family.channels:
+                record.error = f"family has no usable {channel.value} channel"
+                return await self.after_failure(record, template_name, fallback, record.error)
+            self.begin(record)
+            try:
+                result = await workflow.execute_activity_method(
+                    ChannelActivities.send_email
+                    if channel == Channel.EMAIL
+                    else ChannelActivities.send_sms,
+                    SendRequest(
+                        ref=self.ref(record.step_id).model_copy(
+                            update={"round": self.progress.escalations.get(record.step_id, 0)}
+                        ),
+                        family_id=self.start.family_id,
+                        channel=channel,
+                        template_name=template_name,
+                        message=self.message(template_name),
+                        cap=cap,
+                        audits=self.take_carried_audits(),
+                    ),
+                    start_to_close_timeout=self.params.retry.attempt_timeout,
+                    retry_policy=self.retry_policy(),
+                    summary=f"Send {channel.value} '{template_name}'",
+                )
+            except ActivityError as err:
+                slot = _capped_until(err)
+                if slot is not None:  # not a failure: wait for the cap's next window
+                    await self.wait_for_slot(record, slot)
+                    self.check_cancelled()
+                    continue
+                self.note_send_error(record, err)
+                if fallback is None and await self.escalate(record) == "resume":
+                    continue
+                return await self.after_failure(record, template_name, fallback, record.error)
+            record.attempts += result.attempts
+            record.error = None
+            self.finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
+            if fallback is not None:
+                self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
+            return True
+
+    def note_send_error(self, record: StepRecord, err: ActivityError) -> None:
+        """Record a failed send on its step and in the channel error metric."""
+        record.attempts += _attempts(err, self.params.retry.max_attempts)
+        record.error = _describe_error(err)
+        cause = err.cause
+        kind = type(cause).__name__
+        if isinstance(cause, ApplicationError):
+            kind = cause.type or "ApplicationError"
+        assert record.channel is not None
+        metrics.channel_error(self.params.name, record.channel.value, kind)
+
+    async def after_failure(
+        self, record: StepRecord, template_name: str, fallback: Channel | None, error: str | None
+    ) -> bool:
+        """Skip a step that could not go out, or send its fallback (email → SMS → call)."""
+        if fallback is None:
+            self.finish_step(record, StepStatus.SKIPPED, f"skipped after: {error}")
+            self.audit_step(record, "skipped")
+            return False
+        self.finish_step(record, StepStatus.FELL_BACK, f"fell back to {fallback.value}")
+        self.audit_step(record, f"fell back to {fallback.value}")
+        next_fallback = Channel.CALL if fallback == Channel.SMS else None
+        return await self.send(
+            fallback,
+            template_name,
+            step=f"{record.step_id}_fallback_{fallback.value}",
+            fallback=next_fallback,
+        )
+
+    async def fall_back_after_bounce(self) -> None:
+        """A sent step bounced: it falls back as a failed send does, once, then the story's
+        wait resumes where it was (its step, state and next action time)."""
+        progress = self.progress
+        step_id = next(s for s in progress.bounces if s in progress.bounce_fallbacks)
+        bounce = progress.bounces[step_id]
+        fallback, template_name = progress.bounce_fallbacks.pop(step_id)
+        record = self.find_step(step_id)
+        assert record is not None
+        record.error = f"HardBounce: {bounce.reason or f'the {bounce.channel.value} bounced'}"
+        metrics.channel_error(self.params.name, bounce.channel.value, "HardBounce")
+        resume = (progress.current_step, progress.state, progress.next_action_at)
+        progress.handling_bounce = True
+        try:
+            await self.after_failure(record, template_name, fallback, record.error)
+        finally:
+            progress.handling_bounce = False
+        progress.current_step, state, progress.next_action_at = resume
+        self.set_state(state)
+
+    async def fallback_to_call(self, record: StepRecord, template_name: str) -> bool:
+        """The last fallback: a coordinator calls the family."""
+        task_id = await self.run_task(
+            record,
+            TaskKind.CALL,
+            f"Messages could not be delivered ('{template_name}'): please call",
+            compensate=False,
+        )
+        return task_id is not None
+
+    async def wait_for_response(self, timeout: timedelta, *, step: str = "wait_reply") -> bool:
+        """Wait up to `timeout` for the family to answer; a `record_response` wakes it."""
+        self.check_cancelled()
+        summary = f"Wait up to {describe(timeout)} for a reply"
+        record = self.step(step, "wait", summary)
+        record.status = StepStatus.RUNNING
+        record.started_at = workflow.now()
+        if not self.responded:
+            self.progress.next_action_at = workflow.now() + timeout
+            self.set_state(State.SCHEDULED)
+        answered = await self.wait(lambda: self.responded, timeout, summary)
+        self.progress.next_action_at = None
+        outcome = "reply received" if answered else "no reply"
+        self.finish_step(record, StepStatus.DONE, outcome)
+        self.audit_step(record, outcome)
+        return answered
+
+    async def check(self, condition: Condition, *, step: str, summary: str) -> bool:
+        """Evaluate a condition against the family's current data, the prediction and replies."""
+        self.check_cancelled()
+        record = self.step(step, "condition", summary)
+        self.begin(record)
+        await self.write_carried_audits()  # the check writes its own row: the earlier first
+        result = await workflow.execute_activity_method(
+            FamilyActivities.evaluate_condition,
+            ConditionRequest(
+                ref=self.ref(step),
+                family_id=self.start.family_id,
+                condition=condition,
+                facts=self.facts(),
+            ),
+            start_to_close_timeout=SHORT_ACTIVITY,
+            summary=summary,
+        )
+        record.attempts += 1
+        self.finish_step(record, StepStatus.DONE, f"{result.value}: {result.explanation}")
+        return result.value
+
+    def facts(self) -> dict[str, Any]:
+        """What a condition may read besides the family's data: replies, events, prediction."""
+        prediction = self.start.prediction
+        responses = self.progress.responses
+        return {
+            "response_received": self.responded,
+            "responses": [r.channel.value for r in responses],
+            # Per channel, e.g. `email_response_received`.
+            **{
+                f"{c.value}_response_received": any(r.channel == c for r in responses)
+                for c in Channel
+            },
+            "events": {e.name: e.data for e in self.progress.events},
+            "probability": prediction.probability if prediction else None,
+            "confidence": prediction.confidence if prediction else None,
+        }
+
+    async def best_hour(self, channel: Channel) -> tuple[SendWindow | None, str]:
+        """Read the family's answer hours and pick the send window for `channel`."""
+        history = await workflow.execute_local_activity_method(
+            ResponseHistoryActivities.answer_hours,
+            AnswerHoursRequest(family_id=self.start.family_id),
+            start_to_close_timeout=HISTORY_TIMEOUT,
+            summary="Read when the family answered before",
+        )
+        quiet = None if self.params.urgent else self.params.quiet_hours
+        return pick_hour(history.hours, self.params.send_windows.get(channel), quiet)
+
+    async def wait_for_slot(self, record: StepRecord, slot: datetime) -> None:
+        """Sleep until `slot` (the start of the cap's next window), moved out of quiet hours.
+
+        The cap is checked again by the next send: another sequence may have used the slot."""
+        channel = record.channel
+        family = self.progress.family
+        assert channel is not None and family is not None
+        cap = self.params.caps[channel]
+        label = channel.value.upper() if channel == Channel.SMS else channel.value
+        now = workflow.now()
+        placement = timing.next_allowed_time(
+            slot,
+            family.timezone,
+            self.params.quiet_hours,
+            urgent=self.params.urgent,
+            window=self.params.send_windows.get(channel),
+        )
+        reason = f"frequency cap: {cap.describe()} by {channel.value}"
+        record.due_at = placement.at
+        record.due_reason = f"{reason}; {placement.reason}" if placement.reason else reason
+        self.progress.next_action_at = placement.at
+        self.set_state(State.SCHEDULED)
+        await self.wait(
+            lambda: False,
+            placement.at - now,
+            f"Wait for the {label} cap ({cap.describe()}) until "
+            f"{placement.local:%a %d %b %H:%M} local",
+        )
+        self.progress.next_action_at = None
+
+
+def _capped_until(err: ActivityError) -> datetime | None:
+    """The next slot of a send its frequency cap refused, or None for any other failure."""
+    cause = err.cause
+    if not isinstance(cause, ApplicationError) or cause.type != FREQUENCY_CAPPED:
+        return None
+    details = cause.details[0] if cause.details else {}
+    return datetime.fromisoformat(details["next_slot"])
+
+
+def _attempts(err: ActivityError, max_attempts: int) -> int:
+    """How often the activity was tried before it gave up."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        detail = cause.details[0]
+        if isinstance(detail, dict) and isinstance(detail.get("attempts"), int):
+            return int(detail["attempts"])
+    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return max_attempts
+    return 1
+
+
+def _describe_error(err: ActivityError) -> str:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type}: {cause.message}"
+    return str(cause or err)
