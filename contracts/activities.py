@@ -64,8 +64,8 @@ class SendRequest(BaseModel):
     channel: Channel
     template_name: str
     message: MessageTemplate
-    # Checked by the send itself (patch caps-in-send): a capped send fails with
-    # `FrequencyCapped` and the next slot, instead of a slot check before every send.
+    # Checked by the send itself, in the store read it makes anyway: a capped send fails
+    # with `FrequencyCapped` and the next slot, so an uncapped send needs no check before.
     cap: FrequencyCap | None = None
     # Rows of the steps before it that wrote none (a wait, a skip), written first.
     audits: list[StepOutcome] = []

@@ -8,10 +8,11 @@ from datetime import time, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_TIMEDELTA = TypeAdapter(timedelta)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -27,11 +28,11 @@ def parse_duration(value: Any) -> timedelta:
         if match:
             return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
         try:  # pydantic's own ISO 8601 form, e.g. what a snapshot serialises to
-            from pydantic import TypeAdapter
-
-            return TypeAdapter(timedelta).validate_python(value)
-        except Exception:
-            pass
+            read = _TIMEDELTA.validate_python(value)
+        except ValueError:
+            read = None
+        if read is not None and read >= timedelta(0):
+            return read
     raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h, 3d, 1w)")
 
 

@@ -2,10 +2,10 @@
 
 `InterventionRuntime` keeps the sequence's state in one `InterventionStatus` (`progress`),
 runs its story (`carry_out`), ends it (`finish`), undoes what it did when it is called off
-(`compensate`), keeps the `InterventionState` search attribute current, writes the audit
-rows of steps whose activities write none, and sleeps durably in the family's local time.
-The building blocks (`workflows.tasks`, `workflows.intervention`) and the human inputs
-(`workflows.inputs`) are built on it.
+(`compensate`), keeps the `InterventionState` search attribute current, and writes the
+audit rows of steps whose activities write none. On it stand, in this order, the waits
+(`workflows.waiting`), the human inputs (`workflows.inputs`), the blocks people take part in
+(`workflows.tasks`) and the one base class of every sequence (`workflows.intervention`).
 """
 
 from __future__ import annotations

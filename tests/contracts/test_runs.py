@@ -1,0 +1,86 @@
+"""What crosses the workflow boundary: the start input and the one state a sequence keeps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from contracts import (
+    Channel,
+    Decision,
+    EscalationAnswer,
+    InterventionStart,
+    InterventionStatus,
+    ReceivedResponse,
+    SequenceParams,
+    State,
+    StepRecord,
+    StepRef,
+    TemplateStart,
+    Undo,
+)
+
+PARAMS = SequenceParams(name="check_in", workflow="MediumRiskIntervention")
+AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def state() -> InterventionStatus:
+    ref = StepRef(
+        workflow_id="intervention-check_in-F1",
+        run_id="r1",
+        step_id="call",
+        template="check_in",
+        template_version=1,
+    )
+    return InterventionStatus(
+        workflow_id="intervention-check_in-F1",
+        family_id="F1",
+        template="check_in",
+        template_version=1,
+        state=State.SCHEDULED,
+        steps=[StepRecord(step_id="call", kind="call", summary="Open a call task", run=2)],
+        responses=[ReceivedResponse(channel=Channel.SMS, note="fine", at=AT)],
+        queued_decisions=[("approve", Decision(approver="sarah", role="coordinator"))],
+        escalation_answer=("skip", EscalationAnswer(by="sarah")),
+        undos=[Undo(step_id="call", run=2, kind="cancel_task", ref=ref, task_id=7)],
+        run=3,
+        resume_at="remind",
+        ran=["remind"],
+    )
+
+
+def test_the_state_crosses_the_boundary_unchanged() -> None:
+    """The `status` query returns it and continue-as-new carries it, both as JSON."""
+    start = TemplateStart(family_id="F1", params=PARAMS, carried=state())
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([start])
+    [again] = pydantic_data_converter.payload_converter.from_payloads([payload], [TemplateStart])
+    assert again == start
+    assert again.carried is not None and again.carried.undos[0].task_id == 7
+
+
+def test_a_usual_start_is_a_template_start_without_state() -> None:
+    start = InterventionStart(family_id="F1", params=PARAMS, triggered_by="prediction")
+    [payload] = pydantic_data_converter.payload_converter.to_payloads([start])
+    [read] = pydantic_data_converter.payload_converter.from_payloads([payload], [TemplateStart])
+    assert read.carried is None and read.triggered_by == "prediction"
+
+
+def test_a_status_reader_sees_the_fields_it_always_read() -> None:
+    fields = set(InterventionStatus.model_fields)
+    assert {
+        "workflow_id",
+        "family_id",
+        "template",
+        "template_version",
+        "state",
+        "current_step",
+        "next_action_at",
+        "steps",
+        "responses",
+        "pending_approval",
+        "outcome",
+        "decisions",
+        "rollout",
+    } <= fields
+    assert StepRecord(step_id="x", kind="sms", summary="s").run == 1
