@@ -10,7 +10,7 @@ import httpx
 from activities.consent import cap_window
 from contracts import StepStatus
 from contracts.caps import FrequencyCap
-from starter.settings import Settings
+from followthrough.platform.settings import Settings
 from store.models import Message
 from tests.http_fake import FakeHttpServer
 from tests.workflows.test_sequences import COORDINATOR, start

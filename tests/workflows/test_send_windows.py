@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import Channel, InterventionStatus, State, StepStatus
 from contracts.windows import SendWindow
-from starter.triggers import start_sequence
+from followthrough.triggers.start import start_sequence
 
 NEW_YORK = ZoneInfo("America/New_York")
 
