@@ -25,10 +25,10 @@ from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.schedules import ScheduleActivities
 from activities.webhook import WebhookActivities
-from starter.client import connect
-from starter.observability import Observability, configure_logging
-from starter.schedules import scheduled_starter
-from starter.settings import Settings
+from followthrough.platform.connection import connect
+from followthrough.platform.observability import Observability, configure_logging
+from followthrough.platform.settings import Settings
+from followthrough.triggers.schedules import scheduled_starter
 from store import Store
 from workflows.sequences import SEQUENCES
 

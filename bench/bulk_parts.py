@@ -23,8 +23,8 @@ from bench.harness import environment, seed_families
 from bench.measures import family_ids, floor, start_all
 from bench.sequences import bench_params
 from contracts import PredictionRef
-from starter import triggers
-from starter.trigger_cache import PredictionInput, predict_many
+from followthrough.triggers import start as triggers
+from followthrough.triggers.batch import PredictionInput, predict_many
 
 QUEUE = "bench-idle-parts"
 

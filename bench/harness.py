@@ -24,9 +24,9 @@ from bench.floor import FLOOR_ACTIVITIES, FloorApproval, FloorSequence
 from bench.marks import MARKS
 from bench.sequences import BenchApproval, BenchIntervention, template_workflows
 from contracts import SendRequest, SendResult
-from starter.client import connect
-from starter.dev import DevServer, free_port
-from starter.settings import Settings
+from followthrough.platform.connection import connect
+from followthrough.platform.devserver import DevServer, free_port
+from followthrough.platform.settings import Settings
 from store import Family, Store, migrate
 
 TASK_QUEUE = "bench"

@@ -27,9 +27,9 @@ from bench.harness import (
 from bench.marks import MARKS
 from bench.sequences import BenchApproval, BenchIntervention, bench_params
 from contracts import Channel, Decision, Response, SequenceParams
-from starter import triggers
-from starter.dev import SEARCH_ATTRIBUTES, find_binary
-from starter.trigger_cache import PredictionInput, predict_many
+from followthrough.platform.devserver import SEARCH_ATTRIBUTES, find_binary
+from followthrough.triggers import start as triggers
+from followthrough.triggers.batch import PredictionInput, predict_many
 from store.families import context_of
 
 Starter = Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]

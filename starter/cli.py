@@ -15,11 +15,12 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from starter import operations, triggers
-from starter.client import connect
-from starter.codec import CodecError
-from starter.settings import Settings, SettingsError
-from starter.templates import TemplateFileError, format_errors, read_template
+from followthrough import operations
+from followthrough.platform.codec import CodecError
+from followthrough.platform.connection import connect
+from followthrough.platform.settings import Settings, SettingsError
+from followthrough.templates import TemplateFileError, format_errors, read_template
+from followthrough.triggers import start as triggers
 from store import Store, migrate
 
 T = TypeVar("T")
@@ -361,7 +362,7 @@ def tasks(
         if today:
             from datetime import UTC, datetime
 
-            from starter import call_lists
+            from followthrough.reporting import call_lists
 
             now = datetime.now(UTC)
             lists = call_lists.daily_call_lists(rows, now, timezone)
@@ -386,12 +387,12 @@ def stats(
     ] = None,
 ) -> None:
     """Counts by state, template and version; durations; responses; failures; SLOs."""
-    from starter import stats as stats_module
+    from followthrough.reporting import stats as stats_module
 
     async def work() -> None:
         async with session() as (_settings, client, store):
             if compare is not None:
-                from starter.compare import compare as compare_versions
+                from followthrough.reporting.compare import compare as compare_versions
 
                 result = await compare_versions(client, store, compare)
                 typer.echo(dump(result.as_dict()) if as_json else "\n".join(result.lines()))
@@ -412,7 +413,7 @@ def codec_server(
 
     import uvicorn
 
-    from starter.codec import CodecError, codec_from_env, create_codec_app
+    from followthrough.platform.codec import CodecError, codec_from_env, create_codec_app
 
     try:
         codec = codec_from_env()
@@ -434,7 +435,7 @@ def inbox(
     port: Annotated[int, typer.Option(help="Port of the inbox page.")] = 8080,
 ) -> None:
     """Serve the coordinator inbox (approvals and open tasks) until Ctrl-C."""
-    from starter.inbox import serve
+    from followthrough.web.inbox import serve
 
     typer.echo(f"inbox on http://{host}:{port}/")
     run(lambda: serve(Settings.from_env(), host, port))

@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from contracts import Channel
-from starter import imports
+from followthrough.operations import OperationError
+from followthrough.platform.settings import Settings
+from followthrough.triggers import imports
 from starter.cli import app, fail, run, session
-from starter.operations import OperationError
-from starter.settings import Settings
 from store import Store, migrate
 
 families_app = typer.Typer(help="Families: import, opt-outs.", no_args_is_help=True)
@@ -116,7 +116,7 @@ def receiver(
 
     The shared secret comes from RECEIVER_SECRET; providers post to /callbacks.
     """
-    from starter.receiver import secret_from_env, serve
+    from followthrough.web.receiver import secret_from_env, serve
 
     async def work() -> None:
         secret_from_env(os.environ)  # one clear line when it is missing, before anything else
@@ -129,7 +129,7 @@ def receiver(
 @app.command()
 def audit(family: Annotated[str, typer.Option(help="Family id.")]) -> None:
     """A family's whole history across sequences, from the audit trail (no message content)."""
-    from starter.audit import family_audit
+    from followthrough.reporting.audit import family_audit
 
     async def work() -> None:
         async with local_store() as store:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from starter import governance
+from followthrough.platform.connection import connect
+from followthrough.platform.settings import Settings
+from followthrough.triggers import governance
+from followthrough.triggers.start import TriggerError
 from starter.cli import fail, run, templates_app
-from starter.client import connect
-from starter.settings import Settings
-from starter.triggers import TriggerError
 from store import Store
 
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from starter import failures
+from followthrough.platform.settings import Settings
+from followthrough.triggers import suspension as failures
 from starter.cli import app, run, templates_app, temporal
-from starter.settings import Settings
 from store import Store
 
 

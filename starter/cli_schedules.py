@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from followthrough.triggers.schedules import list_schedules, sync_schedules
 from starter.cli import app, run, session
-from starter.schedules import list_schedules, sync_schedules
 
 schedules_app = typer.Typer(
     help="Schedule triggers: Temporal Schedules for schedule templates.", no_args_is_help=True

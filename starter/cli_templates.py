@@ -17,11 +17,11 @@ from activities.best_hour import ResponseHistoryActivities
 from activities.families import FamilyActivities
 from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
 from contracts.windows import AnswerHoursRequest
+from followthrough.platform.settings import Settings
+from followthrough.simulate import simulate
+from followthrough.templates import TemplateFileError, read_template
+from followthrough.triggers.events import send_event
 from starter.cli import app, fail, run, session, templates_app
-from starter.events import send_event
-from starter.settings import Settings
-from starter.simulate import simulate
-from starter.templates import TemplateFileError, read_template
 from store import Store
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import typer
 from temporalio.client import Client
 
-from starter import operations, triggers
-from starter.client import connect
-from starter.dev import DevServer
-from starter.settings import Settings
-from starter.templates import builtin_templates
+from followthrough import operations
+from followthrough.platform.connection import connect
+from followthrough.platform.devserver import DevServer
+from followthrough.platform.settings import Settings
+from followthrough.templates import builtin_templates
+from followthrough.triggers import start as triggers
 from store import Store, migrate
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"

@@ -16,10 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from starter.client import connect
-from starter.dev import SEARCH_ATTRIBUTES, DevServer, find_binary, free_port
-from starter.settings import Settings
-from starter.templates import builtin_templates
+from followthrough.platform.connection import connect
+from followthrough.platform.devserver import SEARCH_ATTRIBUTES, DevServer, find_binary, free_port
+from followthrough.platform.settings import Settings
+from followthrough.templates import builtin_templates
 from store import Store, migrate
 from worker import build_worker
 

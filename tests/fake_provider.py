@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from starter.settings import Settings
+from followthrough.platform.settings import Settings
 
 
 @dataclass

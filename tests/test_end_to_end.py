@@ -10,8 +10,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from contracts import InterventionResult, InterventionStatus, State
-from starter import operations, triggers
-from starter.settings import Settings
+from followthrough import operations
+from followthrough.platform.settings import Settings
+from followthrough.triggers import start as triggers
 from store import Store
 
 

@@ -39,11 +39,11 @@ from contracts import (
     State,
     StepStatus,
 )
-from starter import operations
-from starter.client import connect
-from starter.dev import DevServer, free_port
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough import operations
+from followthrough.platform.connection import connect
+from followthrough.platform.devserver import DevServer, free_port
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
 from store import Store
 from tests.conftest import register_search_attributes
 from tests.fake_provider import Answer, FakeProvider

@@ -1,7 +1,8 @@
 """The search attributes every sequence carries, so the Web UI and visibility can filter.
 
-Registered on the server under these names (see `starter.dev.SEARCH_ATTRIBUTES`); none holds
-personal data: ids, template names and scores only.
+Registered on the server under these names (see
+`followthrough.platform.devserver.SEARCH_ATTRIBUTES`); none holds personal data: ids,
+template names and scores only.
 """
 
 from temporalio.common import SearchAttributeKey

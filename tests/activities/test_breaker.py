@@ -22,7 +22,7 @@ from activities.breaker import (
     breaker_snapshots,
     record_in_store,
 )
-from starter.dev import free_port
+from followthrough.platform.devserver import free_port
 from store import Store
 
 

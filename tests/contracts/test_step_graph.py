@@ -9,7 +9,7 @@ import pytest
 
 from contracts import parse_steps
 from contracts.step_graph import check_template, successors
-from starter.templates import read_template
+from followthrough.templates import read_template
 from tests.contracts.test_steps import EMAIL, problem, write
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from contracts import SequenceParams
-from starter.templates import TemplateFileError, read_template
+from followthrough.templates import TemplateFileError, read_template
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE.parent.parent / "templates"

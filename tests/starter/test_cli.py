@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from followthrough.platform.devserver import DevServer, free_port
 from starter.cli import app
-from starter.dev import DevServer, free_port
 from store import Store
 
 runner = CliRunner()

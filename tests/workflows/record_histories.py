@@ -40,10 +40,10 @@ from contracts import (
     SequenceParams,
     State,
 )
-from starter.dev import find_binary
-from starter.settings import Settings
-from starter.templates import builtin_templates
-from starter.triggers import start_sequence
+from followthrough.platform.devserver import find_binary
+from followthrough.platform.settings import Settings
+from followthrough.templates import builtin_templates
+from followthrough.triggers.start import start_sequence
 from store import Store, migrate
 from store.families import context_of
 from tests.conftest import FAMILIES, register_search_attributes

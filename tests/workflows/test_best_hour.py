@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from contracts import Channel, FamilyContext, QuietHours, SequenceParams, State
 from contracts.windows import SendWindow, open_minutes
-from starter.simulate import simulate
-from starter.triggers import start_sequence
+from followthrough.simulate import simulate
+from followthrough.triggers.start import start_sequence
 from store import StepExecution, Store
 from workflows.best_hour import hour_window, pick_hour
 

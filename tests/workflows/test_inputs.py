@@ -17,7 +17,7 @@ from contracts import (
     State,
     Verdict,
 )
-from starter import operations
+from followthrough import operations
 from tests.workflows.test_sequences import COORDINATOR, start, status
 
 GATE = timedelta(days=5, hours=1)  # email, 3 days' wait, SMS, 2 days: the call's gate

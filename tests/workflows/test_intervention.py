@@ -14,8 +14,8 @@ from activities.consent import cap_window
 from contracts import Channel, InterventionStatus, State, StepStatus
 from contracts.caps import FrequencyCap
 from contracts.windows import SendWindow
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
 from store.models import Message
 from tests.http_fake import FakeHttpServer
 from tests.workflows.test_sequences import COORDINATOR, start

@@ -10,8 +10,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from contracts import Channel, Decision, Event, InterventionStatus, Response, State, StepStatus
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
 from store import Store
 
 BILLING = Decision(approver="dana", role="billing", note="offer the plan")
@@ -139,8 +139,8 @@ async def test_other_events_and_replies_do_not_stop_a_payment_reminder(
 async def test_the_event_command_delivers_a_payment_to_the_running_reminder(
     time_env, store, settings, ts_worker
 ):
-    from starter.events import send_event
-    from starter.triggers import TriggerError
+    from followthrough.triggers.events import send_event
+    from followthrough.triggers.start import TriggerError
 
     handle = await start(time_env, store, settings, "payment_reminder")
     await time_env.sleep(timedelta(days=1))

@@ -13,10 +13,10 @@ from datetime import timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from contracts import Channel, InterventionStatus, Response, State
-from starter.compare import compare
-from starter.governance import bucket
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough.platform.settings import Settings
+from followthrough.reporting.compare import compare
+from followthrough.triggers.governance import bucket
+from followthrough.triggers.start import start_sequence
 from store import Store
 
 FAMILIES = [f"R{i:03d}" for i in range(100)]

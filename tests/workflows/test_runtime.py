@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from contracts import Channel, Response, State
-from starter.triggers import start_sequence
+from followthrough.triggers.start import start_sequence
 from store.families import context_of
 from tests.workflows.test_sequences import COORDINATOR, start, status
 from workflows.runtime import describe

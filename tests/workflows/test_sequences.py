@@ -17,8 +17,8 @@ from contracts import (
     State,
     StepStatus,
 )
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
 from store import Store
 
 COORDINATOR = Decision(approver="sarah", role="coordinator", note="go ahead")

@@ -28,9 +28,9 @@ from contracts import (
     State,
     StepStatus,
 )
-from starter import operations
-from starter.settings import Settings
-from starter.triggers import start_sequence
+from followthrough import operations
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
 from store import Store
 from tests.fake_provider import FakeProvider
 from worker import build_worker

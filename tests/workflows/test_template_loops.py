@@ -20,7 +20,7 @@ from contracts import (
     State,
     StepStatus,
 )
-from starter.triggers import start_sequence
+from followthrough.triggers.start import start_sequence
 from workflows.sequences import SEQUENCES
 
 LOOP: dict[str, Any] = {

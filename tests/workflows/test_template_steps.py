@@ -21,7 +21,7 @@ from contracts import (
     State,
     StepStatus,
 )
-from starter.triggers import start_sequence
+from followthrough.triggers.start import start_sequence
 from tests.http_fake import FakeHttpServer, Reply
 
 COORDINATOR = Decision(approver="sarah", role="coordinator")

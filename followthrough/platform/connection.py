@@ -1,0 +1,32 @@
+"""One way to connect to Temporal, shared by the worker, the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
+from temporalio.runtime import Runtime
+
+from followthrough.platform.codec import codec_from_env, data_converter
+from followthrough.platform.settings import Settings
+
+
+async def connect(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """Connect with the data converter every client must use: pydantic, plus the codec.
+
+    The worker passes a `runtime` (Prometheus metrics) and `interceptors` (tracing) from
+    `followthrough.platform.observability`; other clients keep the defaults.
+    """
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.namespace,
+        # With PAYLOAD_KEYS set, payloads are encrypted (AES-GCM) on every client alike.
+        data_converter=data_converter(codec_from_env()),
+        runtime=runtime,
+        interceptors=interceptors,
+    )

@@ -1,0 +1,52 @@
+"""`followthrough audit --family ID`: everything done for a family, from the store alone.
+
+Read from `step_executions` (the PII-free audit trail) and the outbox's delivery statuses,
+never from Temporal, so it answers years later, after the histories are gone. No message
+bodies, names or addresses are printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from followthrough.operations import OperationError
+from store import Store
+
+
+class AuditError(OperationError):
+    """The audit cannot be produced; the message names the field."""
+
+
+@dataclass(frozen=True)
+class FamilyAudit:
+    family_id: str
+    opted_out: list[str]
+    lines: list[str]
+
+
+async def family_audit(store: Store, family_id: str) -> FamilyAudit:
+    """One line per audited step, oldest first, across every sequence of the family."""
+    family = await store.families.get(family_id)
+    if family is None:
+        raise AuditError(f"family: no family with id {family_id!r}")
+    statuses = {m.idempotency_key: m.status for m in await store.messages.for_family(family_id)}
+    lines = []
+    for row in await store.steps.for_family(family_id):
+        when = row.created_at.isoformat(timespec="seconds")
+        line = (
+            f"{when}  {row.template} v{row.template_version}  {row.step_id:<26} "
+            f"{row.kind:<10} {row.channel or '-':<6} {row.outcome}"
+        )
+        if row.attempts > 1:
+            line += f"  attempts={row.attempts}"
+        if row.error_type:
+            line += f"  error={row.error_type}"
+        if row.idempotency_key in statuses:
+            line += f"  message {row.provider_message_id}: {statuses[row.idempotency_key]}"
+        elif row.provider_message_id:
+            line += f"  ref {row.provider_message_id}"
+        if row.prediction_id is not None:
+            line += f"  prediction {row.prediction_id}"
+        line += f"  ({row.workflow_id})"
+        lines.append(line)
+    return FamilyAudit(family_id, list(family.opted_out or []), lines)

@@ -1,0 +1,317 @@
+"""`followthrough stats`: how the sequences are doing, from Temporal visibility and the store.
+
+Counts come from visibility (`count_workflows`, grouped by `ExecutionStatus`, and one count per
+state, template and version); durations from the closed executions' start and close times;
+response rates, time to response, first contact and failures from the store's audit trail;
+step lateness (started − due) from the results of completed sequences. Each template gets a
+red/amber/green line against the SLOs below.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+
+from contracts import InterventionResult, State
+from store import StepExecution, Store
+from workflows.search_attributes import TEMPLATE_NAME, TEMPLATE_VERSION
+
+BASE = "WorkflowId STARTS_WITH 'intervention-'"
+CONTACT_KINDS = ("email", "sms", "call")
+# The check a sequence runs after a wait for a reply; its result says whether they answered.
+RESPONSE_CHECKS = ("answered",)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Slo:
+    """The service levels each template is held to."""
+
+    first_contact_business_days: int = 1
+    p95_lateness: timedelta = timedelta(minutes=5)
+    green_share: float = 0.95  # share of sequences meeting the first-contact SLO for green
+    amber_share: float = 0.80
+
+
+@dataclass
+class TemplateStats:
+    template: str
+    sequences: int = 0
+    durations_s: list[float] = field(default_factory=list)
+    first_contact_ok: int = 0
+    first_contact_total: int = 0
+    lateness_s: list[float] = field(default_factory=list)
+
+    def summary(self, slo: Slo) -> dict[str, Any]:
+        share = (
+            self.first_contact_ok / self.first_contact_total if self.first_contact_total else None
+        )
+        p95_late = percentile(self.lateness_s, 95)
+        rating = rate(share, p95_late, slo)
+        return {
+            "template": self.template,
+            "sequences": self.sequences,
+            "duration_p50_s": percentile(self.durations_s, 50),
+            "duration_p95_s": percentile(self.durations_s, 95),
+            "first_contact_within_slo": share,
+            "lateness_p95_s": p95_late,
+            "rating": rating,
+        }
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """`start` plus `days` working days (Saturday and Sunday do not count)."""
+    moment = start
+    while days > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            days -= 1
+    # A trigger on a weekend starts its clock on Monday's same time of day.
+    while moment.weekday() >= 5:
+        moment += timedelta(days=1)
+    return moment
+
+
+def rate(first_contact_share: float | None, p95_lateness_s: float | None, slo: Slo) -> str:
+    """green, amber or red: the worse of the two SLOs decides; no data is green."""
+    ratings = ["green"]
+    if first_contact_share is not None:
+        if first_contact_share < slo.amber_share:
+            ratings.append("red")
+        elif first_contact_share < slo.green_share:
+            ratings.append("amber")
+    if p95_lateness_s is not None:
+        limit = slo.p95_lateness.total_seconds()
+        if p95_lateness_s > 2 * limit:
+            ratings.append("red")
+        elif p95_lateness_s > limit:
+            ratings.append("amber")
+    return max(ratings, key=["green", "amber", "red"].index)
+
+
+async def _count(client: Client, query: str) -> int:
+    return (await client.count_workflows(query)).count
+
+
+async def collect(
+    client: Client,
+    store: Store,
+    *,
+    slo: Slo | None = None,
+    limit: int = 1000,
+    scope: str | None = None,
+) -> dict[str, Any]:
+    """Every number `stats` prints, as one JSON-ready mapping.
+
+    `scope` narrows every visibility query (e.g. `TaskQueue = 'x'`); `limit` caps how many
+    executions are read one by one for durations and lateness.
+    """
+    slo = slo or Slo()
+    base = f"{BASE} AND {scope}" if scope else BASE
+    grouped = await client.count_workflows(f"{base} GROUP BY ExecutionStatus")
+    by_status = {
+        str(group.group_values[0]): group.count for group in grouped.groups if group.group_values
+    }
+    by_state = {}
+    for state in State:
+        count = await _count(client, f"{base} AND InterventionState = '{state.value}'")
+        if count:
+            by_state[state.value] = count
+
+    # One pass over visibility for template, version, start and close times.
+    per_template: dict[str, TemplateStats] = {}
+    versions: dict[str, set[int]] = defaultdict(set)
+    started: dict[str, datetime] = {}
+    completed: list[tuple[str, str | None, str]] = []
+    async for execution in client.list_workflows(base, limit=limit):
+        attrs = execution.typed_search_attributes
+        name = attrs.get(TEMPLATE_NAME) or "unknown"
+        stats = per_template.setdefault(name, TemplateStats(name))
+        stats.sequences += 1
+        version = attrs.get(TEMPLATE_VERSION)
+        if version is not None:
+            versions[name].add(version)
+        started[execution.id] = execution.start_time
+        if execution.close_time is not None:
+            stats.durations_s.append((execution.close_time - execution.start_time).total_seconds())
+        if execution.status == WorkflowExecutionStatus.COMPLETED:
+            completed.append((execution.id, execution.run_id, name))
+    by_version = {}
+    for name in sorted(versions):
+        for version in sorted(versions[name]):
+            by_version[f"{name} v{version}"] = await _count(
+                client, f"{base} AND TemplateName = '{name}' AND TemplateVersion = {version}"
+            )
+
+    rows = await _audit(store, list(started))
+    responses, failures = _responses_and_failures(rows)
+    for workflow_id, first in _first_contacts(rows).items():
+        template, at = first
+        stats = per_template.setdefault(template, TemplateStats(template))
+        stats.first_contact_total += 1
+        due = add_business_days(started[workflow_id], slo.first_contact_business_days)
+        stats.first_contact_ok += at <= due
+    for workflow_id, run_id, name in completed:
+        await _lateness(client, workflow_id, run_id, per_template[name])
+
+    return {
+        "by_execution_status": by_status,
+        "by_state": by_state,
+        "by_template_version": by_version,
+        "templates": [per_template[name].summary(slo) for name in sorted(per_template)],
+        "responses": responses,
+        "failures_by_error_type": failures,
+        "slo": {
+            "first_contact_business_days": slo.first_contact_business_days,
+            "p95_lateness_s": slo.p95_lateness.total_seconds(),
+        },
+    }
+
+
+async def _audit(store: Store, workflow_ids: list[str]) -> list[StepExecution]:
+    if not workflow_ids:
+        return []
+    query = (
+        select(StepExecution)
+        .where(StepExecution.workflow_id.in_(workflow_ids))
+        .order_by(StepExecution.workflow_id, StepExecution.created_at, StepExecution.id)
+    )
+    async with store.sessions() as session:
+        return list(await session.scalars(query))
+
+
+def _first_contacts(rows: list[StepExecution]) -> dict[str, tuple[str, datetime]]:
+    first: dict[str, tuple[str, datetime]] = {}
+    for row in rows:
+        if row.kind in CONTACT_KINDS and row.outcome != "failed" and row.workflow_id not in first:
+            first[row.workflow_id] = (row.template, row.created_at)
+    return first
+
+
+def _responses_and_failures(
+    rows: list[StepExecution],
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """Per contact step: how often the family answered before the next check, and how fast.
+
+    A wait for a reply wakes the moment the reply arrives and the check runs at once, so the
+    check's time is the reply's time to within a workflow task.
+    """
+    sent: dict[str, int] = defaultdict(int)
+    answered: dict[str, list[float]] = defaultdict(list)
+    failures: dict[str, int] = defaultdict(int)
+    last_contact: dict[str, StepExecution] = {}
+    for row in rows:
+        if row.error_type:
+            failures[row.error_type] += 1
+        if row.kind in ("email", "sms") and not row.error_type:
+            sent[f"{row.template}:{row.step_id}"] += 1
+            last_contact[row.workflow_id] = row
+        elif row.kind == "condition" and row.step_id in RESPONSE_CHECKS:
+            contact = last_contact.pop(row.workflow_id, None)
+            if contact is not None and row.outcome.lower().startswith("true"):
+                delay = (row.created_at - contact.created_at).total_seconds()
+                answered[f"{contact.template}:{contact.step_id}"].append(delay)
+    responses = {
+        step: {
+            "sent": count,
+            "answered": len(answered[step]),
+            "response_rate": len(answered[step]) / count,
+            "time_to_response_p50_s": percentile(answered[step], 50),
+            "time_to_response_p95_s": percentile(answered[step], 95),
+        }
+        for step, count in sorted(sent.items())
+    }
+    return responses, dict(failures)
+
+
+async def _lateness(
+    client: Client, workflow_id: str, run_id: str | None, stats: TemplateStats
+) -> None:
+    """Started − due for every step of a completed sequence: how late the timers fired.
+
+    The handle names the run: without it, `result()` follows the newest run of the id and
+    waits for as long as a later sequence of the same family runs."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=InterventionResult)
+    try:
+        result = await handle.result()
+    except WorkflowFailureError:
+        return
+    except (KeyError, RuntimeError) as err:  # a result this client cannot decode (its key)
+        log.warning("cannot read the result of %s: %s", workflow_id, err)
+        return
+    for step in result.steps:
+        if step.due_at is not None and step.started_at is not None:
+            stats.lateness_s.append(max(0.0, (step.started_at - step.due_at).total_seconds()))
+
+
+def slo_lines(report: dict[str, Any]) -> list[dict[str, str]]:
+    """One red/amber/green line per template, for the terminal and the inbox page."""
+    lines = []
+    for t in report["templates"]:
+        share = t["first_contact_within_slo"]
+        late = t["lateness_p95_s"]
+        contact = "no contacts yet" if share is None else f"first contact in SLO {share:.0%}"
+        lateness = "no lateness data" if late is None else f"p95 lateness {late:.0f}s"
+        lines.append(
+            {
+                "rating": t["rating"],
+                "text": f"{t['rating'].upper():<5} {t['template']}: {contact}, {lateness}",
+            }
+        )
+    return lines
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report as text for a person."""
+    out = ["Sequences by execution status:"]
+    out += [f"  {k:<18} {v}" for k, v in sorted(report["by_execution_status"].items())]
+    out.append("By state:")
+    out += [f"  {k:<18} {v}" for k, v in report["by_state"].items()]
+    out.append("By template and version:")
+    out += [f"  {k:<40} {v}" for k, v in report["by_template_version"].items()]
+    out.append("Durations (closed sequences):")
+    for t in report["templates"]:
+        p50, p95 = t["duration_p50_s"], t["duration_p95_s"]
+        if p50 is not None:
+            out.append(f"  {t['template']:<40} p50 {_secs(p50)}  p95 {_secs(p95)}")
+    out.append("Responses per step:")
+    for step, r in report["responses"].items():
+        ttr = r["time_to_response_p50_s"]
+        out.append(
+            f"  {step:<40} {r['answered']}/{r['sent']} ({r['response_rate']:.0%})"
+            + (f"  time to response p50 {_secs(ttr)}" if ttr is not None else "")
+        )
+    out.append("Failures by error type:")
+    out += [f"  {k:<30} {v}" for k, v in sorted(report["failures_by_error_type"].items())]
+    if not report["failures_by_error_type"]:
+        out.append("  none")
+    slo = report["slo"]
+    out.append(
+        f"SLOs: first contact within {slo['first_contact_business_days']} business day(s); "
+        f"p95 step lateness under {slo['p95_lateness_s'] / 60:.0f} minutes"
+    )
+    out += [f"  {line['text']}" for line in slo_lines(report)]
+    return "\n".join(out)
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(timedelta(seconds=round(value)))

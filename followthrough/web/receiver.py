@@ -1,0 +1,191 @@
+"""`followthrough receiver`: provider callbacks (delivered, bounced, replied, STOP) in, signals out.
+
+Every request must carry `X-Followthrough-Timestamp` (Unix seconds) and
+`X-Followthrough-Signature: sha256=<hex>`, the HMAC-SHA256 of `"<timestamp>." + body` under
+the shared secret `RECEIVER_SECRET`. An unsigned, tampered or stale request is refused with
+401 before anything is read from the body, so it can neither signal nor write.
+
+- `replied` → the `record_response` signal on the sequence that sent the message
+- `stop` (or a reply that is only a STOP word) → the family is opted out of that channel
+- `bounced` → the message is marked bounced and the `record_bounce` signal tells the
+  sequence, whose step then falls back; `delivered` → the message is marked delivered
+Each writes one PII-free audit row; a provider's retry of the same callback does nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from contracts import Bounce, Channel, Response
+from contracts.callbacks import CallbackAnswer, ProviderCallback
+from followthrough.platform.settings import SettingsError
+from followthrough.templates import format_errors
+from store import Store
+from store.models import Message
+
+SIGNATURE_HEADER = "X-Followthrough-Signature"
+TIMESTAMP_HEADER = "X-Followthrough-Timestamp"
+MAX_SKEW_SECONDS = 300
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+MIN_SECRET_LENGTH = 16
+
+log = logging.getLogger(__name__)
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature header value for a body sent at `timestamp`."""
+    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(secret: bytes, headers: Any, body: bytes, now: float | None = None) -> str | None:
+    """None when the request is authentic and fresh, else why not (never echoing secrets)."""
+    timestamp = headers.get(TIMESTAMP_HEADER)
+    signature = headers.get(SIGNATURE_HEADER)
+    if not timestamp or not signature:
+        return "missing signature"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "bad timestamp"
+    if abs((now if now is not None else time.time()) - sent) > MAX_SKEW_SECONDS:
+        return "stale timestamp"
+    if not hmac.compare_digest(signature, sign(secret, timestamp, body)):
+        return "bad signature"
+    return None
+
+
+def secret_from_env(env: Any) -> bytes:
+    """`RECEIVER_SECRET`, required and long enough to resist guessing."""
+    value = env.get("RECEIVER_SECRET") or ""
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"RECEIVER_SECRET must be set to at least {MIN_SECRET_LENGTH} characters"
+        )
+    return str(value).encode()
+
+
+def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastAPI:
+    """The callback endpoint `POST /callbacks`; `client` sends the signals."""
+    app = FastAPI(title="Follow-through receiver", docs_url=None, redoc_url=None)
+
+    def answer(status: int, action: str) -> JSONResponse:
+        ok = status < 400
+        return JSONResponse(CallbackAnswer(ok=ok, action=action).model_dump(), status_code=status)
+
+    @app.post("/callbacks")
+    async def callback(request: Request) -> JSONResponse:
+        body = await request.body()
+        refused = verify(secret, request.headers, body)
+        if refused is not None:
+            log.warning("callback refused: %s", refused)
+            return answer(401, refused)
+        try:
+            event = ProviderCallback.model_validate(json.loads(body))
+        except (ValueError, ValidationError) as err:
+            why = format_errors(err) if isinstance(err, ValidationError) else "body is not JSON"
+            return answer(400, why)
+        message = await store.messages.get_by_provider_id(event.message_id)
+        if message is None:
+            return answer(404, f"message_id: no message {event.message_id!r}")
+        kind = event.event
+        if kind == "replied" and event.text.strip().upper() in STOP_WORDS:
+            kind = "stop"
+        if await store.steps.get_by_key(f"{message.idempotency_key}/{kind}") is not None:
+            return answer(200, f"{kind}: already recorded")
+        if kind == "replied":
+            action = await _signal_reply(client, message, event.text)
+        elif kind == "stop":
+            await store.families.opt_out(message.family_id, message.channel)
+            action = f"family opted out of {message.channel}"
+        else:
+            if not (kind == "delivered" and message.status == "bounced"):
+                await store.messages.set_status(message.id, kind)
+            action = f"message marked {kind}"
+            if kind == "bounced":
+                action = await _signal_bounce(client, message, event.text)
+        await _audit(store, message, kind)
+        return answer(200, action)
+
+    return app
+
+
+async def _signal_reply(client: Client | None, message: Message, text: str) -> str:
+    response = Response(channel=Channel(message.channel), note=text)
+    if not await _signal(client, message, "record_response", response):
+        return "reply recorded; the sequence had already finished"
+    return f"reply signalled to {message.workflow_id}"
+
+
+async def _signal_bounce(client: Client | None, message: Message, reason: str) -> str:
+    bounce = Bounce(channel=Channel(message.channel), step_id=message.step_id, reason=reason[:500])
+    if not await _signal(client, message, "record_bounce", bounce):
+        return "message marked bounced; the sequence had already finished"
+    return f"message marked bounced; bounce signalled to {message.workflow_id}"
+
+
+async def _signal(client: Client | None, message: Message, name: str, arg: Any) -> bool:
+    """Signal the sequence that sent `message`; False when it has already finished."""
+    if client is None:
+        raise RuntimeError("the receiver has no Temporal client")
+    handle = client.get_workflow_handle(message.workflow_id)
+    try:
+        await handle.signal(name, arg)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _audit(store: Store, message: Message, kind: str) -> None:
+    # The send's own audit row names the run, template and prediction behind the message.
+    sent = await store.steps.get_by_key(message.idempotency_key)
+    await store.steps.record(
+        idempotency_key=f"{message.idempotency_key}/{kind}",
+        workflow_id=message.workflow_id,
+        run_id=sent.run_id if sent else "",
+        step_id=message.step_id,
+        family_id=message.family_id,
+        template=sent.template if sent else "",
+        template_version=sent.template_version if sent else 0,
+        prediction_id=sent.prediction_id if sent else None,
+        kind="callback",
+        channel=message.channel,
+        provider_message_id=message.provider_message_id,
+        attempts=1,
+        outcome={"stop": "opted out (STOP)"}.get(kind, kind),
+        error_type="HardBounce" if kind == "bounced" else None,
+    )
+
+
+async def serve(host: str, port: int) -> None:
+    """Run the receiver until Ctrl-C on its own client and store."""
+    import os
+
+    import uvicorn
+
+    from followthrough.platform.connection import connect
+    from followthrough.platform.settings import Settings
+
+    secret = secret_from_env(os.environ)
+    settings = Settings.from_env()
+    client = await connect(settings)
+    store = Store.from_url(settings.database_url)
+    try:
+        app = create_receiver(client, store, secret)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        await server.serve()
+    finally:
+        await store.close()

@@ -1,0 +1,136 @@
+"""The coordinator inbox against the real dev server, through FastAPI's ASGI client."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from contracts import InterventionResult, State
+from followthrough import operations
+from followthrough.platform.settings import Settings
+from followthrough.triggers.start import start_sequence
+from followthrough.web.inbox import create_app, gather
+from store import Store
+
+
+async def start_quick(client: Client, store: Store, settings: Settings, family: str) -> str:
+    """The demo sequence with one-second waits, at its approval gate within seconds."""
+    params = await store.templates.active("demo_quick_intervention")
+    assert params is not None
+    params = params.model_copy(
+        update={"delays": {"wait_for_reply": timedelta(seconds=1), "call_after": timedelta(0)}}
+    )
+    outcome = await start_sequence(
+        client, params, family, task_queue=settings.task_queue, prediction=None
+    )
+    assert outcome.started and outcome.workflow_id, outcome.message
+    return outcome.workflow_id
+
+
+async def until(check: Any, what: str, tries: int = 150) -> Any:
+    for _ in range(tries):
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never: {what}")
+
+
+def inbox_client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inbox")
+
+
+def token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert found, "no csrf token on the page"
+    return found.group(1)
+
+
+async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, store, settings):
+    settings = Settings(task_queue=settings.task_queue, ui_url="http://ui.test:8233")
+    approve_id = await start_quick(dev_client, store, settings, "F1")
+    cancel_id = await start_quick(dev_client, store, settings, "F3")
+
+    async def both_waiting() -> bool:
+        view = await gather(dev_client, store, settings)
+        ids = {i.workflow_id for i in view.approvals}
+        return {approve_id, cancel_id} <= ids
+
+    await until(both_waiting, "both sequences listed as awaiting approval")
+    app = create_app(dev_client, store, settings, secret=b"k" * 32)
+    async with inbox_client(app) as http:
+        page = await http.get("/")
+        assert page.status_code == 200
+        html = page.text
+        assert approve_id in html and "Martinez" in html and "Haddad" in html
+        assert "Demo: no reply to email or SMS" in html
+        assert f"http://ui.test:8233/namespaces/default/workflows/{approve_id}" in html
+        assert "first_email" in html and "first_sms" in html  # the timeline so far
+        assert re.search(r'<div class="(green|amber|red)">(GREEN|AMBER|RED) +demo_quick', html)
+        csrf = token(html)
+
+        # Without the form token nothing is sent.
+        bad = await http.post(f"/sequences/{approve_id}/approve", data={"csrf_token": "0" * 64})
+        assert bad.status_code == 403
+        # A token from another browser session does not work either.
+        async with inbox_client(app) as other:
+            await other.get("/")
+            stolen = await other.post(f"/sequences/{approve_id}/approve", data={"csrf_token": csrf})
+            assert stolen.status_code == 403
+
+        # A role the template does not allow is refused at once, and the page says so.
+        await http.post("/identity", data={"csrf_token": csrf, "name": "pat", "role": "parent"})
+        refused = await http.post(
+            f"/sequences/{approve_id}/approve", data={"csrf_token": csrf}, follow_redirects=True
+        )
+        assert "refused: role: &#39;parent&#39; may not decide" in refused.text
+        assert (await operations.status(dev_client, approve_id)).state == State.AWAITING_APPROVAL
+
+        await http.post(
+            "/identity", data={"csrf_token": csrf, "name": "sarah", "role": "coordinator"}
+        )
+        done = await http.post(
+            f"/sequences/{approve_id}/approve",
+            data={"csrf_token": csrf, "note": "call them"},
+            follow_redirects=True,
+        )
+        assert f"{approve_id}: approved step call" in done.text
+        result = await dev_client.get_workflow_handle(
+            approve_id, result_type=InterventionResult
+        ).result()
+        assert result.outcome == "call scheduled"
+
+        cancelled = await http.post(
+            f"/sequences/{cancel_id}/cancel",
+            data={"csrf_token": csrf, "note": "family moved"},
+            follow_redirects=True,
+        )
+        assert f"{cancel_id}: cancel sent" in cancelled.text
+        result = await dev_client.get_workflow_handle(
+            cancel_id, result_type=InterventionResult
+        ).result()
+        assert result.state == State.CANCELLED
+
+        # The approved call is now an open task in the inbox; marking it done closes it.
+        (task,) = [t for t in await store.tasks.list_open("call") if t.workflow_id == approve_id]
+        page = await http.get("/")
+        assert f'data-task="{task.id}"' in page.text
+        closed = await http.post(
+            f"/tasks/{task.id}/done", data={"csrf_token": csrf}, follow_redirects=True
+        )
+        assert f"task {task.id} marked done" in closed.text
+        stored = await store.tasks.get(task.id)
+        assert stored is not None and stored.status == "done" and stored.closed_by == "sarah"
+        again = await http.post(
+            f"/tasks/{task.id}/done", data={"csrf_token": csrf}, follow_redirects=True
+        )
+        assert f"task {task.id} was already done" in again.text
+        unknown = await http.post(
+            f"/sequences/{approve_id}/explode", data={"csrf_token": csrf}, follow_redirects=True
+        )
+        assert "action: &#39;explode&#39; is not one of" in unknown.text

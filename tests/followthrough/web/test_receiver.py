@@ -1,0 +1,175 @@
+"""The callback receiver: signed callbacks act, unsigned or tampered ones are refused (401)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts import CancelRequest, InterventionResult, InterventionStatus, State, StepStatus
+from followthrough.platform.settings import SettingsError
+from followthrough.triggers.start import start_sequence
+from followthrough.web.receiver import SIGNATURE_HEADER, TIMESTAMP_HEADER, create_receiver, sign
+from store import Store
+
+SECRET = b"receiver-secret-for-tests"
+
+
+def signed(payload: dict[str, Any], *, secret: bytes = SECRET, at: float | None = None) -> dict:
+    body = json.dumps(payload).encode()
+    timestamp = str(int(at if at is not None else time.time()))
+    headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    return {"content": body, "headers": {**headers, "Content-Type": "application/json"}}
+
+
+def receiver_client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://receiver")
+
+
+async def record_sms(store: Store, family: str, provider_id: str) -> None:
+    await store.messages.record(
+        idempotency_key=f"intervention-x-{family}/run/{provider_id}",
+        family_id=family,
+        workflow_id=f"intervention-x-{family}",
+        step_id="sms",
+        channel="sms",
+        provider="http-sms",
+        provider_message_id=provider_id,
+        recipient="+15550100002",
+        subject=None,
+        body="hello",
+    )
+
+
+async def test_reply_signals_only_when_signed(dev_client, dev_worker, store, settings):
+    params = await store.templates.active("high_risk_intervention")
+    assert params is not None
+    params = params.model_copy(update={"quiet_hours": None})
+    outcome = await start_sequence(dev_client, params, "F1", task_queue=settings.task_queue)
+    assert outcome.handle is not None
+    for _ in range(100):  # the first email goes out at once
+        messages = await store.messages.for_workflow(outcome.handle.id)
+        if messages:
+            break
+        await asyncio.sleep(0.1)
+    [email] = messages
+    reply = {"event": "replied", "message_id": email.provider_message_id, "text": "Call me"}
+    app = create_receiver(dev_client, store, SECRET)
+
+    async with receiver_client(app) as http:
+        unsigned = await http.post("/callbacks", json=reply)
+        tampered = signed(reply)
+        tampered["content"] = tampered["content"].replace(b"Call me", b"Call ME")
+        forged = await http.post("/callbacks", **signed(reply, secret=b"someone-elses-secret"))
+        stale = await http.post("/callbacks", **signed(reply, at=time.time() - 3600))
+        changed = await http.post("/callbacks", **tampered)
+        for refused in (unsigned, forged, stale, changed):
+            assert refused.status_code == 401, refused.text
+        status = await outcome.handle.query("status", result_type=InterventionStatus)
+        assert status.responses == []  # nothing reached the sequence
+
+        accepted = await http.post("/callbacks", **signed(reply))
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["action"] == f"reply signalled to {outcome.handle.id}"
+        again = await http.post("/callbacks", **signed(reply))
+        assert again.json()["action"] == "replied: already recorded"
+
+    result = await outcome.handle.result()
+    assert isinstance(result, InterventionResult)
+    assert (result.state, result.outcome) == (State.COMPLETED, "responded to outreach")
+    audit = await store.steps.for_workflow(outcome.handle.id)
+    assert [(a.kind, a.outcome) for a in audit if a.kind == "callback"] == [("callback", "replied")]
+
+
+async def test_a_bounce_makes_the_sequence_fall_back(dev_client, dev_worker, store, settings):
+    params = await store.templates.active("high_risk_intervention")
+    assert params is not None
+    params = params.model_copy(update={"quiet_hours": None})
+    outcome = await start_sequence(dev_client, params, "F1", task_queue=settings.task_queue)
+    assert outcome.handle is not None
+    for _ in range(100):
+        messages = await store.messages.for_workflow(outcome.handle.id)
+        if messages:
+            break
+        await asyncio.sleep(0.1)
+    [email] = messages
+    bounce = {"event": "bounced", "message_id": email.provider_message_id, "text": "550 5.1.1"}
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        unsigned = await http.post("/callbacks", json=bounce)
+        assert unsigned.status_code == 401
+        accepted = await http.post("/callbacks", **signed(bounce))
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["action"] == (
+            f"message marked bounced; bounce signalled to {outcome.handle.id}"
+        )
+        again = await http.post("/callbacks", **signed(bounce))
+        assert again.json()["action"] == "bounced: already recorded"
+
+    for _ in range(100):
+        status = await outcome.handle.query("status", result_type=InterventionStatus)
+        steps = {s.step_id: s for s in status.steps}
+        if "first_email_fallback_sms" in steps and status.state == State.SCHEDULED:
+            break
+        await asyncio.sleep(0.1)
+    assert steps["first_email"].status == StepStatus.FELL_BACK
+    assert steps["first_email"].error == "HardBounce: 550 5.1.1"
+    assert steps["first_email_fallback_sms"].status == StepStatus.DONE
+    assert status.current_step == "wait_reply"  # still waiting for a reply
+    messages = await store.messages.for_workflow(outcome.handle.id)
+    assert [(m.channel, m.status) for m in messages] == [("email", "bounced"), ("sms", "sent")]
+    await outcome.handle.signal("cancel", CancelRequest(reason="test over"))
+    await outcome.handle.result()
+
+
+async def test_stop_bounce_and_bad_input(dev_client, store):
+    await record_sms(store, "F2", "SM-stop")
+    await record_sms(store, "F2", "SM-bounce")
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        stop = await http.post(
+            "/callbacks", **signed({"event": "replied", "message_id": "SM-stop", "text": " stop "})
+        )
+        assert stop.status_code == 200 and stop.json()["action"] == "family opted out of sms"
+        bounce = await http.post(
+            "/callbacks", **signed({"event": "bounced", "message_id": "SM-bounce"})
+        )
+        assert bounce.status_code == 200
+        # No such sequence is running: the message and the audit still record the bounce.
+        assert (
+            bounce.json()["action"] == "message marked bounced; the sequence had already finished"
+        )
+        late = await http.post(
+            "/callbacks", **signed({"event": "delivered", "message_id": "SM-bounce"})
+        )
+        assert late.status_code == 200
+
+        unknown = await http.post("/callbacks", **signed({"event": "replied", "message_id": "?"}))
+        assert unknown.status_code == 404
+        bad = await http.post("/callbacks", **signed({"event": "opened", "message_id": "SM-stop"}))
+        assert bad.status_code == 400 and bad.json()["action"].startswith("event:")
+
+    family = await store.families.get("F2")
+    assert family is not None and family.opted_out == ["sms"]
+    messages = {m.provider_message_id: m.status for m in await store.messages.for_family("F2")}
+    assert messages == {"SM-stop": "sent", "SM-bounce": "bounced"}  # a late receipt keeps it
+    audit = [
+        (a.provider_message_id, a.outcome, a.error_type) for a in await store.steps.for_family("F2")
+    ]
+    assert audit == [
+        ("SM-stop", "opted out (STOP)", None),
+        ("SM-bounce", "bounced", "HardBounce"),
+        ("SM-bounce", "delivered", None),
+    ]
+
+
+def test_secret_is_required():
+    from followthrough.web.receiver import secret_from_env
+
+    with pytest.raises(SettingsError, match="RECEIVER_SECRET"):
+        secret_from_env({"RECEIVER_SECRET": "short"})
+    assert secret_from_env({"RECEIVER_SECRET": "x" * 16}) == b"x" * 16
