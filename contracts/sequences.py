@@ -104,9 +104,10 @@ class SequenceParams(Strict):
     send_windows: dict[Channel, SendWindow] = {}
     # Send each message at the local hour the family answered most often (inside the window).
     best_hour: bool = False
-    # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret,
-    # and events after which no further step runs.
+    # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret.
     steps: list[Step] | None = None
+    # Events (or `response_received`) that end the sequence: a data-defined one before its
+    # next step, the payment reminder and onboarding at once, even in the middle of a wait.
     stop_when: list[str] = []
 
     @model_validator(mode="before")
