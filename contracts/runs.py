@@ -224,6 +224,38 @@ class InterventionStatus(BaseModel):
     def _decisions(cls, value: Any) -> list[dict[str, Any]]:
         return list(value or [])
 
+    def next_run(
+        self, resume_at: str, *, steps_kept: int, decisions_kept: int
+    ) -> InterventionStatus:
+        """The state the next run of a looping data-defined sequence starts with.
+
+        What belongs to one run starts afresh (the family is read again); the rest is
+        carried. The step records of earlier runs and the decision log keep their newest
+        `steps_kept` and `decisions_kept` entries, and a record an undo needs is always kept.
+        """
+        undone = {(undo.step_id, undo.run) for undo in self.undos}
+        cut = max(len(self.steps) - steps_kept, 0)
+        older = [r for r in self.steps[:cut] if (r.step_id, r.run) in undone]
+        return self.model_copy(
+            update={
+                "state": State.SCHEDULED,
+                "current_step": None,
+                "next_action_at": None,
+                "pending_approval": None,
+                "family": None,
+                "escalation_answer": None,
+                "bounces": {},
+                "bounce_fallbacks": {},
+                "handling_bounce": False,
+                "published_state": None,
+                "ran": [],
+                "steps": [*older, *self.steps[cut:]],
+                "decisions": self.decisions[max(len(self.decisions) - decisions_kept, 0) :],
+                "run": self.run + 1,
+                "resume_at": resume_at,
+            }
+        )
+
 
 class TemplateStart(InterventionStart):
     """`TemplateIntervention`'s input: a usual start, or the next run of a looping one with

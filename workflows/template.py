@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         Channel,
         InterventionResult,
         MessageTemplate,
-        State,
         Step,
         StepRecord,
         StepStatus,
@@ -99,30 +98,8 @@ class TemplateIntervention(Intervention):
         # right now must land in this run's state first.
         await self.write_carried_audits()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        progress = self.progress
-        kept = {(undo.step_id, undo.run) for undo in progress.undos}
-        steps = progress.steps
-        earlier = steps[-EARLIER_STEPS_KEPT:]
-        needed = [r for r in steps[:-EARLIER_STEPS_KEPT] if (r.step_id, r.run) in kept]
-        carried = progress.model_copy(
-            update={
-                # What belongs to this run only starts afresh; the family is read again.
-                "state": State.SCHEDULED,
-                "current_step": None,
-                "next_action_at": None,
-                "pending_approval": None,
-                "family": None,
-                "escalation_answer": None,
-                "bounces": {},
-                "bounce_fallbacks": {},
-                "handling_bounce": False,
-                "published_state": None,
-                "ran": [],
-                "steps": [*needed, *earlier],
-                "decisions": progress.decisions[-DECISION_LOG_KEPT:],
-                "run": progress.run + 1,
-                "resume_at": next_step,
-            }
+        carried = self.progress.next_run(
+            next_step, steps_kept=EARLIER_STEPS_KEPT, decisions_kept=DECISION_LOG_KEPT
         )
         start = self.start.model_copy(update={"carried": carried, "family": None})
         workflow.continue_as_new(start, search_attributes=workflow.info().typed_search_attributes)

@@ -84,3 +84,25 @@ def test_a_status_reader_sees_the_fields_it_always_read() -> None:
         "rollout",
     } <= fields
     assert StepRecord(step_id="x", kind="sms", summary="s").run == 1
+
+
+def test_the_next_run_starts_its_own_part_afresh_and_keeps_the_rest() -> None:
+    now = state().model_copy(
+        update={
+            "state": State.AWAITING_APPROVAL,
+            "current_step": "pause",
+            "steps": [
+                StepRecord(step_id="call", kind="call", summary="Open a call task", run=2),
+                *[StepRecord(step_id=f"s{i}", kind="sms", summary="s", run=3) for i in range(5)],
+            ],
+            "decisions": [{"verdict": "approve", "n": n} for n in range(4)],
+        }
+    )
+    after = now.next_run("remind", steps_kept=2, decisions_kept=3)
+    assert (after.state, after.current_step, after.family) == (State.SCHEDULED, None, None)
+    assert (after.run, after.resume_at, after.ran) == (4, "remind", [])
+    # The newest two records, and the one an undo marks when the sequence is called off.
+    assert [(r.step_id, r.run) for r in after.steps] == [("call", 2), ("s3", 3), ("s4", 3)]
+    assert [d["n"] for d in after.decisions] == [1, 2, 3]
+    assert after.responses == now.responses and after.undos == now.undos
+    assert after.queued_decisions == now.queued_decisions
