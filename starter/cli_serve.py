@@ -6,7 +6,6 @@ the provider callbacks and the codec endpoint never share one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -85,12 +84,12 @@ def receiver(
 
     The shared secret comes from RECEIVER_SECRET; providers post to /callbacks.
     """
-    from followthrough.web.receiver import secret_from_env, serve
+    from followthrough.web.receiver import receiver_secret, serve
 
     async def work() -> None:
-        secret_from_env(os.environ)  # one clear line when it is missing, before anything else
+        receiver_secret(settings())  # one clear line when it is missing, before anything else
         typer.echo(f"receiver on http://{host}:{port}/callbacks")
-        await serve(host, port)
+        await serve(settings(), host, port)
 
     run(work)
 
@@ -103,16 +102,11 @@ def codec_server(
     """Decrypt payloads for the Web UI (PAYLOAD_KEYS, CODEC_SERVER_TOKEN) until Ctrl-C."""
     import uvicorn
 
-    from followthrough.platform.codec import CodecError, codec_from_env, create_codec_app
+    from followthrough.web.codec_server import codec_app_from_settings
 
     async def work() -> None:
-        codec = codec_from_env()
-        if codec is None:
-            raise CodecError("PAYLOAD_KEYS must be set for the codec server")
-        token = os.environ.get("CODEC_SERVER_TOKEN", "")
-        origin = settings().ui_url
-        app_ = create_codec_app(codec, token, [origin])
-        typer.echo(f"codec server on http://{host}:{port}/ for the Web UI at {origin}")
+        app_ = codec_app_from_settings(settings())
+        typer.echo(f"codec server on http://{host}:{port}/ for the Web UI at {settings().ui_url}")
         config = uvicorn.Config(app_, host=host, port=port, log_level="info")
         await uvicorn.Server(config).serve()
 

@@ -93,7 +93,8 @@ class FakeProvider:
         """`base` with both channels pointed at this provider."""
         from dataclasses import replace
 
-        return replace(base, **self.env_fields())
+        fields: dict[str, Any] = self.env_fields()
+        return replace(base, **fields)
 
     def env_fields(self) -> dict[str, str]:
         return {
