@@ -7,9 +7,9 @@ from starter.embedded import load_demo, print_guide
 
 
 async def test_the_demo_starts_its_sequences_and_the_guide_names_them(
-    time_env, store, settings, capsys
+    dev_client, store, settings, capsys
 ):
-    started = await load_demo(time_env.client, store, settings)
+    started = await load_demo(dev_client, store, settings)
     assert "intervention-high_risk_intervention-F1001" in started
     assert any("demo_quick" in workflow_id for workflow_id in started)
     print_guide(Settings(ui_url="http://ui:8233/"), started)
@@ -18,4 +18,4 @@ async def test_the_demo_starts_its_sequences_and_the_guide_names_them(
     quick = next(w for w in started if "demo_quick" in w)
     assert f"followthrough approve {quick} --by sarah --role coordinator" in out
     for workflow_id in started:
-        await time_env.client.get_workflow_handle(workflow_id).terminate("test over")
+        await dev_client.get_workflow_handle(workflow_id).terminate("test over")
