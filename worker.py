@@ -1,7 +1,8 @@
-"""The worker: builds the store, the providers and the activities, and runs them.
+"""The composition root: settings, client, data converter, store, providers, activities.
 
-`python worker.py` connects to TEMPORAL_ADDRESS and serves the `interventions` queue
-until SIGINT/SIGTERM, then finishes in-flight activities and exits.
+`python worker.py` reads the settings once, connects to TEMPORAL_ADDRESS and serves the
+`interventions` queue until SIGINT/SIGTERM, then finishes in-flight activities and exits.
+Everything it builds comes from that one `Settings`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -32,9 +34,9 @@ from followthrough.triggers.schedules import scheduled_starter
 from store import Store
 from workflows.sequences import SEQUENCES
 
-# Sequences spend days asleep, so most cached ones sit idle: measured with 3,000 asleep
-# (BENCHMARKS.md), 250 kept the worker at 213 MB against 321 MB for the SDK's 1,000,
-# with the same time to get them all asleep and the same reaction to a signal.
+# Sequences spend days asleep, so most cached ones sit idle: with 3,000 asleep, 250 kept the
+# worker at 213 MB against 321 MB for the SDK's 1,000, with the same time to get them all
+# asleep and the same reaction to a signal.
 MAX_CACHED_WORKFLOWS = 250
 
 
@@ -43,7 +45,7 @@ def workflow_runner(*also: str) -> SandboxedWorkflowRunner:
 
     The sandbox imports a workflow's module afresh for every run and applies
     `@workflow.defn` to its class again; for our sequences, subclasses of a class with 38
-    methods and attributes, that was a third of the worker's CPU per sequence (BENCHMARKS.md). The
+    methods and attributes, that was a third of the worker's CPU per sequence. The
     building blocks were already imported through `imports_passed_through`, so the sandbox
     was guarding only the short sequence modules. Other modules a workflow imports are still
     sandboxed; the determinism of ours is guarded by the replay tests.
@@ -71,9 +73,17 @@ def build_providers(
         sms = HttpSmsProvider(
             http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
         )
-    policy = breaker_policy or BreakerPolicy.from_env()
+    policy = breaker_policy or breaker_policy_from(settings)
     email, sms = (_guarded(p, policy, store) for p in (email, sms))
     return email, sms
+
+
+def breaker_policy_from(settings: Settings) -> BreakerPolicy:
+    """BREAKER_FAILURE_THRESHOLD and BREAKER_OPEN_SECONDS, as the breakers' policy."""
+    return BreakerPolicy(
+        failure_threshold=settings.breaker_failure_threshold,
+        open_for=timedelta(seconds=settings.breaker_open_seconds),
+    )
 
 
 def _guarded(provider: Provider, policy: BreakerPolicy, store: Store | None) -> Provider:
@@ -100,7 +110,8 @@ def build_worker(
     channels = ChannelActivities(store, email=email, sms=sms)
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
-    webhooks = WebhookActivities(store, http)
+    # A webhook step's `env:NAME` headers read the environment the settings were read from.
+    webhooks = WebhookActivities(store, http, settings.webhook_env)
     consent = ConsentActivities(store)
     audit = AuditActivities(store)
     history = ResponseHistoryActivities(store)
@@ -147,7 +158,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
         http = await stack.enter_async_context(http_client())
         if client is None:
             # Metrics (METRICS_PORT) and tracing (OTEL_ENABLED) ride on the worker's client.
-            observe = Observability.from_env()
+            observe = Observability.from_settings(settings)
             client = await connect(
                 settings, runtime=observe.runtime(), interceptors=observe.interceptors()
             )

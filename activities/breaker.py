@@ -21,7 +21,7 @@ import os
 import socket
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -48,26 +48,8 @@ class BreakerState(StrEnum):
 class BreakerPolicy:
     """When a breaker opens and for how long it stays open."""
 
-    failure_threshold: int = 5
-    open_for: timedelta = timedelta(seconds=60)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> BreakerPolicy:
-        """`BREAKER_FAILURE_THRESHOLD` (count) and `BREAKER_OPEN_SECONDS`, else the defaults."""
-        env = os.environ if env is None else env
-        try:
-            threshold = int(env.get("BREAKER_FAILURE_THRESHOLD", cls.failure_threshold))
-        except ValueError:
-            raise ValueError("BREAKER_FAILURE_THRESHOLD must be a whole number") from None
-        try:
-            seconds = float(env.get("BREAKER_OPEN_SECONDS", cls.open_for.total_seconds()))
-        except ValueError:
-            raise ValueError("BREAKER_OPEN_SECONDS must be a number of seconds") from None
-        if threshold < 1:
-            raise ValueError("BREAKER_FAILURE_THRESHOLD must be at least 1")
-        if seconds <= 0:
-            raise ValueError("BREAKER_OPEN_SECONDS must be positive")
-        return cls(failure_threshold=threshold, open_for=timedelta(seconds=seconds))
+    failure_threshold: int = 5  # the worker sets it from BREAKER_FAILURE_THRESHOLD
+    open_for: timedelta = timedelta(seconds=60)  # and this from BREAKER_OPEN_SECONDS
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,14 +26,15 @@ _ANSWER_LIMIT = 10_000
 
 
 class WebhookActivities:
-    """Webhook steps over the worker's shared httpx client; one audit row per step."""
+    """Webhook steps over the worker's shared httpx client; one audit row per step.
 
-    def __init__(
-        self, store: Store, http: httpx.AsyncClient, env: Mapping[str, str] | None = None
-    ) -> None:
+    `env` is what an `env:NAME` header value reads; the worker hands in its environment.
+    """
+
+    def __init__(self, store: Store, http: httpx.AsyncClient, env: Mapping[str, str]) -> None:
         self._store = store
         self._http = http
-        self._env = os.environ if env is None else env
+        self._env = env
 
     @activity.defn
     async def call_webhook(self, request: WebhookRequest) -> WebhookResult:

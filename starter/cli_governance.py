@@ -7,32 +7,25 @@ from typing import Annotated
 import typer
 
 from followthrough.platform.connection import connect
-from followthrough.platform.settings import Settings
 from followthrough.triggers import governance
 from followthrough.triggers.start import TriggerError
-from starter.cli import fail, run, templates_app
-from store import Store
+from starter.cli_runtime import fail, open_store, run, settings
+
+governance_app = typer.Typer()
 
 
-async def _open_store() -> Store:
-    return Store.from_url(Settings.from_env().database_url)
-
-
-@templates_app.command("list")
+@governance_app.command("list")
 def templates_list() -> None:
     """Every template: latest version, owner, running/quota, versions (* active), rollout."""
 
     async def work() -> None:
-        settings = Settings.from_env()
-        store = await _open_store()
-        try:
+        current = settings()
+        async with open_store() as store:
             latest = await store.templates.list_latest()
             versions = {p.name: await store.templates.versions(p.name) for p in latest}
             rollouts = await store.rollouts.all()
-        finally:
-            await store.close()
         try:
-            client = await connect(settings)
+            client = await connect(current)
         except (RuntimeError, ConnectionError, OSError):
             client = None
         for params in latest:
@@ -52,12 +45,12 @@ def templates_list() -> None:
                 f"rollout {share}"
             )
         if client is None:
-            typer.echo(f"(running counts need Temporal at {settings.temporal_address})")
+            typer.echo(f"(running counts need Temporal at {current.temporal_address})")
 
     run(work)
 
 
-@templates_app.command("rollout")
+@governance_app.command("rollout")
 def templates_rollout(
     name: str,
     version: Annotated[int, typer.Option(help="The new version to roll out.")],
@@ -68,8 +61,7 @@ def templates_rollout(
         fail(f"percent: must be between 0 and 100, got {percent}")
 
     async def work() -> None:
-        store = await _open_store()
-        try:
+        async with open_store() as store:
             candidate = await store.templates.get(name, version)
             if candidate is None:
                 raise TriggerError(f"version: {name!r} has no version {version}")
@@ -86,8 +78,6 @@ def templates_rollout(
             if not candidate.active:
                 await store.templates.set_active(name, True, version)
             await store.rollouts.set(name, version, percent)
-        finally:
-            await store.close()
         typer.echo(
             f"{name}: v{version} takes {percent}% of new starts, v{stable[-1]} the rest; "
             "running sequences keep their version"
@@ -96,13 +86,12 @@ def templates_rollout(
     run(work)
 
 
-@templates_app.command("promote")
+@governance_app.command("promote")
 def templates_promote(name: str) -> None:
     """End the rollout: its version takes every new start; the others are deactivated."""
 
     async def work() -> None:
-        store = await _open_store()
-        try:
+        async with open_store() as store:
             rollout = await store.rollouts.get(name)
             if rollout is None:
                 raise TriggerError(f"template: {name!r} has no rollout in progress")
@@ -111,28 +100,23 @@ def templates_promote(name: str) -> None:
                     name, params.version == rollout.version, params.version
                 )
             await store.rollouts.clear(name)
-        finally:
-            await store.close()
         typer.echo(f"{name}: v{rollout.version} promoted to every new start")
 
     run(work)
 
 
-@templates_app.command("rollback")
+@governance_app.command("rollback")
 def templates_rollback(name: str) -> None:
     """End the rollout: its version is deactivated; new starts go back to the stable one."""
 
     async def work() -> None:
-        store = await _open_store()
-        try:
+        async with open_store() as store:
             rollout = await store.rollouts.get(name)
             if rollout is None:
                 raise TriggerError(f"template: {name!r} has no rollout in progress")
             await store.templates.set_active(name, False, rollout.version)
             await store.rollouts.clear(name)
             stable = await store.templates.active(name)
-        finally:
-            await store.close()
         back = f"v{stable.version}" if stable else "no active version"
         typer.echo(f"{name}: v{rollout.version} rolled back; new starts get {back}")
 

@@ -7,22 +7,20 @@ from typing import Annotated
 
 import typer
 
-from followthrough.platform.settings import Settings
 from followthrough.triggers import suspension as failures
-from starter.cli import app, run, templates_app, temporal
-from store import Store
+from starter.cli_runtime import open_store, run, temporal
+
+ops_app = typer.Typer()
+ops_templates_app = typer.Typer()
 
 
-@app.command()
+@ops_app.command()
 def health() -> None:
     """Provider circuit breakers as each worker last recorded them."""
 
     async def work() -> None:
-        store = Store.from_url(Settings.from_env().database_url)
-        try:
+        async with open_store() as store:
             rows = await failures.provider_health(store)
-        finally:
-            await store.close()
         if not rows:
             typer.echo("no breaker has changed state: every provider is healthy")
         now = datetime.now(UTC)
@@ -39,7 +37,7 @@ def health() -> None:
     run(work)
 
 
-@app.command()
+@ops_app.command()
 def quarantine() -> None:
     """Paused and failed sequences with their last error, oldest first."""
 
@@ -58,7 +56,7 @@ def quarantine() -> None:
     run(work)
 
 
-@templates_app.command("resume")
+@ops_templates_app.command("resume")
 def templates_resume(
     name: str,
     by: Annotated[str, typer.Option(help="Who lifts the suspension.")] = "operator",
@@ -66,26 +64,20 @@ def templates_resume(
     """Allow new starts of a template that was suspended for failing."""
 
     async def work() -> None:
-        store = Store.from_url(Settings.from_env().database_url)
-        try:
+        async with open_store() as store:
             await failures.resume_template(store, name, by)
-        finally:
-            await store.close()
         typer.echo(f"template {name} resumed: new sequences may start")
 
     run(work)
 
 
-@templates_app.command("suspended")
+@ops_templates_app.command("suspended")
 def templates_suspended() -> None:
     """Templates whose new starts are refused, and why."""
 
     async def work() -> None:
-        store = Store.from_url(Settings.from_env().database_url)
-        try:
+        async with open_store() as store:
             rows = await store.suspensions.list_suspended()
-        finally:
-            await store.close()
         if not rows:
             typer.echo("no template is suspended")
         for row in rows:

@@ -7,12 +7,11 @@ from zoneinfo import ZoneInfo
 import typer
 
 from followthrough.triggers.schedules import list_schedules, sync_schedules
-from starter.cli import app, run, session
+from starter.cli_runtime import run, session
 
 schedules_app = typer.Typer(
     help="Schedule triggers: Temporal Schedules for schedule templates.", no_args_is_help=True
 )
-app.add_typer(schedules_app, name="schedules")
 
 
 @schedules_app.command("sync")

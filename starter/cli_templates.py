@@ -1,12 +1,11 @@
-"""`followthrough templates show|diff|activate|deactivate|simulate` and `event`.
+"""`followthrough templates validate|load|show|diff|activate|deactivate|simulate`.
 
-Template versions, dry runs, and the event trigger that starts or signals a template's sequence.
+Template files in, stored versions out, and dry runs of either before anything is started.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +16,13 @@ from activities.best_hour import ResponseHistoryActivities
 from activities.families import FamilyActivities
 from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
 from contracts.windows import AnswerHoursRequest
-from followthrough.platform.settings import Settings
+from followthrough import operations
 from followthrough.simulate import simulate
 from followthrough.templates import TemplateFileError, read_template
-from followthrough.triggers.events import send_event
-from starter.cli import app, fail, run, session, templates_app
+from starter.cli_runtime import fail, open_store, require_file, run
 from store import Store
+
+templates_app = typer.Typer()
 
 
 class TemplateLookupError(LookupError):
@@ -50,11 +50,37 @@ def as_yaml(params: SequenceParams) -> str:
 
 
 async def _with_store(work: Any) -> Any:
-    store = Store.from_url(Settings.from_env().database_url)
-    try:
+    async with open_store() as store:
         return await work(store)
-    finally:
-        await store.close()
+
+
+@templates_app.command("validate")
+def templates_validate(path: Path) -> None:
+    """Check a template file; problems are named by field."""
+    require_file(path)
+    try:
+        params = read_template(path)
+    except TemplateFileError as err:
+        fail(str(err))
+        return
+    typer.echo(f"{path}: ok ({params.name}, workflow {params.workflow})")
+
+
+@templates_app.command("load")
+def templates_load(paths: list[Path]) -> None:
+    """Validate and store template files; a changed template becomes the next version."""
+    try:
+        parsed = [read_template(p) for p in paths if require_file(p)]
+    except TemplateFileError as err:
+        fail(str(err))
+        return
+
+    async def work() -> None:
+        async with open_store(migrated=True) as store:
+            for name, version, created in await operations.load_templates(store, parsed):
+                typer.echo(f"{name} v{version} {'loaded' if created else 'unchanged'}")
+
+    run(work)
 
 
 @templates_app.command("show")
@@ -197,28 +223,3 @@ def _run(work: Any) -> None:
         run(work)
     except (TemplateLookupError, TemplateFileError) as err:
         fail(str(err))
-
-
-@app.command("event")
-def event_command(
-    name: Annotated[str, typer.Argument(help="Event name, e.g. payment_missed.")],
-    family: Annotated[str, typer.Option(help="Family id.")],
-    data: Annotated[str, typer.Option(help="Event data as a JSON object.")] = "{}",
-) -> None:
-    """Start the sequence bound to an event, or give the event to the running one."""
-    try:
-        payload = json.loads(data)
-    except json.JSONDecodeError as err:
-        fail(f"data: not JSON: {err.msg}")
-        return
-    if not isinstance(payload, dict):
-        fail("data: must be a JSON object, e.g. '{\"amount\": 40}'")
-
-    async def work() -> None:
-        async with session() as (settings, client, store):
-            outcome = await send_event(
-                client, store, name, family, payload, task_queue=settings.task_queue
-            )
-            typer.echo(outcome.message)
-
-    run(work)

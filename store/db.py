@@ -38,7 +38,11 @@ _ASYNC_DRIVERS = {
 
 
 def database_url() -> str:
-    """The store's URL: `DATABASE_URL` from the environment, else a local SQLite file."""
+    """`DATABASE_URL` from the environment, else a local SQLite file.
+
+    The library default for running Alembic on its own; the worker and the CLI pass the URL
+    from their `Settings` to `migrate` and `Store.from_url` instead.
+    """
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 

@@ -100,15 +100,19 @@ async def dev_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
         server.stop()
 
 
-@pytest.fixture(scope="session")
-async def dev_client(dev_server: DevServer) -> Client:
-    settings = Settings(temporal_address=dev_server.address)
-    for _ in range(50):
+async def connect_when_ready(settings: Settings, attempts: int = 50) -> Client:
+    """Connect to a server that has just started: its port opens before its frontend answers."""
+    for _ in range(attempts - 1):
         try:
             return await connect(settings)
         except RuntimeError:
             await asyncio.sleep(0.2)
     return await connect(settings)
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: DevServer) -> Client:
+    return await connect_when_ready(Settings(temporal_address=dev_server.address))
 
 
 @pytest.fixture

@@ -1,11 +1,19 @@
-"""A real local HTTP email + SMS API for fault tests: scripted answers, a request log.
+"""The one fake HTTP provider for tests: a real local server, scripted answers, a request log.
 
-It listens on 127.0.0.1 on a free port, in a thread, and behaves like the real APIs where it
-matters here: it accepts a message once per `Idempotency-Key` (a repeat of a key it already
-accepted gets the first answer back and delivers nothing new), and it can fail on cue:
-`script("email", 500, 500)` answers the next two email requests with 500s;
-`down("sms", seconds)` answers 503 for a while; `hold("email")` accepts the next email and
-keeps the response back until `release()`, so a worker can be killed mid-send.
+It listens on 127.0.0.1 on a free port, in a thread, so the code under test goes through
+httpx, sockets and HTTP parsing exactly as it does against a real provider (email and SMS
+APIs, or a webhook's system). It behaves like the real APIs where it matters here:
+
+- a message is accepted once per `Idempotency-Key`: a repeat of a key it already accepted gets
+  the first answer back and delivers nothing new;
+- it fails on cue: `script("email", 500, 500)` answers the next two requests to `/email` with
+  500s, `queue(Answer(409))` answers the next request to any path; `down("sms", seconds)`
+  answers 503 for a while; `hold("email")` accepts the next email and keeps the response back
+  until `release()`, so a worker can be killed mid-send;
+- otherwise it succeeds with `default`, or with a message id in the shape the channel's API
+  returns (`{"MessageID": ...}` for email, `{"sid": ...}` for the rest).
+
+Use it as `with FakeProvider().running() as provider:`; `requests` is every request it saw.
 """
 
 from __future__ import annotations
@@ -15,47 +23,62 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from followthrough.platform.settings import Settings
+
+ANY = ""  # a scripted answer for whichever path is asked next
 
 
 @dataclass
 class Answer:
+    """One scripted answer: a status, a JSON body (or raw bytes) and headers."""
+
     status: int
-    body: dict[str, Any] = field(default_factory=dict)
+    body: Any = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Seen:
-    """One request as the provider saw it."""
+    """One request as the provider saw it, and what it answered."""
 
     at: float  # time.monotonic()
-    channel: str
-    key: str
-    recipient: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    channel: str  # the first path segment: "email", "sms", "tickets", ...
+    key: str  # its Idempotency-Key header
+    recipient: str  # its `To`, when it has one
     status: int
     delivered: bool  # a new message went out with this request
 
+    def json(self) -> Any:
+        return json.loads(self.body)
+
 
 class FakeProvider:
-    """The scripted provider; `requests` is its log, `deliveries` what it really sent."""
+    """The scripted provider; `requests` is its log, `deliveries()` what it really sent."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._script: dict[str, list[Answer | str]] = {"email": [], "sms": []}
-        self._down_until: dict[str, float] = {}
-        self._accepted: dict[str, str] = {}  # idempotency key -> message id
+    def __init__(self, default: Answer | None = None) -> None:
+        self.default = default
         self.requests: list[Seen] = []
         self.held = threading.Event()
+        self._lock = threading.Lock()
+        self._script: list[tuple[str, Answer | str]] = []  # (channel or ANY, answer or "hold")
+        self._down_until: dict[str, float] = {}
+        self._accepted: dict[tuple[str, str], Answer] = {}  # (channel, key) -> first answer
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the serving loop's next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # ------------------------------------------------------------------ test controls
 
@@ -63,9 +86,14 @@ class FakeProvider:
         """The next answers on `channel`, in order; after them every request succeeds."""
         with self._lock:
             for answer in answers:
-                self._script[channel].append(
-                    answer if isinstance(answer, Answer) else Answer(answer, _error(answer))
-                )
+                if not isinstance(answer, Answer):
+                    answer = Answer(answer, _error(answer))
+                self._script.append((channel, answer))
+
+    def queue(self, *answers: Answer) -> None:
+        """The next answers, in order, whatever path is asked."""
+        with self._lock:
+            self._script.extend((ANY, answer) for answer in answers)
 
     def down(self, channel: str, seconds: float) -> float:
         """Answer 503 on `channel` for `seconds`; returns when it comes back (monotonic)."""
@@ -77,7 +105,7 @@ class FakeProvider:
     def hold(self, channel: str) -> None:
         """Accept the next message on `channel` but keep the answer back until `release()`."""
         with self._lock:
-            self._script[channel].append("hold")
+            self._script.append((channel, "hold"))
 
     def release(self) -> None:
         self._release.set()
@@ -91,9 +119,8 @@ class FakeProvider:
 
     def settings(self, base: Settings) -> Settings:
         """`base` with both channels pointed at this provider."""
-        from dataclasses import replace
-
-        return replace(base, **self.env_fields())
+        fields: dict[str, Any] = self.env_fields()
+        return replace(base, **fields)
 
     def env_fields(self) -> dict[str, str]:
         return {
@@ -130,57 +157,90 @@ class FakeProvider:
     def _answer(self, channel: str, key: str) -> tuple[Answer, bool, bool]:
         """Decide the answer: (answer, hold it back, a new message went out)."""
         with self._lock:
-            if key in self._accepted:  # a retry of a message already sent: same answer
-                return _ok(channel, self._accepted[key]), False, False
+            if key and (channel, key) in self._accepted:  # a retry of a sent message
+                return self._accepted[(channel, key)], False, False
             if time.monotonic() < self._down_until.get(channel, 0.0):
                 return Answer(503, _error(503)), False, False
-            step = self._script[channel].pop(0) if self._script[channel] else None
-            if isinstance(step, Answer):
-                return step, False, False
-            message_id = f"{channel}-{len(self._accepted) + 1}"
-            self._accepted[key] = message_id
-            return _ok(channel, message_id), step == "hold", True
+            step = self._next_step(channel)
+            answer = step if isinstance(step, Answer) else self._success(channel)
+            if not 200 <= answer.status < 300:
+                return answer, False, False
+            if key:
+                self._accepted[(channel, key)] = answer
+            return answer, step == "hold", True
+
+    def _next_step(self, channel: str) -> Answer | str | None:
+        for index, (wanted, step) in enumerate(self._script):
+            if wanted in (ANY, channel):
+                del self._script[index]
+                return step
+        return None
+
+    def _success(self, channel: str) -> Answer:
+        if self.default is not None:
+            return self.default
+        message_id = f"{channel}-{len(self._accepted) + 1}"
+        return Answer(200, {"MessageID": message_id} if channel == "email" else {"sid": message_id})
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
-                channel = self.path.strip("/")
+            def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
-                if channel == "email":
-                    recipient = json.loads(raw or "{}").get("To", "")
-                else:
-                    recipient = parse_qs(raw).get("To", [""])[0]
+                body = self.rfile.read(length) if length else b""
+                channel = urlsplit(self.path).path.strip("/").split("/")[0]
                 key = self.headers.get("Idempotency-Key", "")
                 answer, hold, delivered = provider._answer(channel, key)
                 provider.requests.append(
-                    Seen(time.monotonic(), channel, key, recipient, answer.status, delivered)
+                    Seen(
+                        at=time.monotonic(),
+                        method=self.command,
+                        path=self.path,
+                        headers=dict(self.headers.items()),
+                        body=body,
+                        channel=channel,
+                        key=key,
+                        recipient=_recipient(body),
+                        status=answer.status,
+                        delivered=delivered,
+                    )
                 )
                 if hold:
                     provider.held.set()
                     provider._release.wait(timeout=20)
-                body = json.dumps(answer.body).encode()
+                self._reply(answer)
+
+            def _reply(self, answer: Answer) -> None:
+                raw = answer.body
+                payload = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers.items():
                         self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(payload)
                 except OSError:
                     pass  # the caller is gone (killed mid-send)
 
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
             def log_message(self, format: str, *args: Any) -> None:
-                pass
+                pass  # keep test output clean
 
         return Handler
 
 
-def _ok(channel: str, message_id: str) -> Answer:
-    return Answer(200, {"MessageID": message_id} if channel == "email" else {"sid": message_id})
+def _recipient(body: bytes) -> str:
+    """`To` from a JSON body (email) or a form body (SMS); empty when there is none."""
+    text = body.decode(errors="replace")
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return parse_qs(text).get("To", [""])[0]
+    return str(data.get("To", "")) if isinstance(data, dict) else ""
 
 
 def _error(status: int) -> dict[str, Any]:

@@ -40,12 +40,11 @@ from contracts import (
     StepStatus,
 )
 from followthrough import operations
-from followthrough.platform.connection import connect
 from followthrough.platform.devserver import DevServer, free_port
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from store import Store
-from tests.conftest import register_search_attributes
+from tests.conftest import connect_when_ready, register_search_attributes
 from tests.fake_provider import Answer, FakeProvider
 from tests.fault_sequences import CallThenWaitIntervention
 from worker import build_worker
@@ -285,7 +284,7 @@ async def test_dev_server_restart_resumes_the_sequence(
     server = DevServer(tmp_path / "temporal.db", port=free_port(), ui_port=None)
     await server.start()
     try:
-        client = await connect(Settings(temporal_address=server.address))
+        client = await connect_when_ready(Settings(temporal_address=server.address))
         await register_search_attributes(client)
         http_settings = provider.settings(settings)
         params = (await fast_params(store)).model_copy(

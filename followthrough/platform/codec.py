@@ -1,10 +1,11 @@
-"""Payload encryption: an AES-GCM `PayloadCodec` with key ids, and the codec server.
+"""Payload encryption: an AES-GCM `PayloadCodec` with key ids, and the data converter.
 
 `PAYLOAD_KEYS="k2:<base64>,k1:<base64>"` turns it on: every payload (workflow inputs and
 results, activity arguments, signals, queries, updates) is encrypted with the first key and
 tagged with its id, so older keys can stay listed for decoding while a new one encrypts —
 rotation without re-encrypting history. Temporal's server, its database and the Web UI only
-ever see ciphertext; the codec server decrypts for people holding its token.
+ever see ciphertext; the codec server (`followthrough.web.codec_server`) decrypts for people
+holding its token.
 """
 
 from __future__ import annotations
@@ -12,16 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hmac
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.middleware.cors import CORSMiddleware
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, PayloadCodec
 
@@ -95,11 +92,9 @@ class AesGcmCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
-def codec_from_env(env: Mapping[str, str] | None = None) -> AesGcmCodec | None:
-    """The codec `PAYLOAD_KEYS` configures, or None when it is unset."""
-    env = os.environ if env is None else env
-    text = env.get("PAYLOAD_KEYS", "").strip()
-    return AesGcmCodec(parse_keys(text)) if text else None
+def codec_from_keys(keys: Mapping[str, bytes]) -> AesGcmCodec | None:
+    """The codec for `keys` (the settings' `PAYLOAD_KEYS`), or None when there are none."""
+    return AesGcmCodec(keys) if keys else None
 
 
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
@@ -107,50 +102,3 @@ def data_converter(codec: PayloadCodec | None) -> DataConverter:
     if codec is None:
         return pydantic_data_converter
     return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
-
-
-# ----------------------------------------------------------------------- codec server
-
-
-def create_codec_app(codec: PayloadCodec, token: str, origins: Iterable[str]) -> FastAPI:
-    """Temporal's codec server protocol: POST /encode and /decode with `{"payloads": [...]}`.
-
-    Only callers presenting `Authorization: Bearer <token>` get plaintext; the Web UI's origin
-    is allowed by CORS (the UI calls from the browser of the person looking at a history).
-    """
-    if len(token) < 16:
-        raise CodecError("CODEC_SERVER_TOKEN: use at least 16 characters")
-    app = FastAPI(title="Follow-through codec server", docs_url=None, redoc_url=None)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=[o.rstrip("/") for o in origins],
-        allow_methods=["POST"],
-        allow_headers=["authorization", "content-type", "x-namespace"],
-        allow_credentials=True,
-    )
-    expected = f"Bearer {token}".encode()
-
-    async def convert(request: Request, encode: bool) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(status_code=401, detail="authorization: missing or wrong token")
-        try:
-            payloads = json_format.Parse(await request.body(), Payloads())
-        except json_format.ParseError as err:
-            raise HTTPException(status_code=400, detail=f"payloads: {err}") from err
-        try:
-            done = await (codec.encode if encode else codec.decode)(payloads.payloads)
-        except CodecError as err:
-            raise HTTPException(status_code=400, detail=str(err)) from err
-        body = json_format.MessageToJson(Payloads(payloads=done))
-        return Response(body, media_type="application/json")
-
-    @app.post("/encode")
-    async def encode(request: Request) -> Response:
-        return await convert(request, True)
-
-    @app.post("/decode")
-    async def decode(request: Request) -> Response:
-        return await convert(request, False)
-
-    return app

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from temporalio.client import Client, Interceptor
 from temporalio.runtime import Runtime
 
-from followthrough.platform.codec import codec_from_env, data_converter
+from followthrough.platform.codec import codec_from_keys, data_converter
 from followthrough.platform.settings import Settings
 
 
@@ -26,7 +26,7 @@ async def connect(
         settings.temporal_address,
         namespace=settings.namespace,
         # With PAYLOAD_KEYS set, payloads are encrypted (AES-GCM) on every client alike.
-        data_converter=data_converter(codec_from_env()),
+        data_converter=data_converter(codec_from_keys(settings.payload_keys)),
         runtime=runtime,
         interceptors=interceptors,
     )

@@ -1,4 +1,4 @@
-"""Metrics, tracing and log correlation for the worker, each switched on by the environment.
+"""Metrics, tracing and log correlation for the worker, each switched on by the settings.
 
 - `METRICS_PORT` (off when unset; `METRICS_HOST`, default 0.0.0.0): a Prometheus endpoint
   served by the SDK's runtime, carrying its own `temporal_*` metrics and ours
@@ -13,20 +13,16 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from temporalio import activity, workflow
 from temporalio.client import Interceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from followthrough.platform.settings import Settings
+
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(workflow_id)s] %(name)s: %(message)s"
-_TRUE = ("1", "true", "yes", "on")
-
-
-class ObservabilityError(ValueError):
-    """A malformed observability setting; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -37,22 +33,12 @@ class Observability:
     otel_exporter: str = "console"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Observability:
-        env = os.environ if env is None else env
-        raw = env.get("METRICS_PORT", "").strip()
-        port: int | None = None
-        if raw:
-            if not raw.isdigit() or not 0 < int(raw) < 65536:
-                raise ObservabilityError(f"METRICS_PORT must be a port number, not {raw!r}")
-            port = int(raw)
-        exporter = env.get("OTEL_EXPORTER", "console")
-        if exporter not in ("console", "none"):
-            raise ObservabilityError(f"OTEL_EXPORTER must be 'console' or 'none', not {exporter!r}")
+    def from_settings(cls, settings: Settings) -> Observability:
         return cls(
-            metrics_host=env.get("METRICS_HOST", cls.metrics_host),
-            metrics_port=port,
-            otel_enabled=env.get("OTEL_ENABLED", "").strip().lower() in _TRUE,
-            otel_exporter=exporter,
+            metrics_host=settings.metrics_host,
+            metrics_port=settings.metrics_port,
+            otel_enabled=settings.otel_enabled,
+            otel_exporter=settings.otel_exporter,
         )
 
     def runtime(self) -> Runtime | None:

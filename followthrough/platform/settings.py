@@ -1,13 +1,23 @@
-"""Configuration from the environment, with defaults that work on a laptop."""
+"""Configuration: every environment variable the product reads, read once, in `from_env`.
+
+Each value has a default that works on a laptop. A malformed value raises `SettingsError`,
+whose message names the variable, so clients print one line instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
 
-from contracts import TASK_QUEUE
+from contracts import TASK_QUEUE, parse_duration
+from followthrough.platform.codec import CodecError, parse_keys
 from store import DEFAULT_DATABASE_URL
+
+T = TypeVar("T")
+_TRUE = ("1", "true", "yes", "on")
 
 
 class SettingsError(ValueError):
@@ -16,11 +26,13 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    # Temporal and the store
     temporal_address: str = "localhost:7233"
     namespace: str = "default"
     task_queue: str = TASK_QUEUE
     database_url: str = DEFAULT_DATABASE_URL
     ui_url: str = "http://localhost:8233"
+    # Providers
     email_provider: str = "outbox"
     email_api_url: str | None = None
     email_api_token: str | None = None
@@ -29,24 +41,58 @@ class Settings:
     sms_api_url: str | None = None
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
+    # Failure handling: provider circuit breakers and template auto-suspension
+    breaker_failure_threshold: int = 5
+    breaker_open_seconds: float = 60.0
+    suspend_after_failures: int = 5
+    suspend_window: timedelta = timedelta(hours=1)
+    # Observability
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    otel_enabled: bool = False
+    otel_exporter: str = "console"
+    # Security: payload encryption, the codec server, provider callbacks
+    payload_keys: Mapping[str, bytes] = field(default_factory=dict, hash=False)
+    codec_server_token: str = ""
+    receiver_secret: str = ""
+    # What a webhook step's `env:NAME` header may read (the worker's environment).
+    webhook_env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from `env` (the process environment by default); `defaults` fill gaps."""
+        env = dict(os.environ if env is None else env)
+        for name, value in (defaults or {}).items():
+            env.setdefault(name, value)
+        get = env.get
         settings = cls(
-            temporal_address=env.get("TEMPORAL_ADDRESS", cls.temporal_address),
-            namespace=env.get("TEMPORAL_NAMESPACE", cls.namespace),
-            task_queue=env.get("TEMPORAL_TASK_QUEUE", cls.task_queue),
-            database_url=env.get("DATABASE_URL", cls.database_url),
-            ui_url=env.get("TEMPORAL_UI_URL", cls.ui_url),
-            email_provider=env.get("EMAIL_PROVIDER", cls.email_provider),
-            email_api_url=env.get("EMAIL_API_URL"),
-            email_api_token=env.get("EMAIL_API_TOKEN"),
-            email_from=env.get("EMAIL_FROM", cls.email_from),
-            sms_provider=env.get("SMS_PROVIDER", cls.sms_provider),
-            sms_api_url=env.get("SMS_API_URL"),
-            sms_account_sid=env.get("SMS_ACCOUNT_SID"),
-            sms_auth_token=env.get("SMS_AUTH_TOKEN"),
+            temporal_address=get("TEMPORAL_ADDRESS", cls.temporal_address),
+            namespace=get("TEMPORAL_NAMESPACE", cls.namespace),
+            task_queue=get("TEMPORAL_TASK_QUEUE", cls.task_queue),
+            database_url=get("DATABASE_URL") or cls.database_url,
+            ui_url=get("TEMPORAL_UI_URL", cls.ui_url),
+            email_provider=get("EMAIL_PROVIDER", cls.email_provider),
+            email_api_url=get("EMAIL_API_URL"),
+            email_api_token=get("EMAIL_API_TOKEN"),
+            email_from=get("EMAIL_FROM", cls.email_from),
+            sms_provider=get("SMS_PROVIDER", cls.sms_provider),
+            sms_api_url=get("SMS_API_URL"),
+            sms_account_sid=get("SMS_ACCOUNT_SID"),
+            sms_auth_token=get("SMS_AUTH_TOKEN"),
+            breaker_failure_threshold=_read(env, "BREAKER_FAILURE_THRESHOLD", int, 5),
+            breaker_open_seconds=_read(env, "BREAKER_OPEN_SECONDS", float, 60.0),
+            suspend_after_failures=_read(env, "SUSPEND_AFTER_FAILURES", int, 5),
+            suspend_window=_read(env, "SUSPEND_WINDOW", parse_duration, cls.suspend_window),
+            metrics_port=_read(env, "METRICS_PORT", _port, None),
+            metrics_host=get("METRICS_HOST", cls.metrics_host),
+            otel_enabled=get("OTEL_ENABLED", "").strip().lower() in _TRUE,
+            otel_exporter=get("OTEL_EXPORTER", cls.otel_exporter),
+            payload_keys=_read(env, "PAYLOAD_KEYS", parse_keys, {}),
+            codec_server_token=get("CODEC_SERVER_TOKEN", ""),
+            receiver_secret=get("RECEIVER_SECRET", ""),
+            webhook_env=env,
         )
         settings.check()
         return settings
@@ -67,12 +113,52 @@ class Settings:
                 SMS_ACCOUNT_SID=self.sms_account_sid,
                 SMS_AUTH_TOKEN=self.sms_auth_token,
             )
+        _check(self.breaker_failure_threshold >= 1, "BREAKER_FAILURE_THRESHOLD must be at least 1")
+        _check(self.breaker_open_seconds > 0, "BREAKER_OPEN_SECONDS must be positive")
+        _check(self.suspend_after_failures >= 0, "SUSPEND_AFTER_FAILURES must not be negative")
+        _check(
+            self.otel_exporter in ("console", "none"),
+            f"OTEL_EXPORTER must be 'console' or 'none', not {self.otel_exporter!r}",
+        )
 
     def __repr__(self) -> str:  # secrets never reach a log line
         return (
             f"Settings(temporal_address={self.temporal_address!r}, namespace={self.namespace!r}, "
             f"email_provider={self.email_provider!r}, sms_provider={self.sms_provider!r})"
         )
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError(text)
+    return port
+
+
+_MEANING: dict[Any, str] = {
+    _port: "a port number",
+    int: "a whole number",
+    float: "a number",
+    parse_duration: "a duration such as 30m, 1h or 2d",
+}
+
+
+def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    """`env[name]` through `parse`, or `default` when unset or blank."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except CodecError as err:
+        raise SettingsError(str(err)) from None
+    except ValueError:
+        raise SettingsError(f"{name} must be {_MEANING[parse]}, not {raw!r}") from None
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise SettingsError(message)
 
 
 def _require(**values: str | None) -> None:

@@ -110,6 +110,16 @@ async def _count(client: Client, query: str) -> int:
     return (await client.count_workflows(query)).count
 
 
+@dataclass
+class _Scan:
+    """What one pass over visibility gathers: per template, versions, start times, completed."""
+
+    per_template: dict[str, TemplateStats] = field(default_factory=dict)
+    versions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    started: dict[str, datetime] = field(default_factory=dict)
+    completed: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+
 async def collect(
     client: Client,
     store: Store,
@@ -125,52 +135,17 @@ async def collect(
     """
     slo = slo or Slo()
     base = f"{BASE} AND {scope}" if scope else BASE
-    grouped = await client.count_workflows(f"{base} GROUP BY ExecutionStatus")
-    by_status = {
-        str(group.group_values[0]): group.count for group in grouped.groups if group.group_values
-    }
-    by_state = {}
-    for state in State:
-        count = await _count(client, f"{base} AND InterventionState = '{state.value}'")
-        if count:
-            by_state[state.value] = count
+    by_status, by_state = await _status_counts(client, base)
+    scan = await _scan(client, base, limit)
+    by_version = await _version_counts(client, base, scan.versions)
 
-    # One pass over visibility for template, version, start and close times.
-    per_template: dict[str, TemplateStats] = {}
-    versions: dict[str, set[int]] = defaultdict(set)
-    started: dict[str, datetime] = {}
-    completed: list[tuple[str, str | None, str]] = []
-    async for execution in client.list_workflows(base, limit=limit):
-        attrs = execution.typed_search_attributes
-        name = attrs.get(TEMPLATE_NAME) or "unknown"
-        stats = per_template.setdefault(name, TemplateStats(name))
-        stats.sequences += 1
-        version = attrs.get(TEMPLATE_VERSION)
-        if version is not None:
-            versions[name].add(version)
-        started[execution.id] = execution.start_time
-        if execution.close_time is not None:
-            stats.durations_s.append((execution.close_time - execution.start_time).total_seconds())
-        if execution.status == WorkflowExecutionStatus.COMPLETED:
-            completed.append((execution.id, execution.run_id, name))
-    by_version = {}
-    for name in sorted(versions):
-        for version in sorted(versions[name]):
-            by_version[f"{name} v{version}"] = await _count(
-                client, f"{base} AND TemplateName = '{name}' AND TemplateVersion = {version}"
-            )
-
-    rows = await _audit(store, list(started))
+    rows = await _audit(store, list(scan.started))
     responses, failures = _responses_and_failures(rows)
-    for workflow_id, first in _first_contacts(rows).items():
-        template, at = first
-        stats = per_template.setdefault(template, TemplateStats(template))
-        stats.first_contact_total += 1
-        due = add_business_days(started[workflow_id], slo.first_contact_business_days)
-        stats.first_contact_ok += at <= due
-    for workflow_id, run_id, name in completed:
-        await _lateness(client, workflow_id, run_id, per_template[name])
+    _count_first_contacts(rows, scan, slo)
+    for workflow_id, run_id, name in scan.completed:
+        await _lateness(client, workflow_id, run_id, scan.per_template[name])
 
+    per_template = scan.per_template
     return {
         "by_execution_status": by_status,
         "by_state": by_state,
@@ -183,6 +158,61 @@ async def collect(
             "p95_lateness_s": slo.p95_lateness.total_seconds(),
         },
     }
+
+
+async def _status_counts(client: Client, base: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Sequences by execution status (one grouped count) and by state (one count each)."""
+    grouped = await client.count_workflows(f"{base} GROUP BY ExecutionStatus")
+    by_status = {
+        str(group.group_values[0]): group.count for group in grouped.groups if group.group_values
+    }
+    by_state = {}
+    for state in State:
+        count = await _count(client, f"{base} AND InterventionState = '{state.value}'")
+        if count:
+            by_state[state.value] = count
+    return by_status, by_state
+
+
+async def _scan(client: Client, base: str, limit: int) -> _Scan:
+    """One pass over visibility for template, version, start and close times."""
+    scan = _Scan()
+    async for execution in client.list_workflows(base, limit=limit):
+        attrs = execution.typed_search_attributes
+        name = attrs.get(TEMPLATE_NAME) or "unknown"
+        stats = scan.per_template.setdefault(name, TemplateStats(name))
+        stats.sequences += 1
+        version = attrs.get(TEMPLATE_VERSION)
+        if version is not None:
+            scan.versions[name].add(version)
+        scan.started[execution.id] = execution.start_time
+        if execution.close_time is not None:
+            stats.durations_s.append((execution.close_time - execution.start_time).total_seconds())
+        if execution.status == WorkflowExecutionStatus.COMPLETED:
+            scan.completed.append((execution.id, execution.run_id, name))
+    return scan
+
+
+async def _version_counts(
+    client: Client, base: str, versions: dict[str, set[int]]
+) -> dict[str, int]:
+    by_version = {}
+    for name in sorted(versions):
+        for version in sorted(versions[name]):
+            by_version[f"{name} v{version}"] = await _count(
+                client, f"{base} AND TemplateName = '{name}' AND TemplateVersion = {version}"
+            )
+    return by_version
+
+
+def _count_first_contacts(rows: list[StepExecution], scan: _Scan, slo: Slo) -> None:
+    """Per template: how many sequences made first contact within the SLO's business days."""
+    for workflow_id, first in _first_contacts(rows).items():
+        template, at = first
+        stats = scan.per_template.setdefault(template, TemplateStats(template))
+        stats.first_contact_total += 1
+        due = add_business_days(scan.started[workflow_id], slo.first_contact_business_days)
+        stats.first_contact_ok += at <= due
 
 
 async def _audit(store: Store, workflow_ids: list[str]) -> list[StepExecution]:

@@ -197,99 +197,111 @@ async def perform(
 def create_app(
     client: Client, store: Store, settings: Settings, *, secret: bytes | None = None
 ) -> FastAPI:
-    """The inbox app over an already connected client and an open store."""
+    """The inbox app over an already connected client and an open store; its routes, here."""
     app = FastAPI(title="Follow-through inbox", docs_url=None, redoc_url=None)
-    csrf = Csrf(secret or secrets.token_bytes(32))
+    inbox = Inbox(client, store, settings, Csrf(secret or secrets.token_bytes(32)))
+    app.add_api_route("/", inbox.page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/identity", inbox.identity, methods=["POST"])
+    app.add_api_route("/sequences/{workflow_id}/{action}", inbox.act, methods=["POST"])
+    app.add_api_route("/tasks/{task_id}/done", inbox.task_done, methods=["POST"])
+    return app
 
-    def back(message: str, ok: bool) -> RedirectResponse:
-        # Post/redirect/get: reloading the page never sends a decision twice.
-        return RedirectResponse("/?" + urlencode({"msg": message, "ok": int(ok)}), 303)
 
-    slo_cache: dict[str, Any] = {"at": 0.0, "lines": []}
+def back(message: str, ok: bool) -> RedirectResponse:
+    # Post/redirect/get: reloading the page never sends a decision twice.
+    return RedirectResponse("/?" + urlencode({"msg": message, "ok": int(ok)}), 303)
 
-    async def slo() -> list[dict[str, str]]:
+
+class Inbox:
+    """The inbox's page and forms over one client, store and CSRF secret."""
+
+    def __init__(self, client: Client, store: Store, settings: Settings, csrf: Csrf) -> None:
+        self.client = client
+        self.store = store
+        self.settings = settings
+        self.csrf = csrf
+        self._slo_at = 0.0
+        self._slo_lines: list[dict[str, str]] = []
+
+    async def slo(self) -> list[dict[str, str]]:
         # The SLO summary reads many histories: refresh it at most once a minute.
         now = time.monotonic()
-        if not slo_cache["lines"] or now - slo_cache["at"] > 60:
+        if not self._slo_lines or now - self._slo_at > 60:
             try:
-                report = await stats.collect(client, store, limit=200)
-                slo_cache.update(at=now, lines=stats.slo_lines(report))
+                report = await stats.collect(self.client, self.store, limit=200)
+                self._slo_at, self._slo_lines = now, stats.slo_lines(report)
             except RPCError as err:
                 log.warning("no SLO summary: %s", err)
-        lines: list[dict[str, str]] = slo_cache["lines"]
-        return lines
+        return self._slo_lines
 
-    @app.get("/", response_class=HTMLResponse)
-    async def inbox(request: Request, msg: str = "", ok: int = 1) -> HTMLResponse:
+    async def page(self, request: Request, msg: str = "", ok: int = 1) -> HTMLResponse:
         session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
-        view = await gather(client, store, settings)
+        view = await gather(self.client, self.store, self.settings)
         html = _pages.get_template("inbox.html").render(
             view=view,
-            csrf=csrf.token(session),
+            csrf=self.csrf.token(session),
             name=request.cookies.get(NAME_COOKIE, ""),
             role=request.cookies.get(ROLE_COOKIE, ""),
             message=msg,
             ok=bool(ok),
-            ui_url=settings.ui_url,
-            slo=await slo(),
+            ui_url=self.settings.ui_url,
+            slo=await self.slo(),
         )
         response = HTMLResponse(html)
         response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
         return response
 
-    @app.post("/identity")
     async def identity(
+        self,
         request: Request,
         csrf_token: str = Form(...),
         name: str = Form(..., min_length=1, max_length=100),
         role: str = Form(..., min_length=1, max_length=50),
     ) -> RedirectResponse:
-        csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
+        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
         response = back(f"acting as {name} ({role})", True)
         for key, value in ((NAME_COOKIE, name), (ROLE_COOKIE, role)):
             response.set_cookie(key, value, httponly=True, samesite="strict")
         return response
 
-    @app.post("/sequences/{workflow_id}/{action}")
     async def act(
+        self,
         request: Request,
         workflow_id: str,
         action: str,
         csrf_token: str = Form(...),
         note: str = Form("", max_length=500),
     ) -> RedirectResponse:
-        csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
+        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
         by, role = request.cookies.get(NAME_COOKIE), request.cookies.get(ROLE_COOKIE)
         if not by or not role:
             return back("identity: enter your name and role first", False)
         try:
-            return back(
-                await perform(client, store, action, workflow_id, by=by, role=role, note=note), True
+            said = await perform(
+                self.client, self.store, action, workflow_id, by=by, role=role, note=note
             )
         except operations.OperationError as err:
             return back(str(err), False)
         except RPCError as err:
             return back(f"Temporal refused the request: {err.message}", False)
+        return back(said, True)
 
-    @app.post("/tasks/{task_id}/done")
     async def task_done(
-        request: Request, task_id: int, csrf_token: str = Form(...), note: str = Form("")
+        self, request: Request, task_id: int, csrf_token: str = Form(...), note: str = Form("")
     ) -> RedirectResponse:
-        csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
+        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
         by = request.cookies.get(NAME_COOKIE)
         if not by:
             return back("identity: enter your name and role first", False)
-        task = await store.tasks.get(task_id)
+        task = await self.store.tasks.get(task_id)
         if task is None:
             return back(f"task: no coordinator task {task_id}", False)
         if task.status != "open":
             return back(f"task {task_id} was already {task.status}", False)
-        task = await store.tasks.complete(task_id, by=by, note=note)
+        task = await self.store.tasks.complete(task_id, by=by, note=note)
         if task.closed_by != by or task.status != "done":  # someone else closed it just now
             return back(f"task {task_id} was already {task.status}", False)
         return back(f"task {task_id} marked done", True)
-
-    return app
 
 
 async def serve(settings: Settings, host: str, port: int) -> None:

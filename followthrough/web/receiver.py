@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import Bounce, Channel, Response
 from contracts.callbacks import CallbackAnswer, ProviderCallback
-from followthrough.platform.settings import SettingsError
+from followthrough.platform.settings import Settings, SettingsError
 from followthrough.templates import format_errors
 from store import Store
 from store.models import Message
@@ -66,14 +66,14 @@ def verify(secret: bytes, headers: Any, body: bytes, now: float | None = None) -
     return None
 
 
-def secret_from_env(env: Any) -> bytes:
+def receiver_secret(settings: Settings) -> bytes:
     """`RECEIVER_SECRET`, required and long enough to resist guessing."""
-    value = env.get("RECEIVER_SECRET") or ""
+    value = settings.receiver_secret
     if len(value) < MIN_SECRET_LENGTH:
         raise SettingsError(
             f"RECEIVER_SECRET must be set to at least {MIN_SECRET_LENGTH} characters"
         )
-    return str(value).encode()
+    return value.encode()
 
 
 def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastAPI:
@@ -170,17 +170,13 @@ async def _audit(store: Store, message: Message, kind: str) -> None:
     )
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(settings: Settings, host: str, port: int) -> None:
     """Run the receiver until Ctrl-C on its own client and store."""
-    import os
-
     import uvicorn
 
     from followthrough.platform.connection import connect
-    from followthrough.platform.settings import Settings
 
-    secret = secret_from_env(os.environ)
-    settings = Settings.from_env()
+    secret = receiver_secret(settings)
     client = await connect(settings)
     store = Store.from_url(settings.database_url)
     try:

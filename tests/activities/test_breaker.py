@@ -142,15 +142,6 @@ async def test_transitions_reach_the_store_and_the_metric_hook(store: Store):
     assert [(r.state, r.transitions) for r in rows] == [("closed", 3)]
 
 
-def test_policy_from_env_names_the_bad_variable():
-    policy = BreakerPolicy.from_env(
-        {"BREAKER_FAILURE_THRESHOLD": "2", "BREAKER_OPEN_SECONDS": "1.5"}
-    )
-    assert policy == BreakerPolicy(2, timedelta(seconds=1.5))
-    with pytest.raises(ValueError, match="BREAKER_OPEN_SECONDS"):
-        BreakerPolicy.from_env({"BREAKER_OPEN_SECONDS": "soon"})
-
-
 async def test_state_gauge_reaches_prometheus():
     port = free_port()
     runtime = Runtime(

@@ -25,12 +25,12 @@ from activities.providers import (
     HttpSmsProvider,
     classify,
 )
-from tests.http_fake import FakeHttpServer, Reply
+from tests.fake_provider import Answer, FakeProvider
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeHttpServer]:
-    with FakeHttpServer() as server:
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider().running() as server:
         yield server
 
 
@@ -40,11 +40,11 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def email(http: httpx.AsyncClient, fake: FakeHttpServer) -> HttpEmailProvider:
+def email(http: httpx.AsyncClient, fake: FakeProvider) -> HttpEmailProvider:
     return HttpEmailProvider(http, f"{fake.url}/email", "server-token-1", "team@school.example")
 
 
-def sms(http: httpx.AsyncClient, fake: FakeHttpServer) -> HttpSmsProvider:
+def sms(http: httpx.AsyncClient, fake: FakeProvider) -> HttpSmsProvider:
     return HttpSmsProvider(http, f"{fake.url}/sms", "AC123", "sms-secret")
 
 
@@ -55,7 +55,7 @@ async def send(provider: HttpEmailProvider | HttpSmsProvider) -> str:
 
 
 async def test_email_request_shape_auth_and_idempotency_key(http, fake):
-    fake.queue(Reply(200, {"MessageID": "pm-42", "ErrorCode": 0}))
+    fake.queue(Answer(200, {"MessageID": "pm-42", "ErrorCode": 0}))
     assert await send(email(http, fake)) == "pm-42"
 
     [request] = fake.requests
@@ -72,7 +72,7 @@ async def test_email_request_shape_auth_and_idempotency_key(http, fake):
 
 
 async def test_sms_request_shape_basic_auth_and_idempotency_key(http, fake):
-    fake.queue(Reply(201, {"sid": "SM99", "status": "queued"}))
+    fake.queue(Answer(201, {"sid": "SM99", "status": "queued"}))
     assert await send(sms(http, fake)) == "SM99"
 
     [request] = fake.requests
@@ -94,14 +94,14 @@ async def failure(provider: HttpEmailProvider | HttpSmsProvider) -> ApplicationE
     ("reply", "kind"),
     [
         (
-            Reply(400, {"code": 21211, "message": "The 'To' number is not valid."}),
+            Answer(400, {"code": 21211, "message": "The 'To' number is not valid."}),
             INVALID_RECIPIENT,
         ),
-        (Reply(400, {"message": "invalid recipient address"}), INVALID_RECIPIENT),
-        (Reply(400, {"code": 21610, "message": "Attempt to send to unsubscribed"}), OPTED_OUT),
-        (Reply(422, {"ErrorCode": 406, "Message": "Recipient marked inactive"}), HARD_BOUNCE),
-        (Reply(422, {"Message": "hard bounce on this address"}), HARD_BOUNCE),
-        (Reply(401, {"Message": "bad server token"}), PROVIDER_REJECTED),
+        (Answer(400, {"message": "invalid recipient address"}), INVALID_RECIPIENT),
+        (Answer(400, {"code": 21610, "message": "Attempt to send to unsubscribed"}), OPTED_OUT),
+        (Answer(422, {"ErrorCode": 406, "Message": "Recipient marked inactive"}), HARD_BOUNCE),
+        (Answer(422, {"Message": "hard bounce on this address"}), HARD_BOUNCE),
+        (Answer(401, {"Message": "bad server token"}), PROVIDER_REJECTED),
     ],
 )
 async def test_permanent_errors_are_not_retryable(http, fake, reply, kind):
@@ -112,7 +112,7 @@ async def test_permanent_errors_are_not_retryable(http, fake, reply, kind):
 
 
 async def test_server_error_is_transient(http, fake):
-    fake.queue(Reply(500, {"message": "internal"}))
+    fake.queue(Answer(500, {"message": "internal"}))
     err = await failure(sms(http, fake))
     assert err.type == PROVIDER_UNAVAILABLE
     assert not err.non_retryable
@@ -120,7 +120,7 @@ async def test_server_error_is_transient(http, fake):
 
 
 async def test_throttling_honours_retry_after_seconds(http, fake):
-    fake.queue(Reply(429, {"message": "slow down"}, {"Retry-After": "7"}))
+    fake.queue(Answer(429, {"message": "slow down"}, {"Retry-After": "7"}))
     err = await failure(sms(http, fake))
     assert err.type == PROVIDER_THROTTLED
     assert not err.non_retryable
@@ -131,14 +131,14 @@ async def test_throttling_honours_retry_after_http_date(http, fake):
     from datetime import UTC, datetime
 
     when = datetime.now(UTC) + timedelta(minutes=2)
-    fake.queue(Reply(429, {}, {"Retry-After": format_datetime(when, usegmt=True)}))
+    fake.queue(Answer(429, {}, {"Retry-After": format_datetime(when, usegmt=True)}))
     err = await failure(email(http, fake))
     assert err.next_retry_delay is not None
     assert timedelta(seconds=100) < err.next_retry_delay <= timedelta(minutes=2)
 
 
 async def test_unreachable_provider_is_transient(http):
-    with FakeHttpServer() as gone:
+    with FakeProvider().running() as gone:
         url = gone.url  # the port is closed again after this block
     provider = HttpSmsProvider(http, f"{url}/sms", "AC123", "sms-secret")
     err = await failure(provider)

@@ -18,7 +18,7 @@ from contracts.webhooks import (
     WEBHOOK_UNAVAILABLE,
     WebhookRequest,
 )
-from tests.http_fake import FakeHttpServer, Reply
+from tests.fake_provider import Answer, FakeProvider
 
 REF = StepRef(
     workflow_id="intervention-t-F1", run_id="r1", step_id="ticket", template="t", template_version=2
@@ -26,8 +26,8 @@ REF = StepRef(
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeHttpServer]:
-    with FakeHttpServer(Reply(201, {"id": "INC-7", "state": "new"})) as server:
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider(Answer(201, {"id": "INC-7", "state": "new"})).running() as server:
         yield server
 
 
@@ -37,7 +37,7 @@ async def webhooks(store) -> AsyncIterator[WebhookActivities]:
         yield WebhookActivities(store, http, env={"ITSM_TOKEN": "secret-token"})
 
 
-def request(fake: FakeHttpServer, **fields) -> WebhookRequest:
+def request(fake: FakeProvider, **fields) -> WebhookRequest:
     base = {
         "ref": REF,
         "family_id": "F1",
@@ -78,14 +78,14 @@ async def test_repeat_of_a_done_step_calls_nothing(fake, webhooks):
 
 
 async def test_statuses_map_as_configured(store, fake, webhooks):
-    fake.queue(Reply(409, {"error": "exists"}))
+    fake.queue(Answer(409, {"error": "exists"}))
     # 409 declared a success for this system (the ticket already exists).
     ok = await ActivityEnvironment().run(
         webhooks.call_webhook, request(fake, success=["2xx", "409"])
     )
     assert ok.status_code == 409
 
-    fake.queue(Reply(503, {}, {"Retry-After": "30"}))
+    fake.queue(Answer(503, {}, {"Retry-After": "30"}))
     with pytest.raises(ApplicationError) as transient:
         await ActivityEnvironment().run(
             webhooks.call_webhook, request(fake, ref=REF.model_copy(update={"step_id": "b"}))
@@ -93,7 +93,7 @@ async def test_statuses_map_as_configured(store, fake, webhooks):
     assert transient.value.type == WEBHOOK_UNAVAILABLE and not transient.value.non_retryable
     assert transient.value.next_retry_delay == timedelta(seconds=30)
 
-    fake.queue(Reply(404, {"error": "no such queue"}))
+    fake.queue(Answer(404, {"error": "no such queue"}))
     with pytest.raises(ApplicationError) as permanent:
         await ActivityEnvironment().run(
             webhooks.call_webhook, request(fake, ref=REF.model_copy(update={"step_id": "c"}))

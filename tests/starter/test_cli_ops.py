@@ -2,32 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
-from starter.cli import app
 from store import Store
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output.strip()
-
-
-async def run(*args: str) -> tuple[int, str]:
-    # The CLI runs its own event loop; keep it off the test's.
-    return await asyncio.to_thread(invoke, *args)
+from tests.starter.runner import invoke_async as run
 
 
 async def test_health_shows_recorded_breakers(env, store: Store):

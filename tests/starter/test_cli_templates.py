@@ -5,26 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import yaml
-from typer.testing import CliRunner
 
-from starter.cli import app
-from store import Store
+from tests.starter.runner import invoke as run
 
-runner = CliRunner()
 TEMPLATES = Path(__file__).parent.parent.parent / "templates"
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, store: Store, tmp_path: Path) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output.strip()
 
 
 def test_validate_names_the_step_then_the_fixed_file_loads(env, tmp_path):
@@ -121,3 +106,26 @@ def test_simulate_bad_input(env):
         "templates", "simulate", "high_risk_as_data", "--family", "F1", "--respond-after", "soon"
     )
     assert code == 1 and output.startswith("error: respond-after: not a duration")
+
+
+def test_template_file_errors_name_the_field(env, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: Bad Name\nworkflow: HighRiskIntervention\ndelays: {wait_for_reply: soon}\n"
+    )
+    code, output = run("templates", "validate", str(bad))
+    assert code == 1
+    assert "name: Value error, use lower-case letters" in output
+    assert "delays: Value error, not a duration: 'soon'" in output
+
+    unknown_var = tmp_path / "vars.yaml"
+    unknown_var.write_text(
+        "name: ok_name\nworkflow: HighRiskIntervention\n"
+        "messages: {hello: {body: 'Hi {{ nickname }}'}}\n"
+    )
+    code, output = run("templates", "validate", str(unknown_var))
+    assert code == 1
+    assert "messages.hello: unknown variable(s) nickname" in output
+
+    code, output = run("templates", "validate", str(tmp_path / "missing.yaml"))
+    assert code == 1 and output.endswith("missing.yaml: no such file")

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from typer.testing import CliRunner
 
 from contracts import (
     DecideRequest,
@@ -82,26 +81,3 @@ async def test_second_update_for_one_gate_is_refused(time_env, store, settings, 
     with pytest.raises(operations.OperationError, match=r"refused: state|already finished"):
         await operations.decide_now(time_env.client, handle.id, "reject", "mike", "director")
     assert (await handle.result()).outcome == "call scheduled"
-
-
-def test_cli_refusal_is_one_line_and_exit_1(monkeypatch):
-    from starter import cli
-
-    async def refuse(*args, **kwargs):
-        raise operations.OperationError("refused: role: 'parent' may not decide")
-
-    monkeypatch.setattr(operations, "decide_now", refuse)
-
-    class Fake:
-        async def __aenter__(self):
-            return object()
-
-        async def __aexit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(cli, "temporal", Fake)
-    outcome = CliRunner().invoke(
-        cli.app, ["approve", "intervention-x-F1", "--by", "p", "--role", "parent"]
-    )
-    assert outcome.exit_code == 1
-    assert outcome.output.strip() == "error: refused: role: 'parent' may not decide"

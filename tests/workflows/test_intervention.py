@@ -17,14 +17,14 @@ from contracts.windows import SendWindow
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from store.models import Message
-from tests.http_fake import FakeHttpServer
+from tests.fake_provider import FakeProvider
 from tests.workflows.test_sequences import COORDINATOR, start
 from worker import build_worker
 
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def http_settings(fake: FakeHttpServer) -> Settings:
+def http_settings(fake: FakeProvider) -> Settings:
     """Both channels through the real HTTP adapters, pointed at the local fake provider."""
     return Settings(
         task_queue=f"tq-{uuid.uuid4()}",
@@ -40,7 +40,7 @@ def http_settings(fake: FakeHttpServer) -> Settings:
 
 async def test_opted_out_channel_is_never_called(time_env, store):
     await store.families.opt_out("F1", "email")
-    with FakeHttpServer() as fake:
+    with FakeProvider().running() as fake:
         settings = http_settings(fake)
         async with (
             httpx.AsyncClient(timeout=5.0) as http,

@@ -22,7 +22,7 @@ from contracts import (
     StepStatus,
 )
 from followthrough.triggers.start import start_sequence
-from tests.http_fake import FakeHttpServer, Reply
+from tests.fake_provider import Answer, FakeProvider
 
 COORDINATOR = Decision(approver="sarah", role="coordinator")
 DIRECTOR = Decision(approver="dee", role="director")
@@ -46,8 +46,8 @@ def statuses(result: InterventionResult) -> list[tuple[str, StepStatus]]:
 
 
 @pytest.fixture
-def http() -> Iterator[FakeHttpServer]:
-    with FakeHttpServer(Reply(201, {"id": "INC-7"})) as server:
+def http() -> Iterator[FakeProvider]:
+    with FakeProvider(Answer(201, {"id": "INC-7"})).running() as server:
         yield server
 
 
@@ -141,7 +141,7 @@ async def test_a_rejected_send_is_skipped_and_the_sequence_goes_on(
 # ----------------------------------------------------------------------- webhooks
 
 
-def ticket(http: FakeHttpServer, **extra: Any) -> dict[str, Any]:
+def ticket(http: FakeProvider, **extra: Any) -> dict[str, Any]:
     return {
         "id": "ticket",
         "type": "webhook",
@@ -192,7 +192,7 @@ async def test_a_finished_sequence_keeps_its_webhook(time_env, store, settings, 
 async def test_a_step_retry_override_bounds_its_attempts(
     time_env, store, settings, ts_worker, http
 ):
-    http.default = Reply(503, {"error": "down"})
+    http.default = Answer(503, {"error": "down"})
     fast = {"max_attempts": 2, "initial_interval": "1s", "backoff": 1.0}
     params = template(
         ticket(http, retry=fast),

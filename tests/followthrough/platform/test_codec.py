@@ -1,18 +1,16 @@
-"""Payload encryption, the codec server, and no PII in what Temporal indexes or shows."""
+"""Payload encryption (the codec and the converter) and no PII in what Temporal indexes or shows."""
 
 from __future__ import annotations
 
 import base64
-import json
 
 import httpx
 import pytest
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from contracts import Channel, InterventionResult, Response
-from followthrough.platform.codec import ENCODING, CodecError, codec_from_env, create_codec_app
+from followthrough.platform.codec import ENCODING, CodecError, codec_from_keys, parse_keys
 from followthrough.platform.connection import connect
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
@@ -22,8 +20,6 @@ from workflows.search_attributes import TEMPLATE_NAME
 
 K1 = base64.b64encode(b"1" * 32).decode()
 K2 = base64.b64encode(b"2" * 32).decode()
-TOKEN = "t0ken-for-the-codec-server"
-UI = "http://localhost:8233"
 
 
 def plain(text: str) -> Payload:
@@ -31,8 +27,8 @@ def plain(text: str) -> Payload:
 
 
 async def test_round_trip_and_rotation():
-    old = codec_from_env({"PAYLOAD_KEYS": f"k1:{K1}"})
-    new = codec_from_env({"PAYLOAD_KEYS": f"k2:{K2}, k1:{K1}"})
+    old = codec_from_keys(parse_keys(f"k1:{K1}"))
+    new = codec_from_keys(parse_keys(f"k2:{K2}, k1:{K1}"))
     assert old is not None and new is not None and new.current == "k2"
     (sealed,) = await old.encode([plain('"Martinez"')])
     assert sealed.metadata["encoding"] == ENCODING and b"Martinez" not in sealed.data
@@ -46,7 +42,7 @@ async def test_round_trip_and_rotation():
     with pytest.raises(CodecError, match="failed authentication"):
         await new.decode([tampered])
     assert (await new.decode([plain("2")]))[0] == plain("2")  # unencrypted passes through
-    assert codec_from_env({}) is None
+    assert codec_from_keys({}) is None
 
 
 @pytest.mark.parametrize(
@@ -60,15 +56,13 @@ async def test_round_trip_and_rotation():
 )
 def test_bad_keys_name_the_problem(value, message):
     with pytest.raises(CodecError) as err:
-        codec_from_env({"PAYLOAD_KEYS": value})
+        parse_keys(value)
     assert message in str(err.value)
 
 
-async def test_history_is_encrypted_and_the_codec_server_decrypts(
-    dev_server, store, settings, monkeypatch
-):
-    monkeypatch.setenv("PAYLOAD_KEYS", f"k1:{K1}")
-    client = await connect(Settings(temporal_address=dev_server.address))
+async def test_history_is_encrypted(dev_server, store, settings):
+    keys = parse_keys(f"k1:{K1}")
+    client = await connect(Settings(temporal_address=dev_server.address, payload_keys=keys))
     params = await store.templates.active("high_risk_intervention")
     assert params is not None
     params = params.model_copy(update={"quiet_hours": None, "urgent": True})
@@ -96,41 +90,6 @@ async def test_history_is_encrypted_and_the_codec_server_decrypts(
     assert all(p.metadata["encoding"] == ENCODING for p in payloads)
     # Long markers only: a two-byte id could turn up in random ciphertext by chance.
     assert not any(b"high_risk_intervention" in p.data or b"family_id" in p.data for p in payloads)
-
-    codec = codec_from_env()
-    assert codec is not None
-    app = create_codec_app(codec, TOKEN, [UI])
-    body = json_format.MessageToJson(Payloads(payloads=payloads[:1]))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://codec"
-    ) as http:
-        denied = await http.post("/decode", content=body)
-        assert denied.status_code == 401
-        decoded = await http.post(
-            "/decode", content=body, headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        assert decoded.status_code == 200
-        (first,) = json_format.Parse(decoded.text, Payloads()).payloads
-        assert json.loads(first.data)["family_id"] == "F1"
-        encoded = await http.post(
-            "/encode", content=decoded.text, headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        (again,) = json_format.Parse(encoded.text, Payloads()).payloads
-        assert again.metadata["encoding"] == ENCODING
-        preflight = await http.options(
-            "/decode",
-            headers={
-                "Origin": UI,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
-            },
-        )
-        assert preflight.headers["access-control-allow-origin"] == UI
-        stranger = await http.options(
-            "/decode",
-            headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"},
-        )
-        assert "access-control-allow-origin" not in stranger.headers
 
 
 async def test_no_pii_in_ids_search_attributes_or_memos(dev_client, dev_worker, store, settings):

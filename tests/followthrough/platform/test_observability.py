@@ -6,7 +6,6 @@ import dataclasses
 import logging
 
 import httpx
-import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -16,19 +15,19 @@ from temporalio.testing import ActivityEnvironment
 from contracts import Channel, InterventionResult, Response
 from followthrough.platform.connection import connect
 from followthrough.platform.devserver import free_port
-from followthrough.platform.observability import Observability, ObservabilityError, WorkflowIdFilter
+from followthrough.platform.observability import Observability, WorkflowIdFilter
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from worker import build_worker
 
 
-def test_settings_from_env():
-    off = Observability.from_env({})
+def test_from_settings():
+    off = Observability.from_settings(Settings.from_env({}))
     assert off.metrics_port is None and off.runtime() is None and off.interceptors() == []
-    on = Observability.from_env({"METRICS_PORT": "9464", "OTEL_ENABLED": "true"})
+    on = Observability.from_settings(
+        Settings.from_env({"METRICS_PORT": "9464", "OTEL_ENABLED": "true"})
+    )
     assert on.metrics_port == 9464 and on.otel_enabled
-    with pytest.raises(ObservabilityError, match="^METRICS_PORT must be a port number"):
-        Observability.from_env({"METRICS_PORT": "ninety"})
 
 
 async def test_metrics_and_traces_after_a_run(dev_server, store, settings):
@@ -37,8 +36,8 @@ async def test_metrics_and_traces_after_a_run(dev_server, store, settings):
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    observe = Observability.from_env(
-        {"METRICS_PORT": str(port), "METRICS_HOST": "127.0.0.1", "OTEL_ENABLED": "1"}
+    observe = Observability.from_settings(
+        Settings(metrics_port=port, metrics_host="127.0.0.1", otel_enabled=True)
     )
     client = await connect(
         Settings(temporal_address=dev_server.address),

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from contracts import CancelRequest, InterventionResult, InterventionStatus, State, StepStatus
-from followthrough.platform.settings import SettingsError
+from followthrough.platform.settings import Settings, SettingsError
 from followthrough.triggers.start import start_sequence
 from followthrough.web.receiver import SIGNATURE_HEADER, TIMESTAMP_HEADER, create_receiver, sign
 from store import Store
@@ -168,8 +168,8 @@ async def test_stop_bounce_and_bad_input(dev_client, store):
 
 
 def test_secret_is_required():
-    from followthrough.web.receiver import secret_from_env
+    from followthrough.web.receiver import receiver_secret
 
     with pytest.raises(SettingsError, match="RECEIVER_SECRET"):
-        secret_from_env({"RECEIVER_SECRET": "short"})
-    assert secret_from_env({"RECEIVER_SECRET": "x" * 16}) == b"x" * 16
+        receiver_secret(Settings(receiver_secret="short"))
+    assert receiver_secret(Settings(receiver_secret="x" * 16)) == b"x" * 16
