@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from followthrough.platform.settings import Settings
+from followthrough.reporting import quarantine as views
 from followthrough.triggers import suspension as failures
 from starter.cli import app, run, templates_app, temporal
 from store import Store
@@ -20,7 +21,7 @@ def health() -> None:
     async def work() -> None:
         store = Store.from_url(Settings.from_env().database_url)
         try:
-            rows = await failures.provider_health(store)
+            rows = await views.provider_health(store)
         finally:
             await store.close()
         if not rows:
@@ -45,7 +46,7 @@ def quarantine() -> None:
 
     async def work() -> None:
         async with temporal() as client:
-            rows = await failures.quarantine(client)
+            rows = await views.quarantine(client)
         if not rows:
             typer.echo("nothing in quarantine")
         for row in rows:
