@@ -139,7 +139,8 @@ async def start_intervention(
        is answered `already_running` instead); the template is under its quota
        (`max_active`); the family is under `max_active_per_family`, the sequences an
        upgrade replaces counted as already gone.
-    2. Version: a rollout in progress picks it (`governance.choose_version`).
+    2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
+       above read the template as the trigger chose it.
     3. [Holdout: a later change assigns holdouts here.]
     4. [Reservations: a later change reserves places in the store here.]
     5. Start the new sequence (one per template and family: a second is `already_running`),
@@ -149,8 +150,10 @@ async def start_intervention(
     Nothing changes before step 5, so a refusal leaves the family as it was; a failure at
     step 6 leaves the lighter sequence running next to the new one, never neither. Without
     a store (a dry run, a test of one workflow), the rules the store holds (suspension,
-    cooldown, rollout, family lookup) have nothing to read and are passed over. Refusals
-    come back as outcomes, never raised; `outcome.raise_refusal()` raises them.
+    cooldown, rollout, family lookup) have nothing to read and are passed over. An event
+    for a sequence already running is a signal, not a start: it goes to that sequence and
+    none of the steps apply. Refusals come back as outcomes, never raised;
+    `outcome.raise_refusal()` raises them.
     """
     if records is None and store is not None:
         records = StoreRecords(client, store)
