@@ -23,14 +23,16 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-## Lint, type-check and the whole test suite.
+## Shape check (import circles, file and function sizes), lint, type-check and the whole test suite.
 test: $(STAMP) $(CHROMIUM)
+	$(BIN)/python scripts/check_structure.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
+	$(BIN)/python scripts/check_structure.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import RawValue
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -49,7 +49,7 @@ from contracts import (
 from contracts.webhooks import WebhookRequest, WebhookResult
 from contracts.windows import AnswerHours, AnswerHoursRequest
 from followthrough.platform.devserver import SEARCH_ATTRIBUTES, find_binary
-from followthrough.triggers.start import start_sequence
+from followthrough.triggers.pipeline import StartRequest, start_intervention
 from workflows.sequences import SEQUENCES
 
 _INDEXED = {
@@ -210,6 +210,9 @@ async def simulate(
     """Run `params` for `family` under time skipping; `decision` is approve, reject or none.
 
     `answer_hours` is the family's answer history for best-hour placement (local hour → count).
+    The start goes through the start pipeline as a dry run: alone on its own server, with no
+    store, so only the rules about the template and the family (consent) apply; a refusal is
+    raised (`TriggerError`).
     """
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
@@ -224,40 +227,15 @@ async def simulate(
             env.client, task_queue=queue, workflows=SEQUENCES, activities=recorder.all()
         ):
             started = await env.get_current_time()
-            outcome = await start_sequence(
-                env.client,
-                params,
-                family.family_id,
-                task_queue=queue,
-                triggered_by="simulation",
-                check_limit=False,  # a dry run is alone on its server: nothing else runs
+            request = StartRequest(
+                params, family.family_id, "simulation", family=family, dry_run=True
             )
-            assert outcome.handle is not None
-            handle = outcome.handle
-            events = []
-            if decision != "none":
-                role = params.approver_roles[0]
-                await handle.signal(decision, Decision(approver="simulation", role=role))
-                events.append(f"a {role} will {decision} at the first approval gate")
-            if respond_after is not None:
-                await env.sleep(respond_after)
-                try:
-                    await handle.signal("record_response", Response(channel=respond_on))
-                    events.append(
-                        f"the family replies by {respond_on.value} at +{_span(respond_after)}"
-                    )
-                except RPCError:
-                    events.append(f"the sequence had ended before +{_span(respond_after)}")
-            try:
-                result: InterventionResult = await handle.result()
-            except WorkflowFailureError as err:
-                status = await handle.query("status", result_type=InterventionStatus)
-                cause: BaseException | None = err.cause
-                while cause is not None and cause.__cause__ is not None:
-                    cause = cause.__cause__
-                result = InterventionResult(
-                    state=State.FAILED, outcome=f"failed: {cause}", steps=status.steps
-                )
+            outcome = await start_intervention(env.client, request, task_queue=queue)
+            outcome.raise_refusal()
+            assert outcome.handle is not None, outcome.message
+            result, events = await _play(
+                env, outcome.handle, params, decision, respond_after, respond_on
+            )
         return Simulation(
             params=params,
             family=family,
@@ -267,6 +245,40 @@ async def simulate(
             seconds=time.monotonic() - clock,
             events=events,
         )
+
+
+async def _play(
+    env: WorkflowEnvironment,
+    handle: WorkflowHandle[Any, Any],
+    params: SequenceParams,
+    decision: str,
+    respond_after: timedelta | None,
+    respond_on: Channel,
+) -> tuple[InterventionResult, list[str]]:
+    """Play the people's part (the approval, the family's reply) and wait for the result."""
+    events = []
+    if decision != "none":
+        role = params.approver_roles[0]
+        await handle.signal(decision, Decision(approver="simulation", role=role))
+        events.append(f"a {role} will {decision} at the first approval gate")
+    if respond_after is not None:
+        await env.sleep(respond_after)
+        try:
+            await handle.signal("record_response", Response(channel=respond_on))
+            events.append(f"the family replies by {respond_on.value} at +{_span(respond_after)}")
+        except RPCError:
+            events.append(f"the sequence had ended before +{_span(respond_after)}")
+    try:
+        result: InterventionResult = await handle.result()
+    except WorkflowFailureError as err:
+        status = await handle.query("status", result_type=InterventionStatus)
+        cause: BaseException | None = err.cause
+        while cause is not None and cause.__cause__ is not None:
+            cause = cause.__cause__
+        result = InterventionResult(
+            state=State.FAILED, outcome=f"failed: {cause}", steps=status.steps
+        )
+    return result, events
 
 
 async def _register_search_attributes(client: Client) -> None:

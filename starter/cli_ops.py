@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from followthrough.reporting import quarantine as views
 from followthrough.triggers import suspension as failures
 from starter.cli_runtime import open_store, run, temporal
 
@@ -20,7 +21,7 @@ def health() -> None:
 
     async def work() -> None:
         async with open_store() as store:
-            rows = await failures.provider_health(store)
+            rows = await views.provider_health(store)
         if not rows:
             typer.echo("no breaker has changed state: every provider is healthy")
         now = datetime.now(UTC)
@@ -43,7 +44,7 @@ def quarantine() -> None:
 
     async def work() -> None:
         async with temporal() as client:
-            rows = await failures.quarantine(client)
+            rows = await views.quarantine(client)
         if not rows:
             typer.echo("nothing in quarantine")
         for row in rows:

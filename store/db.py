@@ -107,9 +107,9 @@ class OneWriterAtATime(async_sessionmaker[AsyncSession]):
     """SQLite lets one connection write at a time; `begin()` waits its turn in this process.
 
     Without the queue, concurrent writers wait inside SQLite's busy handler, which sleeps in
-    steps of up to 100 ms and gives up after `busy_timeout` ("database is locked"); measured
-    (BENCHMARKS.md): under 100 concurrent activities writers waited out the 5 s timeout and
-    their activities were retried. Here the next writer starts as soon as the last commits.
+    steps of up to 100 ms and gives up after `busy_timeout` ("database is locked"): under
+    100 concurrent activities, writers waited out the 5 s timeout and their activities were
+    retried. Here the next writer starts as soon as the last commits.
     Other processes (the CLI, the receiver) still meet the busy handler, as before. Reads
     (`read_session`) do not queue.
     """

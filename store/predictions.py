@@ -7,15 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from store.db import reading, writing
+from store.db import writing
 from store.models import Family, Prediction, utcnow
 from store.unique import Sessions
-
-STARTED = ("started", "upgraded")
-"""The outcomes that started a sequence: what a cooldown counts from."""
 
 _PREDICTIONS = cast(Table, Prediction.__table__)
 _SET_OUTCOME = (
@@ -211,50 +208,3 @@ class PredictionRepository:
                 raise LookupError(f"no prediction {missing[0]}")  # rolls the updates back
 
         await writing(self._sessions, record)
-
-    async def last_started(self, family_id: str, template: str) -> datetime | None:
-        """When a prediction last started `template` for the family (for cooldowns)."""
-        query = (
-            select(Prediction.created_at)
-            .where(
-                Prediction.family_id == family_id,
-                Prediction.template == template,
-                Prediction.outcome.in_(STARTED),
-            )
-            .order_by(Prediction.created_at.desc())
-            .limit(1)
-        )
-        return await reading(self._sessions, lambda session: session.scalar(query))
-
-    async def last_started_many(
-        self, family_ids: Iterable[str], templates: Iterable[str]
-    ) -> dict[tuple[str, str], datetime]:
-        """`last_started` for every (family, template) pair of these, in one read; pairs
-        with no start are left out."""
-        families = list(dict.fromkeys(family_ids))
-        names = list(dict.fromkeys(templates))
-        if not families or not names:
-            return {}
-
-        def read(session: Session) -> dict[tuple[str, str], datetime]:
-            found: dict[tuple[str, str], datetime] = {}
-            for chunk in _chunks(families):
-                rows = session.execute(
-                    select(
-                        Prediction.family_id,
-                        Prediction.template,
-                        func.max(Prediction.created_at),
-                    )
-                    .where(
-                        Prediction.family_id.in_(chunk),
-                        Prediction.template.in_(names),
-                        Prediction.outcome.in_(STARTED),
-                    )
-                    .group_by(Prediction.family_id, Prediction.template)
-                )
-                for family_id, template, at in rows:
-                    if template is not None:  # always: filtered by name above
-                        found[(family_id, template)] = at
-            return found
-
-        return await reading(self._sessions, read)

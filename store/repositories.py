@@ -17,6 +17,7 @@ from store.health import ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.predictions import PredictionRepository
 from store.rollouts import RolloutRepository
+from store.starts import StartRepository
 from store.tasks import TaskRepository
 from store.templates import TemplateRepository
 from store.unique import Sessions
@@ -41,6 +42,7 @@ class Store:
         self.health = ProviderHealthRepository(sessions)
         self.suspensions = SuspensionRepository(sessions)
         self.rollouts = RolloutRepository(sessions)
+        self.starts = StartRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

@@ -1,101 +1,38 @@
-"""Many predictions at once: what every one of them reads, read once every few seconds.
+"""Many predictions at once: the store work done by batches, the shared reads cached.
 
-Measured (BENCHMARKS.md): per prediction, the failure guard's two visibility counts and the
-template lists (every version parsed) cost more than the start itself. A `TriggerCache`
-held for a bulk run answers them from memory for `ttl`: one pair of counts per template per
-window, one read of the template lists. The single-shot CLI keeps exact checks (no cache).
-
-What a cache may miss for up to `ttl`: a template saved or switched off meanwhile, and a
-suspension recorded by another process (this one records its own at once). Cooldowns,
-quotas, `max_active_per_family` and the upgrade policy are still checked per prediction.
-
-`predict_many` also does the store work by batches instead of per prediction (four to five
-round trips each, measured to cost more than the start once the counts were cached): a
-batch's families are looked up and its rows inserted in one transaction, the rollouts and
-the cooldowns' last starts read once, its outcomes written in one transaction. What a batch
-reads may be as old as the batch (a rollout changed meanwhile applies from the next one).
+Each prediction goes through `triggers.decide` and so through the start pipeline, like a
+single one; what differs is where its reads come from and when its writes go out. Per
+prediction, the store's round trips (four to five) would cost more than the start itself
+once the shared reads are cached (`TriggerCache`): so a batch's families are looked up and
+its rows inserted in one transaction, the rollouts and the cooldowns' last starts read
+once, and its outcomes and starts written in one go once all of them are decided. What a
+batch reads may be as old as the batch (a rollout changed meanwhile applies from the next
+one).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from temporalio.client import Client
 
-from contracts import FamilyContext, PredictionRef, SequenceParams
+from contracts import FamilyContext, PredictionRef
 from followthrough.triggers import start as triggers
-from followthrough.triggers import suspension as failures
+from followthrough.triggers.cache import TriggerCache
+from followthrough.triggers.errors import TriggerError
+from followthrough.triggers.outcome import TriggerOutcome
 from store import Store
-from store.predictions import STARTED, NewPrediction, Outcome, Recorded
+from store.predictions import NewPrediction, Outcome, Recorded
 from store.rollouts import TemplateRollout
+from store.starts import NewStart
 
-DEFAULT_TTL_SECONDS = 5.0
+__all__ = ["PredictionInput", "Result", "TriggerCache", "predict_many"]
+
 DEFAULT_CONCURRENCY = 100
 DEFAULT_BATCH_SIZE = 100
-
-_T = TypeVar("_T")
-
-
-class TriggerCache:
-    """Template lists and failure-guard passes, shared by the predictions of one bulk run."""
-
-    def __init__(
-        self,
-        client: Client,
-        store: Store,
-        *,
-        ttl: float = DEFAULT_TTL_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.client = client
-        self.store = store
-        self.ttl = ttl
-        self._clock = clock
-        # key -> (expiry, the read in flight or done): concurrent callers share one read.
-        self._entries: dict[tuple[str, str], tuple[float, asyncio.Future[Any]]] = {}
-
-    async def list_active(self) -> list[SequenceParams]:
-        """`store.templates.list_active()`, at most `ttl` old."""
-        return await self._cached(("active", ""), self.store.templates.list_active)
-
-    async def list_latest(self) -> list[SequenceParams]:
-        """`store.templates.list_latest()`, at most `ttl` old."""
-        return await self._cached(("latest", ""), self.store.templates.list_latest)
-
-    async def guard_start(self, template: str) -> None:
-        """`failures.guard_start` for `template`; a pass holds for `ttl`, a refusal never."""
-        await self._cached(
-            ("guard", template), lambda: failures.guard_start(self.client, self.store, template)
-        )
-
-    def clear(self) -> None:
-        """Forget everything: the next call of each kind reads again."""
-        self._entries.clear()
-
-    async def _cached(self, key: tuple[str, str], read: Callable[[], Awaitable[_T]]) -> _T:
-        now = self._clock()
-        entry = self._entries.get(key)
-        if entry is None or entry[0] <= now:
-            future: asyncio.Future[Any] = asyncio.ensure_future(read())
-            entry = (now + self.ttl, future)
-            self._entries[key] = entry
-        future = entry[1]
-        if future.done() and not future.cancelled() and future.exception() is None:
-            # The common case of a bulk run: answered from memory, no wait on the loop.
-            result: _T = future.result()
-            return result
-        try:
-            return await asyncio.shield(future)
-        except BaseException:
-            # A failed read (or a refusal) is not remembered: the next caller asks again.
-            if future.done() and self._entries.get(key) is entry:
-                del self._entries[key]
-            raise
 
 
 @dataclass(frozen=True)
@@ -109,12 +46,12 @@ class PredictionInput:
     model_version: str = "unknown"
 
 
-Result = triggers.TriggerOutcome | triggers.TriggerError
+Result = TriggerOutcome | TriggerError
 
 
 class _Batch:
     """Up to `batch_size` consecutive predictions of a `predict_many` run and their store work:
-    stored together, their outcomes written together once every one of them is decided."""
+    stored together, their outcomes and starts written together once every one is decided."""
 
     def __init__(self, indexes: range) -> None:
         self.indexes = indexes
@@ -125,12 +62,13 @@ class _Batch:
         self.last_started: dict[tuple[str, str], datetime] = {}
         self.families: dict[str, FamilyContext] = {}  # by family id, read with the batch
         self.outcomes: list[Outcome] = []
+        self.starts: list[NewStart] = []
         self.undecided = 0
 
 
 class _Run:
     """One `predict_many` call: its batches, prepared one ahead of the predictions deciding,
-    and the starts it made (what a cooldown counts from before their outcomes are written)."""
+    and the starts it made (what a cooldown counts from before they are written)."""
 
     def __init__(
         self,
@@ -139,8 +77,10 @@ class _Run:
         rows: list[PredictionInput],
         cache: TriggerCache,
         batch_size: int,
+        task_queue: str,
     ) -> None:
         self.client, self.store, self.rows, self.cache = client, store, rows, cache
+        self.task_queue = task_queue
         self.results: list[Result | None] = [None] * len(rows)
         self.batches = [
             _Batch(range(start, min(start + batch_size, len(rows))))
@@ -149,11 +89,35 @@ class _Run:
         self.batch_size = batch_size
         self._prepared: list[asyncio.Task[_Batch]] = []  # batch number -> its preparation
         self.flushes: list[asyncio.Task[None]] = []
-        # (family, template) -> created_at of this run's latest prediction that started it.
+        # (family, template) -> when this run last started it.
         self.started: dict[tuple[str, str], datetime] = {}
 
-    def batch_of(self, index: int) -> int:
-        return index // self.batch_size
+    async def decide(self, index: int) -> None:
+        """Prediction `index`: stored with its batch, then decided; its result kept."""
+        batch = await self.prepared(index // self.batch_size)
+        recorded = batch.recorded.get(index)
+        if recorded is None:  # refused before it was stored: its error is its result
+            return
+        row = self.rows[index]
+        try:
+            self.results[index] = await triggers.decide(
+                self.client,
+                self.store,
+                row.family_id,
+                PredictionRef(
+                    prediction_id=recorded.id,
+                    probability=row.probability,
+                    confidence=row.confidence,
+                    model_version=row.model_version,
+                    window_days=row.window_days,
+                ),
+                task_queue=self.task_queue,
+                cache=self.cache,
+                record=_BatchRecorder(self, batch),
+                family=batch.families.get(row.family_id),
+            )
+        finally:
+            self.decided(batch)
 
     async def prepared(self, number: int) -> _Batch:
         """Batch `number`, stored; the next one is prepared meanwhile."""
@@ -180,7 +144,7 @@ class _Run:
             row = self.rows[index]
             try:
                 triggers.check_prediction(row.probability, row.confidence, row.window_days)
-            except triggers.TriggerError as err:
+            except TriggerError as err:
                 self.results[index] = err
                 continue
             valid.append(index)
@@ -199,18 +163,19 @@ class _Run:
         for index, recorded in zip(valid, stored, strict=True):
             if recorded is None:
                 family_id = self.rows[index].family_id
-                self.results[index] = triggers.TriggerError(
-                    f"family: no family with id {family_id!r}"
-                )
+                self.results[index] = TriggerError(f"family: no family with id {family_id!r}")
             else:
                 batch.recorded[index] = recorded
         batch.undecided = len(batch.recorded)
-        if not batch.recorded:
-            return batch
-        # What the starts hand their runs (so that no run reads its family again).
-        batch.families = await self.store.families.contexts(
-            self.rows[index].family_id for index in batch.recorded
-        )
+        if batch.recorded:
+            await self._read_for(batch)
+        return batch
+
+    async def _read_for(self, batch: _Batch) -> None:
+        """What the batch's predictions read: their families (handed to their runs, so no
+        run reads its family again), the rollouts, and the last starts cooldowns count from."""
+        family_ids = [recorded.family_id for recorded in batch.recorded.values()]
+        batch.families = await self.store.families.contexts(family_ids)
         batch.rollouts = await self.store.rollouts.all()
         batch.cooldown_templates = frozenset(
             params.name
@@ -218,11 +183,9 @@ class _Run:
             if params.trigger.type == "prediction" and params.trigger.cooldown_days > 0
         )
         if batch.cooldown_templates:
-            batch.last_started = await self.store.predictions.last_started_many(
-                (recorded.family_id for recorded in batch.recorded.values()),
-                batch.cooldown_templates,
+            batch.last_started = await self.store.starts.last_started_many(
+                family_ids, batch.cooldown_templates
             )
-        return batch
 
     def decided(self, batch: _Batch) -> None:
         """One more of the batch decided; with the last one, its outcomes are written."""
@@ -231,11 +194,14 @@ class _Run:
             self._flush(batch)
 
     def _flush(self, batch: _Batch) -> None:
-        if batch.outcomes:
-            outcomes, batch.outcomes = batch.outcomes, []
-            self.flushes.append(
-                asyncio.ensure_future(self.store.predictions.set_outcomes(outcomes))
-            )
+        outcomes, batch.outcomes = batch.outcomes, []
+        starts, batch.starts = batch.starts, []
+        if outcomes or starts:
+            self.flushes.append(asyncio.ensure_future(self._write(outcomes, starts)))
+
+    async def _write(self, outcomes: list[Outcome], starts: list[NewStart]) -> None:
+        await self.store.starts.add_many(starts)
+        await self.store.predictions.set_outcomes(outcomes)
 
     async def finish(self) -> list[BaseException]:
         """Write what is left: the outcomes of batches some of whose predictions never ran
@@ -248,31 +214,36 @@ class _Run:
 
 
 class _BatchRecorder:
-    """`triggers.Recorder` for one prediction of a batch: its outcome joins the batch's, the
-    cooldown and the rollout come from what the batch read and from this run's starts."""
+    """`triggers.Recorder` for one prediction of a batch: its outcome and its start join the
+    batch's; the guard is the run's cache, the cooldown and the rollout come from what the
+    batch read and from this run's own starts."""
 
-    def __init__(self, run: _Run, batch: _Batch, recorded: Recorded) -> None:
-        self._run, self._batch, self._recorded = run, batch, recorded
+    def __init__(self, run: _Run, batch: _Batch) -> None:
+        self._run, self._batch = run, batch
 
     @property
     def rollouts(self) -> dict[str, TemplateRollout]:
         return self._batch.rollouts
 
+    async def guard_start(self, template: str) -> None:
+        await self._run.cache.guard_start(template)
+
     async def outcome(
         self, prediction_id: int, *, template: str | None, workflow_id: str | None, outcome: str
     ) -> None:
         self._batch.outcomes.append(Outcome(prediction_id, template, workflow_id, outcome))
-        if template is not None and outcome in STARTED:
-            key = (self._recorded.family_id, template)
-            self._run.started[key] = max(
-                self._recorded.created_at, self._run.started.get(key, self._recorded.created_at)
-            )
+
+    async def record_start(self, start: NewStart) -> None:
+        self._batch.starts.append(start)
+        key = (start.family_id, start.template)
+        known = self._run.started.get(key)
+        self._run.started[key] = start.started_at if known is None else max(known, start.started_at)
 
     async def last_started(self, family_id: str, template: str) -> datetime | None:
         if template in self._batch.cooldown_templates:
             stored = self._batch.last_started.get((family_id, template))
         else:  # a template that changed since the batch was read
-            stored = await self._run.store.predictions.last_started(family_id, template)
+            stored = await self._run.store.starts.last_started(family_id, template)
         # This run's own starts: written with their batch, maybe not yet.
         mine = self._run.started.get((family_id, template))
         if stored is None or (mine is not None and mine > stored):
@@ -292,58 +263,31 @@ async def predict_many(
 ) -> list[Result]:
     """`triggers.predict` for each prediction, `concurrency` at a time, through one cache.
 
-    Results come back in the order given; a refused prediction gives its `TriggerError`.
-    Predictions for the same family run one after another, in the order given, so the
-    cooldown, "already running" and upgrade answers are those of a one-by-one run.
+    Results come back in the order given: the `TriggerOutcome` of each prediction decided
+    (a refused start included, with its reason), the `TriggerError` of each rejected before
+    (an impossible score, an unknown family). Predictions for the same family run one after
+    another, in the order given, so the cooldown, "already running" and upgrade answers are
+    those of a one-by-one run.
 
     The store work goes by batches of `batch_size` consecutive predictions: their families
     are looked up and their rows inserted in one transaction (ids in the order given), the
-    rollouts and the cooldowns' last starts read once, and their outcomes written in one
-    transaction once all of them are decided. A prediction's cooldown also counts the starts
-    this run made whose outcomes are not written yet, so it answers as after a one-by-one
-    run. Every other check is `triggers.decide`'s, per prediction.
+    rollouts and the cooldowns' last starts read once, and their outcomes and starts written
+    once all of them are decided. A prediction's cooldown also counts the starts this run
+    made that are not written yet, so it answers as after a one-by-one run.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     rows = list(predictions)
-    run = _Run(client, store, rows, cache or TriggerCache(client, store), batch_size)
+    run = _Run(client, store, rows, cache or TriggerCache(client, store), batch_size, task_queue)
     by_family: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
         by_family.setdefault(row.family_id, []).append(index)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(index: int) -> None:
-        batch = await run.prepared(run.batch_of(index))
-        recorded = batch.recorded.get(index)
-        if recorded is None:  # refused before it was stored: its error is its result
-            return
-        row = rows[index]
-        try:
-            run.results[index] = await triggers.decide(
-                client,
-                store,
-                row.family_id,
-                PredictionRef(
-                    prediction_id=recorded.id,
-                    probability=row.probability,
-                    confidence=row.confidence,
-                    model_version=row.model_version,
-                    window_days=row.window_days,
-                ),
-                task_queue=task_queue,
-                cache=run.cache,
-                record=_BatchRecorder(run, batch, recorded),
-                family=batch.families.get(row.family_id),
-            )
-        except triggers.TriggerError as err:
-            run.results[index] = err
-        finally:
-            run.decided(batch)
-
     async def family_in_order(indexes: Sequence[int]) -> None:
         for index in indexes:
             async with gate:
-                await one(index)
+                await run.decide(index)
 
     ended = await asyncio.gather(
         *(family_in_order(indexes) for indexes in by_family.values()), return_exceptions=True

@@ -21,15 +21,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import SequenceParams
-from followthrough.triggers.start import TriggerError
+from followthrough.triggers.errors import QuotaExceeded, TriggerError
 from store import Store
 from store.rollouts import TemplateRollout
 
+__all__ = [
+    "QuotaExceeded",
+    "bucket",
+    "check_quota",
+    "choose_version",
+    "count_running",
+    "running_query",
+]
+
 log = logging.getLogger(__name__)
-
-
-class QuotaExceeded(TriggerError):
-    """A start refused because the template already runs its `max_active` sequences."""
 
 
 def bucket(family_id: str, template: str) -> int:

@@ -17,7 +17,7 @@ from temporalio.client import Client
 
 from contracts import Channel
 from followthrough.triggers import start as triggers
-from followthrough.triggers.batch import TriggerCache
+from followthrough.triggers.cache import TriggerCache
 from store import Store
 from workflows.timing import is_valid_timezone
 
@@ -27,6 +27,13 @@ _FAMILY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 _CHANNELS = ", ".join(c.value for c in Channel)
+# How the summary counts each outcome; the rest (cooldown, suspended, refused): not started.
+_KINDS = {
+    "started": "started",
+    "upgraded": "started",
+    "already_running": "already_running",
+    "below_threshold": "below_threshold",
+}
 
 
 class RowError(ValueError):
@@ -160,7 +167,8 @@ async def import_predictions(
     """Each row through `triggers.predict`: the template rules decide what starts.
 
     One `TriggerCache` for the file: the template lists and the failure guard's pass are
-    read once every few seconds, not once per row.
+    read once every few seconds, not once per row. A refused start is a line of the report
+    (counted as not started), not an error.
     """
     report = PredictionImport()
     cache = TriggerCache(client, store)
@@ -187,19 +195,12 @@ async def import_predictions(
                 window_days=_number(row, "window_days", int),
                 model_version=row.get("model_version") or "unknown",
                 cache=cache,
+                raise_refusals=False,
             )
         except (RowError, triggers.TriggerError) as err:
             report.counts["rejected"] += 1
             report.lines.append(f"line {line}: rejected: {err}")
             continue
-        if outcome.started:
-            kind = "started"
-        elif outcome.workflow_id is not None:
-            kind = "already_running"
-        elif "below" in outcome.message:
-            kind = "below_threshold"
-        else:  # e.g. the template is suspended: recorded, nothing started
-            kind = "not_started"
-        report.counts[kind] += 1
+        report.counts[_KINDS.get(outcome.status, "not_started")] += 1
         report.lines.append(f"line {line}: family {family_id}: {outcome.message}")
     return report

@@ -15,13 +15,11 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import SequenceParams
-from followthrough.triggers.start import TriggerError
+from followthrough.triggers.errors import TooManyActive, TriggerError
+
+__all__ = ["TooManyActive", "active_query", "check_active_limit"]
 
 log = logging.getLogger(__name__)
-
-
-class TooManyActive(TriggerError):
-    """A start refused because the family already has its template's maximum of sequences."""
 
 
 def active_query(family_id: str, excluding: Sequence[str] = ()) -> str:

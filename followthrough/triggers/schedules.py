@@ -10,7 +10,7 @@ template's filter matches at that moment (see `workflows/scheduled.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from temporalio.client import (
     Client,
@@ -22,14 +22,13 @@ from temporalio.client import (
     ScheduleState,
     ScheduleUpdate,
     ScheduleUpdateInput,
-    WorkflowExecutionStatus,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.schedules import StartOne
-from contracts import SequenceParams, workflow_id_for
+from contracts import SequenceParams
 from contracts.schedules import ScheduledRun, StartedSequence
-from followthrough.triggers.start import TriggerError, start_sequence
+from followthrough.triggers.pipeline import StartRequest, start_intervention
 from store import Store
 
 SCHEDULE_PREFIX = "followthrough-schedule-"
@@ -175,61 +174,19 @@ async def list_schedules(
 
 
 def scheduled_starter(client: Client, store: Store, task_queue: str) -> StartOne:
-    """The start a scheduled run makes for one family, with every trigger policy applied."""
+    """The start a scheduled run makes for one family: through the start pipeline, so every
+    rule applies as for any other trigger; a refusal is reported, never raised."""
 
     async def start_one(
         params: SequenceParams, family_id: str, triggered_by: str
     ) -> StartedSequence:
-        workflow_id = workflow_id_for(params.name, family_id)
-        from followthrough.triggers import suspension as failures  # builds on this module
-
-        try:
-            await failures.guard_start(client, store, params.name)
-        except failures.TemplateSuspended as err:
-            return StartedSequence(
-                family_id=family_id, workflow_id=None, outcome="suspended", message=str(err)
-            )
-        last = await _last_start(client, workflow_id)
-        days = params.trigger.cooldown_days
-        if last is not None and days > 0 and datetime.now(UTC) - last < timedelta(days=days):
-            return StartedSequence(
-                family_id=family_id,
-                workflow_id=workflow_id,
-                outcome="cooldown",
-                message=f"{workflow_id} last started {last:%Y-%m-%d}, "
-                f"within its {days}-day cooldown",
-            )
-        try:
-            outcome = await start_sequence(
-                client,
-                params,
-                family_id,
-                task_queue=task_queue,
-                triggered_by=triggered_by,
-                store=store,
-            )
-        except TriggerError as err:
-            return StartedSequence(
-                family_id=family_id, workflow_id=workflow_id, outcome="refused", message=str(err)
-            )
+        request = StartRequest(params, family_id, triggered_by)
+        outcome = await start_intervention(client, request, task_queue=task_queue, store=store)
         return StartedSequence(
             family_id=family_id,
             workflow_id=outcome.workflow_id,
-            outcome="started" if outcome.started else "already_running",
+            outcome=outcome.status,
             message=outcome.message,
         )
 
     return start_one
-
-
-async def _last_start(client: Client, workflow_id: str) -> datetime | None:
-    """When the family's last finished run of this sequence started (a running one: None)."""
-    try:
-        described = await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    if described.status == WorkflowExecutionStatus.RUNNING:
-        return None  # the start reports it as already running
-    return described.start_time

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from store import Prediction, Store
 from store.predictions import NewPrediction, Outcome
@@ -67,40 +65,3 @@ async def test_set_outcomes_writes_every_row_or_none(store: Store, family_id: st
         (None, None, "below_threshold"),
     ]
     await store.predictions.set_outcomes([])
-
-
-async def test_last_started_many_matches_last_started(store: Store) -> None:
-    for family_id in ("A", "B", "C"):
-        await store.families.upsert(family_id, family_id, email=f"{family_id}@example.org")
-    plan = [
-        ("A", "high", "started", 5),
-        ("A", "high", "upgraded", 2),  # the latest start of (A, high)
-        ("A", "high", "already_running", 1),  # not a start
-        ("A", "medium", "started", 9),
-        ("B", "high", "cooldown", 1),
-        ("B", "medium", "started", 3),
-    ]
-    recorded = await store.predictions.add_many([NewPrediction(f, 0.9, 90) for f, *_ in plan])
-    for row, (_, template, outcome, days_ago) in zip(recorded, plan, strict=True):
-        assert row is not None
-        await store.predictions.set_outcome(
-            row.id, template=template, workflow_id=None, outcome=outcome
-        )
-        async with store.sessions.begin() as session:
-            await session.execute(
-                update(Prediction)
-                .where(Prediction.id == row.id)
-                .values(created_at=row.created_at - timedelta(days=days_ago))
-            )
-
-    found = await store.predictions.last_started_many(["A", "B", "C", "A"], ["high", "medium"])
-
-    expected = {}
-    for family_id in ("A", "B", "C"):
-        for template in ("high", "medium"):
-            last = await store.predictions.last_started(family_id, template)
-            if last is not None:
-                expected[(family_id, template)] = last
-    assert found == expected
-    assert set(found) == {("A", "high"), ("A", "medium"), ("B", "medium")}
-    assert await store.predictions.last_started_many([], ["high"]) == {}

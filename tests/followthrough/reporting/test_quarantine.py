@@ -17,6 +17,7 @@ from activities.breaker import BreakerPolicy
 from contracts import SequenceParams, State, StepStatus
 from followthrough.platform.devserver import DevServer
 from followthrough.platform.settings import Settings
+from followthrough.reporting import quarantine as views
 from followthrough.triggers import start as triggers
 from followthrough.triggers import suspension as failures
 from followthrough.triggers.start import start_sequence
@@ -73,9 +74,9 @@ async def start(
     return outcome.handle
 
 
-async def listed(client: Client, *workflow_ids: str) -> list[failures.QuarantineRow]:
+async def listed(client: Client, *workflow_ids: str) -> list[views.QuarantineRow]:
     for _ in range(100):
-        rows = [r for r in await failures.quarantine(client) if r.workflow_id in workflow_ids]
+        rows = [r for r in await views.quarantine(client) if r.workflow_id in workflow_ids]
         if len(rows) == len(workflow_ids):
             return rows
         await asyncio.sleep(0.1)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError
 
 from followthrough.triggers.batch import PredictionInput, TriggerCache, predict_many
-from followthrough.triggers.limits import active_query
+from followthrough.triggers.limits import TooManyActive, active_query
 from followthrough.triggers.start import TriggerError, TriggerOutcome, predict, start_sequence
 from followthrough.triggers.suspension import TemplateSuspended
 from store import Prediction, Store
+from store.starts import NewStart
 from workflows.search_attributes import TEMPLATE_VERSION
 
 
@@ -172,6 +174,16 @@ async def _prepare_families(dev_client, store: Store, queue: str, prefix: str) -
         workflow_id=f"intervention-high_risk_intervention-{prefix}5",
         outcome="started",
     )
+    await store.starts.add(
+        NewStart(
+            family_id=f"{prefix}5",
+            template="high_risk_intervention",
+            version=1,
+            workflow_id=f"intervention-high_risk_intervention-{prefix}5",
+            triggered_by="prediction",
+            started_at=datetime.now(UTC),
+        )
+    )
     for _ in range(100):  # visibility trails the start by a moment
         if (await dev_client.count_workflows(active_query(f"{prefix}6"))).count == 1:
             break
@@ -183,7 +195,7 @@ def _answer(result: TriggerOutcome | TriggerError, prefix: str) -> tuple[object,
     if isinstance(result, TriggerError):
         return (type(result).__name__, str(result).replace(prefix, "P"))
     return (
-        result.started,
+        result.status,
         result.message.replace(prefix, "P"),
         result.template,
         result.workflow_id and result.workflow_id.replace(prefix, "P"),
@@ -259,6 +271,7 @@ async def test_predict_many_answers_and_records_like_one_by_one(
                         task_queue=queue,
                         window_days=row.window_days,
                         model_version=row.model_version,
+                        raise_refusals=False,
                     )
                 )
             except TriggerError as err:
@@ -284,12 +297,22 @@ async def test_predict_many_answers_and_records_like_one_by_one(
             "refused",
             "started",
         ]
-        assert [a[0] for a in answers if not isinstance(a[0], bool)] == [
+        assert [a[0] for a in answers] == [
+            "started",
+            "below_threshold",
+            "already_running",
             "TriggerError",
             "TriggerError",
-            "TooManyActive",
+            "started",
+            "upgraded",
+            "already_running",
+            "cooldown",
+            "refused",
             "TriggerError",
+            "started",
         ]
+        refused = results[9]
+        assert isinstance(refused, TriggerOutcome) and isinstance(refused.error, TooManyActive)
     finally:
         await _stop(
             dev_client,
@@ -381,14 +404,14 @@ async def test_an_unexpected_failure_still_writes_the_decided_outcomes(
 ):
     from followthrough.triggers import start as triggers
 
-    original = triggers.start_sequence
+    original = triggers.start_intervention
 
-    async def failing(client, params, family_id, **kwargs):
-        if family_id == "F2":
+    async def failing(client, request, **kwargs):
+        if request.family_id == "F2":
             raise RuntimeError("server gone")
-        return await original(client, params, family_id, **kwargs)
+        return await original(client, request, **kwargs)
 
-    monkeypatch.setattr(triggers, "start_sequence", failing)
+    monkeypatch.setattr(triggers, "start_intervention", failing)
     batch = [
         PredictionInput("F1", 0.1, 10),
         PredictionInput("F2", 0.9, 90),

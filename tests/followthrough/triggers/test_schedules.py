@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import CancelRequest, SequenceParams, workflow_id_for
 from contracts.schedules import ScheduledRunResult
-from followthrough.triggers.schedules import schedule_id_for, sync_schedules
+from followthrough.triggers.schedules import schedule_id_for, scheduled_starter, sync_schedules
+from followthrough.triggers.start import trigger
 from store import Store
 
 
@@ -137,6 +139,35 @@ async def test_a_deactivated_template_starts_nothing(dev_client, dev_worker, sto
         await sync_schedules(dev_client, store, task_queue=settings.task_queue, prefix=prefix)
         with contextlib.suppress(RPCError):
             await handle.delete()
+
+
+async def test_a_scheduled_family_in_cooldown_is_told_so_by_the_rule_predictions_use(
+    time_env, ts_worker, dev_client, store, settings
+):
+    params = await _scheduled_copy(store)  # a 30-day cooldown
+    family = f"S{uuid.uuid4().hex[:8]}"
+    await store.families.upsert(family, "Cooldown", email="c@example.org", timezone="UTC")
+    queue = settings.task_queue
+    # The family's last start ran on another Temporal server (as before a move to a new
+    # cluster, or once a closed run is past its retention): only the store remembers it.
+    first = await trigger(time_env.client, store, params.name, family, task_queue=queue)
+    assert first.started and first.handle is not None
+    # Ended by its own cancel: a termination mid-task would hold the test server's clock.
+    await first.handle.signal("cancel", CancelRequest(reason="test over"))
+    await first.handle.result()
+    assert not await _exists(dev_client, str(first.workflow_id))
+
+    start_one = scheduled_starter(dev_client, store, queue)
+    started = await start_one(params, family, "schedule:test")
+    if await _exists(dev_client, str(first.workflow_id)):  # started after all: clean up
+        await dev_client.get_workflow_handle(str(first.workflow_id)).terminate("test over")
+    assert (started.outcome, started.workflow_id) == ("cooldown", None)
+    # Word for word a prediction's answer in the same case.
+    assert re.fullmatch(
+        f"no sequence: {params.name} started for family {family} on "
+        r"\d{4}-\d\d-\d\d, within its 30-day cooldown",
+        started.message,
+    ), started.message
 
 
 def _cli(*args: str) -> tuple[int, str]:

@@ -1,0 +1,40 @@
+"""Consent at the start: a family is not started on a sequence it has opted out of entirely.
+
+What the store records of consent is the family's opt-outs, per channel (`families opt-out`,
+the `opted_out` column of an import, a STOP reply). The sequences themselves skip an
+opted-out channel at each send; this check refuses the start when every channel the
+template could contact the family on is opted out, since such a sequence could only fail.
+
+A data-defined template (`steps`) contacts the family on the channels of its email, sms and
+call steps and their fallbacks; a code-defined one may use any channel.
+"""
+
+from __future__ import annotations
+
+from contracts import Channel, FamilyContext, SequenceParams
+from followthrough.triggers.errors import NoConsent
+
+_CONTACTS = {channel.value: channel for channel in Channel}
+
+
+def channels_of(params: SequenceParams) -> frozenset[Channel]:
+    """The channels a sequence of `params` may contact the family on."""
+    if params.steps is None:
+        return frozenset(Channel)
+    used: set[Channel] = set()
+    for step in params.steps:
+        for name in (step.type, step.fallback):
+            if name in _CONTACTS and step.type in _CONTACTS:
+                used.add(_CONTACTS[name])
+    return frozenset(used)
+
+
+def check_consent(params: SequenceParams, family: FamilyContext) -> None:
+    """Refuse (`NoConsent`) a start for a family opted out of every channel it would use."""
+    channels = channels_of(params)
+    if channels and channels <= set(family.opted_out):
+        names = ", ".join(sorted(channel.value for channel in channels))
+        raise NoConsent(
+            f"consent: family {family.family_id} opted out of every channel "
+            f"{params.name} uses ({names}); start refused"
+        )
