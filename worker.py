@@ -27,6 +27,7 @@ from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.schedules import ScheduleActivities
 from activities.webhook import WebhookActivities
+from contracts import Channel
 from followthrough.platform.connection import connect
 from followthrough.platform.observability import Observability, configure_logging
 from followthrough.platform.settings import Settings
@@ -59,8 +60,9 @@ def build_providers(
     http: httpx.AsyncClient,
     store: Store | None = None,
     breaker_policy: BreakerPolicy | None = None,
-) -> tuple[Provider, Provider]:
-    """The email and SMS providers the settings select; each HTTP one behind a breaker."""
+) -> dict[Channel, Provider]:
+    """The provider of every message channel the settings select; each HTTP one behind a
+    breaker."""
     email: Provider = OutboxProvider()
     sms: Provider = OutboxProvider()
     if settings.email_provider == "http":
@@ -74,8 +76,10 @@ def build_providers(
             http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
         )
     policy = breaker_policy or breaker_policy_from(settings)
-    email, sms = (_guarded(p, policy, store) for p in (email, sms))
-    return email, sms
+    return {
+        Channel.EMAIL: _guarded(email, policy, store),
+        Channel.SMS: _guarded(sms, policy, store),
+    }
 
 
 def breaker_policy_from(settings: Settings) -> BreakerPolicy:
@@ -106,8 +110,7 @@ def build_worker(
     breaker_policy: BreakerPolicy | None = None,
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
-    email, sms = build_providers(settings, http, store, breaker_policy)
-    channels = ChannelActivities(store, email=email, sms=sms)
+    channels = ChannelActivities(store, build_providers(settings, http, store, breaker_policy))
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
     # A webhook step's `env:NAME` headers read the environment the settings were read from.
@@ -123,8 +126,7 @@ def build_worker(
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
         activities=[
-            channels.send_email,
-            channels.send_sms,
+            *channels.activities(),
             tasks.open_task,
             tasks.cancel_task,
             tasks.complete_task,

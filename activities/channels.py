@@ -1,8 +1,11 @@
-"""Sending messages: one activity per channel, idempotent through the outbox."""
+"""Sending messages: one activity per message channel of the registry, idempotent through
+the outbox. Each activity sends its own channel only: a request for another is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -11,7 +14,7 @@ from activities.audit import outcome_row
 from activities.consent import cap_window
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
-from contracts import Channel, SendRequest, SendResult
+from contracts import Channel, SendRequest, SendResult, channels
 from store import Store
 from store.audit import step_for
 from store.models import Family as FamilyRow
@@ -20,24 +23,33 @@ FREQUENCY_CAPPED = "FrequencyCapped"
 """The error type of a send refused by its cap; its details: `{"next_slot": ISO time}`."""
 
 
-class ChannelActivities:
-    """Email and SMS sends; each records its outbox row and audit row once per step."""
+WRONG_CHANNEL = "WrongChannel"
+"""The error type of a request sent to another channel's activity."""
 
-    def __init__(self, store: Store, email: Provider, sms: Provider) -> None:
+
+class ChannelActivities:
+    """One send per message channel; each records its outbox row and audit row once per step."""
+
+    def __init__(self, store: Store, providers: dict[Channel, Provider]) -> None:
         self._store = store
-        self._providers = {Channel.EMAIL: email, Channel.SMS: sms}
+        self._providers = providers
+
+    def activities(self) -> list[Callable[..., Any]]:
+        """The send activity of every message channel of the registry, for the worker."""
+        return [getattr(self, entry.activity or "") for entry in channels.message_channels()]
 
     @activity.defn
     async def send_email(self, request: SendRequest) -> SendResult:
         """Send one email for a step; a repeat of the same step sends nothing."""
-        return await self._send(request)
+        return await self._send(Channel.EMAIL, request)
 
     @activity.defn
     async def send_sms(self, request: SendRequest) -> SendResult:
         """Send one SMS for a step; a repeat of the same step sends nothing."""
-        return await self._send(request)
+        return await self._send(Channel.SMS, request)
 
-    async def _send(self, request: SendRequest) -> SendResult:
+    async def _send(self, own: Channel, request: SendRequest) -> SendResult:
+        provider = _provider_for(own, request, self._providers)
         key = request.ref.idempotency_key
         channel, cap = request.channel, request.cap
         # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
@@ -58,7 +70,6 @@ class ChannelActivities:
         recipient = _recipient(request, family, sent_in_window, now)
         assert family is not None  # `_recipient` refuses an unknown family
         subject, body = _rendered(request, family)
-        provider = self._providers[channel]
         message_id = await _provider_send(provider, recipient, subject, body, key)
         message, created = await self._store.messages.record(
             idempotency_key=key,
@@ -94,16 +105,35 @@ class ChannelActivities:
         )
 
 
+def _provider_for(
+    own: Channel, request: SendRequest, providers: dict[Channel, Provider]
+) -> Provider:
+    """The provider of this activity's channel; a request for another channel is refused."""
+    if request.channel != own:
+        raise ApplicationError(
+            f"the {own.value} send was asked to send {request.channel.value}: refused",
+            type=WRONG_CHANNEL,
+            non_retryable=True,
+        )
+    provider = providers.get(own)
+    if provider is None:
+        raise ApplicationError(
+            f"no provider is set up for {own.value}", type=WRONG_CHANNEL, non_retryable=True
+        )
+    return provider
+
+
 def _recipient(
     request: SendRequest, family: FamilyRow | None, sent_in_window: int, now: datetime
 ) -> str:
     """The address to send to; a business error when the family cannot be sent to now."""
     channel, cap = request.channel, request.cap
+    entry = channels.spec(channel)
     if family is None:
         raise ApplicationError(
             f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
         )
-    if channel.value in (family.opted_out or []):
+    if entry.opt_out_key in (family.opted_out or []):
         raise ApplicationError(
             f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
         )
@@ -115,12 +145,16 @@ def _recipient(
             type=FREQUENCY_CAPPED,
             non_retryable=True,
         )
-    recipient = family.email if channel == Channel.EMAIL else family.phone
+    if entry.opt_in is not None and not getattr(family, entry.opt_in, False):
+        raise ApplicationError(
+            f"family has not opted in to {entry.label}", type=INVALID_RECIPIENT, non_retryable=True
+        )
+    recipient = getattr(family, entry.address, None)
     if not recipient:
         raise ApplicationError(
             f"family has no {channel.value} address", type=INVALID_RECIPIENT, non_retryable=True
         )
-    return recipient
+    return str(recipient)
 
 
 def _rendered(request: SendRequest, family: FamilyRow) -> tuple[str | None, str]:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts import Channel, FamilyContext
+from contracts.channels import CHANNELS
 from store.db import reading, writing
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
@@ -26,20 +27,28 @@ UNSET: Final = _Unset.UNSET
 
 
 def context_of(family: Family) -> FamilyContext:
-    """What a workflow may know of the family: time zone, usable channels and opt-outs."""
-    channels = []
-    if family.email:
-        channels.append(Channel.EMAIL)
-    if family.phone:
-        channels += [Channel.SMS, Channel.CALL]
-    opted_out = [Channel(c) for c in family.opted_out or [] if c in Channel._value2member_map_]
+    """What a workflow may know of the family: time zone, usable channels and opt-outs.
+
+    A channel is usable when the family has its address and, for a channel that asks for
+    one, its opt-in (both named by the registry); `missing` says why the others are not."""
+    usable, missing = [], {}
+    for channel, entry in CHANNELS.items():
+        if not getattr(family, entry.address, None):
+            missing[channel] = f"no {entry.address_label}"
+        elif entry.opt_in is not None and not getattr(family, entry.opt_in, False):
+            missing[channel] = f"no {entry.label} opt-in"
+        else:
+            usable.append(channel)
+    keys = {entry.opt_out_key: channel for channel, entry in CHANNELS.items()}
+    opted_out = [keys[c] for c in family.opted_out or [] if c in keys]
     preferred = family.preferred_channel
     return FamilyContext(
         family_id=family.family_id,
         timezone=family.timezone,
-        channels=channels,
+        channels=usable,
         opted_out=opted_out,
         preferred_channel=Channel(preferred) if preferred else None,
+        missing=missing,
     )
 
 

@@ -5,27 +5,28 @@ the `opted_out` column of an import, a STOP reply). The sequences themselves ski
 opted-out channel at each send; this check refuses the start when every channel the
 template could contact the family on is opted out, since such a sequence could only fail.
 
-A data-defined template (`steps`) contacts the family on the channels of its email, sms and
-call steps and their fallbacks; a code-defined one may use any channel.
+A data-defined template (`steps`) contacts the family on the channels of its channel steps
+(messages and calls) and their fallback chains; a code-defined one may use any channel.
 """
 
 from __future__ import annotations
 
-from contracts import Channel, FamilyContext, SequenceParams
+from contracts import Channel, FamilyContext, SequenceParams, channels
 from followthrough.triggers.errors import NoConsent
-
-_CONTACTS = {channel.value: channel for channel in Channel}
 
 
 def channels_of(params: SequenceParams) -> frozenset[Channel]:
     """The channels a sequence of `params` may contact the family on."""
     if params.steps is None:
-        return frozenset(Channel)
+        return frozenset(channels.CHANNELS)
     used: set[Channel] = set()
     for step in params.steps:
-        for name in (step.type, step.fallback):
-            if name in _CONTACTS and step.type in _CONTACTS:
-                used.add(_CONTACTS[name])
+        own, fallback = step.channel, channels.find(step.fallback)
+        if own is None:
+            continue
+        used.add(own.channel)
+        if fallback is not None:
+            used.update(channels.fallback_chain(fallback.channel, params.fallbacks))
     return frozenset(used)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from contracts import Channel
+from contracts import channels
 from followthrough.triggers import start as triggers
 from followthrough.triggers.cache import TriggerCache
 from store import Store
@@ -26,7 +26,7 @@ DEFAULT_TIMEZONE = "America/New_York"
 _FAMILY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
-_CHANNELS = ", ".join(c.value for c in Channel)
+_CHANNELS = ", ".join(channels.names())
 # How the summary counts each outcome; the rest (cooldown, suspended, refused): not started.
 _KINDS = {
     "started": "started",
@@ -95,7 +95,7 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
     if not is_valid_timezone(timezone):
         raise RowError(f"timezone: {timezone!r} is not an IANA time zone, e.g. America/Chicago")
     preferred = row.get("preferred_channel") or None
-    if preferred and preferred not in Channel._value2member_map_:
+    if preferred and channels.find(preferred) is None:
         raise RowError(f"preferred_channel: {preferred!r} is not one of {_CHANNELS}")
     score_text = row.get("engagement_score", "")
     try:
@@ -104,7 +104,7 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
         raise RowError(f"engagement_score: {score_text!r} is not a number") from None
     opted_out = [c.strip() for c in re.split(r"[;,|]", row.get("opted_out", "")) if c.strip()]
     for channel in opted_out:
-        if channel not in Channel._value2member_map_:
+        if channels.find(channel) is None:
             raise RowError(f"opted_out: {channel!r} is not one of {_CHANNELS}")
     return {
         "family_id": family_id,

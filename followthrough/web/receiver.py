@@ -7,6 +7,7 @@ the shared secret `RECEIVER_SECRET`. An unsigned, tampered or stale request is r
 
 - `replied` → the `record_response` signal on the sequence that sent the message
 - `stop` (or a reply that is only a STOP word) → the family is opted out of that channel
+  only (its opt-out key in the channel registry)
 - `bounced` → the message is marked bounced and the `record_bounce` signal tells the
   sequence, whose step then falls back; `delivered` → the message is marked delivered
 Each writes one PII-free audit row; a provider's retry of the same callback does nothing twice.
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from contracts import Bounce, Channel, Response
+from contracts import Bounce, Channel, Response, channels
 from contracts.callbacks import CallbackAnswer, ProviderCallback
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.templates import format_errors
@@ -107,8 +108,10 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
         if kind == "replied":
             action = await _signal_reply(client, message, event.text)
         elif kind == "stop":
-            await store.families.opt_out(message.family_id, message.channel)
-            action = f"family opted out of {message.channel}"
+            # The channel's own opt-out: a STOP on one channel leaves the others open.
+            key = channels.spec(message.channel).opt_out_key
+            await store.families.opt_out(message.family_id, key)
+            action = f"family opted out of {key}"
         else:
             if not (kind == "delivered" and message.status == "bounced"):
                 await store.messages.set_status(message.id, kind)

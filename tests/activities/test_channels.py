@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.channels import FREQUENCY_CAPPED, ChannelActivities
 from activities.providers import OutboxProvider
 from contracts import Channel, MessageTemplate, SendRequest, StepOutcome, StepRef
+from contracts import channels as registry
 from contracts.caps import FrequencyCap
 
 HELLO = MessageTemplate(subject="Hello {{ family_name }}", body="Hi {{ first_name }}")
@@ -38,7 +39,9 @@ def request(family: str = "F1", step: str = "first_email", **fields: object) -> 
 
 @pytest.fixture
 def channels(store) -> ChannelActivities:
-    return ChannelActivities(store, email=OutboxProvider(), sms=OutboxProvider())
+    return ChannelActivities(
+        store, {Channel.EMAIL: OutboxProvider(), Channel.SMS: OutboxProvider()}
+    )
 
 
 async def test_a_send_renders_records_and_writes_its_carried_rows_first(store, channels):
@@ -100,3 +103,19 @@ async def test_a_message_that_cannot_render_is_a_template_error(channels):
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(channels.send_email, request(message=broken))
     assert caught.value.type == "TemplateError"
+
+
+async def test_a_channel_is_never_sent_by_another_channels_activity(store, channels):
+    """An SMS request that reaches the email activity is refused, and nothing is sent."""
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(
+            channels.send_email, request(channel=Channel.SMS, message=HELLO)
+        )
+    assert caught.value.type == "WrongChannel" and caught.value.non_retryable
+    assert "the email send was asked to send sms" in caught.value.message
+    assert await store.messages.for_workflow("intervention-t-F1") == []
+
+
+def test_the_worker_gets_one_send_activity_per_message_channel(channels):
+    names = [a.__name__ for a in channels.activities()]
+    assert names == [e.activity for e in registry.message_channels()]
