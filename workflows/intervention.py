@@ -44,6 +44,8 @@ from workflows.tasks import TaskBlocks
 __all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
 
 HISTORY_TIMEOUT = timedelta(seconds=10)
+# The patch behind which a fallback covers the next planned step on its channel.
+SKIP_COVERED_STEP = "skip-step-covered-by-fallback"
 
 
 class Intervention(TaskBlocks):
@@ -66,8 +68,22 @@ class Intervention(TaskBlocks):
         a person. Returns True when a message went out on some channel.
         """
         self.check_cancelled()
-        entry = channels.spec(channel)
         step_id = step or f"{channel.value}_{template_name}"
+        if self.covered_by_fallback(channel, step_id, template_name):
+            return True
+        return await self.deliver(channel, template_name, step_id, delay, at, fallback)
+
+    async def deliver(
+        self,
+        channel: Channel,
+        template_name: str,
+        step_id: str,
+        delay: timedelta = timedelta(0),
+        at: clock_time | None = None,
+        fallback: Channel | None = None,
+    ) -> bool:
+        """Send one step, a planned one or a fallback, on `channel` at its time."""
+        entry = channels.spec(channel)
         record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
         record.channel = channel
         note, window = None, None
@@ -169,12 +185,28 @@ class Intervention(TaskBlocks):
         self.finish_step(record, StepStatus.FELL_BACK, f"fell back to {fallback.value}")
         self.audit_step(record, f"fell back to {fallback.value}{why}")
         next_fallback = channels.next_fallback(fallback, self.params.fallbacks)
-        return await self.send(
-            fallback,
-            template_name,
-            step=f"{record.step_id}_fallback_{fallback.value}",
-            fallback=next_fallback,
-        )
+        step_id = f"{record.step_id}_fallback_{fallback.value}"
+        sent = await self.deliver(fallback, template_name, step_id, fallback=next_fallback)
+        covering = self.find_step(step_id)
+        went_out = covering is not None and covering.status == StepStatus.DONE
+        if went_out and channels.spec(fallback).is_message:
+            self.progress.covered[fallback] = step_id
+        return sent
+
+    def covered_by_fallback(self, channel: Channel, step_id: str, template_name: str) -> bool:
+        """Whether a fallback that went out on `channel` stands for this planned step.
+
+        The story meant one message on that channel, not two: the next planned step on it
+        is skipped, at once, and audited as covered by the fallback."""
+        covering = self.progress.covered.pop(channel, None)
+        # Sequences that started before this rule send the step as they always did.
+        if covering is None or not workflow.patched(SKIP_COVERED_STEP):
+            return False
+        record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
+        record.channel = channel
+        self.finish_step(record, StepStatus.SKIPPED, f"covered by the fallback {covering}")
+        self.audit_step(record, f"skipped: covered by the fallback {covering}")
+        return True
 
     async def fall_back_after_bounce(self) -> None:
         """A sent step bounced: it falls back as a failed send does, once, then the story's

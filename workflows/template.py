@@ -143,6 +143,9 @@ class TemplateIntervention(Intervention):
         target = channels.find(step.fallback)
         fallback = None if target is None else target.channel
         delay, at = step.delay, step.at
+        # Covered by an earlier fallback: skipped before its gate (nobody approves a no-op).
+        if self.covered_by_fallback(channel, step.id, step.template or step.id):
+            return step.next
         if step.requires_approval:
             if not await self._gate_before(step, f"Send {channel.value} '{step.label}'"):
                 return step.next

@@ -158,6 +158,8 @@ class Shape:
     update: dict[str, Any] = field(default_factory=lambda: {"quiet_hours": None})
     family: str = "F1"
     sms_refused: bool = False
+    # The `workflow.patched` ids the run takes (none for the 1.0 baseline).
+    patches: tuple[str, ...] = ()
 
 
 SHAPES: dict[str, Shape] = {
@@ -166,6 +168,13 @@ SHAPES: dict[str, Shape] = {
     "high_risk_cancelled": Shape("high_risk", "high_risk_intervention", cancel),
     "high_risk_approved_early": Shape("high_risk", "high_risk_intervention", approve_early),
     "high_risk_bounce_fallback": Shape("high_risk", "high_risk_intervention", bounce),
+    # The fallback SMS covers the story's own SMS: skipped, no second SMS.
+    "high_risk_bounce_covered": Shape(
+        "high_risk",
+        "high_risk_intervention",
+        bounce,
+        patches=("skip-step-covered-by-fallback",),
+    ),
     "medium_risk_no_reply": Shape("medium_risk", "medium_risk_intervention", nothing),
     "payment_reminder_full": Shape(
         "payment_and_onboarding", "payment_reminder", billing_approves, {}, "F2"

@@ -42,3 +42,26 @@ async def test_an_sms_step_falls_back_to_email(time_env, store, settings, ts_wor
     messages = await store.messages.for_workflow(workflow_id)
     assert [(m.channel, m.recipient) for m in messages] == [("email", "novak@example.org")]
     assert ("remind", "fell back to email: no phone number") in await audit(store, workflow_id)
+
+
+async def test_a_fallback_covers_the_next_planned_step_on_its_channel(
+    time_env, store, settings, ts_worker
+):
+    """F3 has no email: the email falls back to SMS, so the planned SMS is not sent again;
+    the SMS after it is (only the next planned step on the channel is covered)."""
+    steps = [
+        {"id": "hello", "type": "email", "message": "Hello", "fallback": "sms"},
+        {"id": "pause", "type": "wait", "duration": "2d"},
+        {"id": "nudge", "type": "sms", "message": "A nudge", "requires_approval": True},
+        {"id": "later", "type": "sms", "message": "Still here", "delay": "1d"},
+    ]
+    result = await run(time_env, settings, template(*steps), "F3")
+    by_id = {s.step_id: s for s in result.steps}
+    assert by_id["nudge"].status == StepStatus.SKIPPED
+    assert by_id["nudge"].result == "covered by the fallback hello_fallback_sms"
+    workflow_id = "intervention-channels_under_test-F3"
+    messages = await store.messages.for_workflow(workflow_id)
+    assert [m.step_id for m in messages] == ["hello_fallback_sms", "later"]
+    rows = await audit(store, workflow_id)
+    assert ("hello", "fell back to sms: no email address") in rows
+    assert ("nudge", "skipped: covered by the fallback hello_fallback_sms") in rows

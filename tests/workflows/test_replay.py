@@ -35,16 +35,40 @@ def test_every_shape_is_stored() -> None:
         assert runs, f"no stored history of {name}: run tests/workflows/record_histories.py"
 
 
+def patched_shape(name: str) -> bool:
+    """Whether a stored history is of a shape recorded after a patch."""
+    return any(
+        shape.patches
+        and (name == f"{shape.folder}/{n}" or name.startswith(f"{shape.folder}/{n}_run"))
+        for n, shape in SHAPES.items()
+    )
+
+
 def test_the_baseline_records_no_patch() -> None:
     """Histories of the 1.0 baseline take no `workflow.patched` branch: no patch marker and
     no `TemporalChangeVersion` upsert."""
     for name in STORED:
+        if patched_shape(name):
+            continue
         for event in history(name).events:
             if event.HasField("marker_recorded_event_attributes"):
                 assert event.marker_recorded_event_attributes.marker_name != "core_patch", name
             if event.HasField("upsert_workflow_search_attributes_event_attributes"):
                 fields = event.upsert_workflow_search_attributes_event_attributes
                 assert "TemporalChangeVersion" not in fields.search_attributes.indexed_fields
+
+
+def test_a_patched_shape_records_its_patch() -> None:
+    for name, shape in SHAPES.items():
+        if not shape.patches:
+            continue
+        patches = [
+            event
+            for event in history(f"{shape.folder}/{name}").events
+            if event.HasField("marker_recorded_event_attributes")
+            and event.marker_recorded_event_attributes.marker_name == "core_patch"
+        ]
+        assert len(patches) == len(shape.patches), name
 
 
 @pytest.mark.parametrize("name", STORED)

@@ -27,7 +27,7 @@ async def test_every_step_is_audited_without_pii(time_env, store: Store, setting
         ("first_email_fallback_sms", "sent", None),
         ("wait_reply", "no reply", None),
         ("answered", "False", None),
-        ("first_sms", "sent", None),
+        ("first_sms", "skipped: covered by the fallback first_email_fallback_sms", None),
         ("call", rows[-1].outcome, None),
     ]
     assert rows[-1].outcome.startswith("task ")
