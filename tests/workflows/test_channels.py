@@ -49,7 +49,7 @@ async def test_a_fallback_covers_the_next_planned_step_on_its_channel(
 ):
     """F3 has no email: the email falls back to SMS, so the planned SMS is not sent again;
     the SMS after it is (only the next planned step on the channel is covered)."""
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"id": "hello", "type": "email", "message": "Hello", "fallback": "sms"},
         {"id": "pause", "type": "wait", "duration": "2d"},
         {"id": "nudge", "type": "sms", "message": "A nudge", "requires_approval": True},
