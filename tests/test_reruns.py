@@ -6,6 +6,10 @@ and the inbox answer within seconds, and what they say about each run is that ru
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import time
+from pathlib import Path
 
 from contracts import InterventionResult, State
 from followthrough import operations
@@ -17,7 +21,7 @@ PROMPT = 10.0  # seconds: "in seconds", with room for a loaded machine
 
 
 async def test_stats_and_inbox_answer_while_a_newer_run_is_open(
-    dev_client, dev_worker, store, settings
+    dev_server, dev_client, dev_worker, store, settings, tmp_path: Path
 ):
     first = await start_quick(dev_client, store, settings, "F1")
 
@@ -53,3 +57,22 @@ async def test_stats_and_inbox_answer_while_a_newer_run_is_open(
     async with inbox_client(app) as http:
         page = await asyncio.wait_for(http.get("/"), PROMPT)
     assert page.status_code == 200 and again in page.text
+
+    # The command itself, as an operator runs it, against the same server and store.
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_server.address,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
+    }
+    began = time.monotonic()
+    command = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "followthrough"),
+        "stats",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(command.communicate(), 30.0)
+    assert command.returncode == 0, err.decode()
+    assert time.monotonic() - began < 30.0
+    assert "demo_quick_intervention" in out.decode()
