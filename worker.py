@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -66,12 +67,20 @@ def build_providers(
     if settings.email_provider == "http":
         assert settings.email_api_url and settings.email_api_token
         email = HttpEmailProvider(
-            http, settings.email_api_url, settings.email_api_token, settings.email_from
+            http,
+            settings.email_api_url,
+            settings.email_api_token,
+            settings.email_from,
+            idempotent=settings.email_api_idempotent,
         )
     if settings.sms_provider == "http":
         assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
         sms = HttpSmsProvider(
-            http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
+            http,
+            settings.sms_api_url,
+            settings.sms_account_sid,
+            settings.sms_auth_token,
+            idempotent=settings.sms_api_idempotent,
         )
     policy = breaker_policy or breaker_policy_from(settings)
     email, sms = (_guarded(p, policy, store) for p in (email, sms))
@@ -107,7 +116,12 @@ def build_worker(
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
     email, sms = build_providers(settings, http, store, breaker_policy)
-    channels = ChannelActivities(store, email=email, sms=sms)
+    channels = ChannelActivities(
+        store,
+        email=email,
+        sms=sms,
+        after_call=_kill_self if settings.fault_kill_after_send else None,
+    )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
     # A webhook step's `env:NAME` headers read the environment the settings were read from.
@@ -140,6 +154,11 @@ def build_worker(
         ],
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )
+
+
+def _kill_self() -> None:
+    """The fault hook of `FAULT_KILL_AFTER_SEND` (tests only): die as a crash would."""
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def http_client() -> httpx.AsyncClient:

@@ -100,6 +100,9 @@ class SequenceParams(Strict):
         Channel.SMS: FrequencyCap(limit=1, per="day"),
         Channel.EMAIL: FrequencyCap(limit=3, per="week"),
     }
+    # A send that may have gone out (the worker stopped between the provider call and its
+    # record) to a provider that ignores Idempotency-Key: `ask` a coordinator, or `resend`.
+    on_uncertain: Literal["ask", "resend"] = "ask"
     # Local hours per channel in which its messages go out, inside the hours quiet hours allow.
     send_windows: dict[Channel, SendWindow] = {}
     # Send each message at the local hour the family answered most often (inside the window).
