@@ -5,7 +5,9 @@ httpx, sockets and HTTP parsing exactly as it does against a real provider (emai
 APIs, or a webhook's system). It behaves like the real APIs where it matters here:
 
 - a message is accepted once per `Idempotency-Key`: a repeat of a key it already accepted gets
-  the first answer back and delivers nothing new;
+  the first answer back and delivers nothing new (`FakeProvider(honours_keys=False)` stands
+  for an API that ignores the header: every accepted request is a new delivery);
+- `delay` holds every answer back that long (a slow SMS API), after accepting the message;
 - it fails on cue: `script("email", 500, 500)` answers the next two requests to `/email` with
   500s, `queue(Answer(409))` answers the next request to any path; `down("sms", seconds)`
   answers 503 for a while; `hold("email")` accepts the next email and keeps the response back
@@ -64,8 +66,12 @@ class Seen:
 class FakeProvider:
     """The scripted provider; `requests` is its log, `deliveries()` what it really sent."""
 
-    def __init__(self, default: Answer | None = None) -> None:
+    def __init__(
+        self, default: Answer | None = None, *, honours_keys: bool = True, delay: float = 0.0
+    ) -> None:
         self.default = default
+        self.honours_keys = honours_keys
+        self.delay = delay
         self.requests: list[Seen] = []
         self.held = threading.Event()
         self._lock = threading.Lock()
@@ -157,7 +163,7 @@ class FakeProvider:
     def _answer(self, channel: str, key: str) -> tuple[Answer, bool, bool]:
         """Decide the answer: (answer, hold it back, a new message went out)."""
         with self._lock:
-            if key and (channel, key) in self._accepted:  # a retry of a sent message
+            if self.honours_keys and key and (channel, key) in self._accepted:  # a retry
                 return self._accepted[(channel, key)], False, False
             if time.monotonic() < self._down_until.get(channel, 0.0):
                 return Answer(503, _error(503)), False, False
@@ -209,6 +215,8 @@ class FakeProvider:
                 if hold:
                     provider.held.set()
                     provider._release.wait(timeout=20)
+                elif provider.delay and delivered:
+                    time.sleep(provider.delay)
                 self._reply(answer)
 
             def _reply(self, answer: Answer) -> None:
