@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.channels import FREQUENCY_CAPPED, ChannelActivities
-from activities.providers import OutboxProvider
+from activities.providers import OPTED_OUT, OutboxProvider
 from contracts import Channel, MessageTemplate, SendRequest, StepOutcome, StepRef
 from contracts.caps import FrequencyCap
+from tests.fake_provider import FakeProvider
+from worker import build_providers
 
 HELLO = MessageTemplate(subject="Hello {{ family_name }}", body="Hi {{ first_name }}")
 
@@ -100,3 +103,20 @@ async def test_a_message_that_cannot_render_is_a_template_error(channels):
     with pytest.raises(ApplicationError) as caught:
         await ActivityEnvironment().run(channels.send_email, request(message=broken))
     assert caught.value.type == "TemplateError"
+
+
+async def test_a_stop_after_the_decision_stops_the_send(store, settings):
+    """The sequence decided to send while the family could be reached; a STOP landed before
+    the provider call (the receiver opts the family out in the store): nothing goes out."""
+    with FakeProvider().running() as provider:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            email, sms = build_providers(provider.settings(settings), http)
+            channels = ChannelActivities(store, email=email, sms=sms)
+            await store.families.opt_out("F1", "sms")  # STOP, after the workflow's decision
+            with pytest.raises(ApplicationError) as refused:
+                await ActivityEnvironment().run(
+                    channels.send_sms, request(step="first_sms", channel=Channel.SMS)
+                )
+    assert refused.value.type == OPTED_OUT and refused.value.non_retryable
+    assert provider.requests == []  # the provider was never called
+    assert await store.messages.for_workflow("intervention-t-F1") == []  # nothing counts
