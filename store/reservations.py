@@ -42,7 +42,7 @@ class Reservation(NamedTuple):
     (`family` or `template`), and `holders`, the workflow ids holding its places."""
 
     full: str | None
-    holders: list[str]
+    holders: list[tuple[str, datetime]]  # (workflow id, reserved at)
     created: bool = False  # a new place (False: the workflow id held one already)
 
 
@@ -78,13 +78,15 @@ class ReservationRepository:
             ):
                 if limit is None:
                     continue
-                query = select(SequenceReservation.workflow_id).where(where, others)
-                holders = list(session.scalars(query.limit(limit)))
+                query = select(
+                    SequenceReservation.workflow_id, SequenceReservation.reserved_at
+                ).where(where, others)
+                holders = [(w, at) for w, at in session.execute(query.limit(limit))]
                 if len(holders) >= limit:
                     return Reservation(full, holders)
             row = session.get(SequenceReservation, workflow_id)
             if row is not None:
-                row.family_id, row.template = family_id, template
+                row.family_id, row.template, row.reserved_at = family_id, template, utcnow()
                 return Reservation(None, [])
             session.add(
                 SequenceReservation(workflow_id=workflow_id, family_id=family_id, template=template)
