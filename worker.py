@@ -27,6 +27,7 @@ from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_i
 from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.schedules import ScheduleActivities
+from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
 from followthrough.platform.connection import connect
 from followthrough.platform.observability import Observability, configure_logging
@@ -99,7 +100,12 @@ def _guarded(provider: Provider, policy: BreakerPolicy, store: Store | None) -> 
     # The outbox cannot be down; only the network providers get a breaker.
     if isinstance(provider, OutboxProvider):
         return provider
-    breaker = Breaker(provider.name, policy)
+    # Shared through the store: every worker opens and closes the circuit together.
+    breaker = (
+        Breaker(provider.name, policy)
+        if store is None
+        else SharedBreaker(provider.name, policy, store.circuits)
+    )
     if store is not None:
         breaker.add_listener(record_in_store(store))
     return BreakerProvider(provider, breaker)
@@ -174,6 +180,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     async with AsyncExitStack() as stack:
         store = Store.from_url(settings.database_url)
         stack.push_async_callback(store.close)
+        await store.health.clean()  # the rows of workers gone for a day
         http = await stack.enter_async_context(http_client())
         if client is None:
             # Metrics (METRICS_PORT) and tracing (OTEL_ENABLED) ride on the worker's client.
