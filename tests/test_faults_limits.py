@@ -22,15 +22,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from contracts import SequenceParams
 from followthrough.platform.devserver import DevServer
+from followthrough.platform.settings import Settings
+from followthrough.triggers.errors import QuotaExceeded
+from followthrough.triggers.start import trigger
 from store import Store, migrate
 from tests.fake_provider import FakeProvider
 from tests.store.conftest import fresh_database
 from tests.test_faults import ROOT, duplicates, stop_process, worker_process
+from worker import build_worker
 
 FAMILIES = 12
 
@@ -138,3 +143,35 @@ async def test_two_starters_two_workers_never_go_over_a_limit(
     assert len(capped) == 6  # no limit on them: all run, their SMS waits for the next slot
     assert sms_to["+15550300001"] == 1, sms_to
     assert max(sms_to.values()) == 1 and duplicates(provider) == 0
+
+
+async def test_a_sequence_that_ends_unannounced_frees_its_place(
+    dev_client: Client, store: Store, settings: Settings
+) -> None:
+    """Terminated from outside (no code of ours runs): the next start that needs the place
+    asks Temporal, releases it and starts."""
+    await store.templates.save(template("quota_of_one", max_active=1))
+    for family in ("R1", "R2"):
+        await store.families.upsert(family, "Reconcile Family", phone="+15550400001")
+    queue = settings.task_queue
+    async with (
+        httpx.AsyncClient(timeout=5.0) as http,
+        build_worker(dev_client, store, http, settings),
+    ):
+        first = await trigger(dev_client, store, "quota_of_one", "R1", task_queue=queue)
+        assert first.started and first.handle is not None
+        with pytest.raises(QuotaExceeded):
+            await trigger(dev_client, store, "quota_of_one", "R2", task_queue=queue)
+        await first.handle.terminate("ended outside the product")
+        deadline = time.monotonic() + 15
+        while True:  # visibility may still count the terminated run for a moment
+            try:
+                second = await trigger(dev_client, store, "quota_of_one", "R2", task_queue=queue)
+                break
+            except QuotaExceeded:
+                assert time.monotonic() < deadline, "the place was never released"
+                await asyncio.sleep(0.5)
+        assert second.started and second.handle is not None
+        await second.handle.terminate("test over")
+    held = [r.workflow_id for r in await store.reservations.held(template="quota_of_one")]
+    assert held == ["intervention-quota_of_one-R2"]
