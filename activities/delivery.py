@@ -80,6 +80,19 @@ async def send_once(
     message_id = await _call(store, provider, intent, key)
     if after_call is not None:
         after_call()  # the fault hook of the tests: a crash between the call and the record
+    return await _record(store, provider, request, intent, message_id, now)
+
+
+async def _record(
+    store: Store,
+    provider: Provider,
+    request: SendRequest,
+    intent: Message,
+    message_id: str,
+    now: datetime,
+) -> SendResult:
+    """The provider took it: the intent becomes the sent message, with its audit row."""
+    key = request.ref.idempotency_key
     attempt = activity.info().attempt
     message, created = await store.messages.record(
         idempotency_key=key,
@@ -92,7 +105,7 @@ async def send_once(
         recipient=intent.recipient,
         subject=intent.subject,
         body=intent.body,
-        sent_at=now,
+        sent_at=now,  # the sequence's clock, as the intent's
         audit=step_for(
             request.ref,
             key=key,

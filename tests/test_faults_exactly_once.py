@@ -45,7 +45,7 @@ def keyed_provider(request: pytest.FixtureRequest) -> Iterator[FakeProvider]:
         yield running
 
 
-async def _wait_for(probe, timeout: float = 40.0):  # type: ignore[no-untyped-def]
+async def _wait_for(probe, timeout: float = 40.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = await probe()
@@ -144,7 +144,7 @@ async def test_a_stop_racing_a_send_stops_it(
     print("\n[fault] STOP racing a send: attempted=0 delivered=0 duplicated=0 asked=0 lost=0")
 
 
-async def _paused(handle) -> bool:  # type: ignore[no-untyped-def]
+async def _paused(handle) -> bool:
     status = await handle.query("status", result_type=InterventionStatus)
     return status.state == State.PAUSED
 

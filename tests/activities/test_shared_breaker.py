@@ -58,12 +58,12 @@ async def test_two_workers_open_probe_and_close_together(store, settings):
             reads = 0
             real_get = store.circuits.get
 
-            async def counted(provider: str):  # type: ignore[no-untyped-def]
+            async def counted(provider: str):
                 nonlocal reads
                 reads += 1
                 return await real_get(provider)
 
-            store.circuits.get = counted  # type: ignore[method-assign]
+            store.circuits.get = counted
             for n in range(10):
                 await send(first, 10 + n)
                 await send(second, 30 + n)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from store import Family, Message, Store
-from store.outbox import FAILED, SENDING
+from store.outbox import FAILED, SENDING, Claim
 
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
 DAY = (datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC))
@@ -31,19 +31,13 @@ def intent(key: str, family_id: str) -> Message:
     )
 
 
-def capped(limit: int):  # type: ignore[no-untyped-def]
+async def claim(store: Store, key: str, family_id: str, limit: int = 1) -> Claim:
     def build(family: Family | None, counted: int) -> Message:
         assert family is not None
         if counted >= limit:
             raise LookupError(f"cap: {counted} of {limit}")
-        return intent(build.key, family.family_id)  # type: ignore[attr-defined]
+        return intent(key, family.family_id)
 
-    return build
-
-
-async def claim(store: Store, key: str, family_id: str, limit: int = 1):  # type: ignore[no-untyped-def]
-    build = capped(limit)
-    build.key = key  # type: ignore[attr-defined]
     return await store.messages.claim(
         key, family_id, channel="sms", cap_window=lambda _: DAY, build=build
     )
