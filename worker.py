@@ -24,7 +24,13 @@ from activities.audit import AuditActivities
 from activities.best_hour import ResponseHistoryActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
-from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.providers import (
+    HttpEmailProvider,
+    HttpSmsProvider,
+    OutboxProvider,
+    Provider,
+    WhatsAppProvider,
+)
 from activities.schedules import ScheduleActivities
 from activities.webhook import WebhookActivities
 from contracts import Channel
@@ -76,9 +82,11 @@ def build_providers(
             http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
         )
     policy = breaker_policy or breaker_policy_from(settings)
+    guarded_sms = _guarded(sms, policy, store)
     return {
         Channel.EMAIL: _guarded(email, policy, store),
-        Channel.SMS: _guarded(sms, policy, store),
+        Channel.SMS: guarded_sms,
+        Channel.WHATSAPP: WhatsAppProvider(guarded_sms),
     }
 
 

@@ -48,6 +48,11 @@ class ChannelActivities:
         """Send one SMS for a step; a repeat of the same step sends nothing."""
         return await self._send(Channel.SMS, request)
 
+    @activity.defn
+    async def send_whatsapp(self, request: SendRequest) -> SendResult:
+        """Send one WhatsApp message for a step; a repeat of the same step sends nothing."""
+        return await self._send(Channel.WHATSAPP, request)
+
     async def _send(self, own: Channel, request: SendRequest) -> SendResult:
         provider = _provider_for(own, request, self._providers)
         key = request.ref.idempotency_key
