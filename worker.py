@@ -25,7 +25,13 @@ from activities.audit import AuditActivities
 from activities.best_hour import ResponseHistoryActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
-from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.providers import (
+    HttpEmailProvider,
+    HttpSmsProvider,
+    OutboxProvider,
+    Provider,
+    WhatsAppProvider,
+)
 from activities.schedules import ScheduleActivities
 from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
@@ -86,9 +92,11 @@ def build_providers(
             idempotent=settings.sms_api_idempotent,
         )
     policy = breaker_policy or breaker_policy_from(settings)
+    guarded_sms = _guarded(sms, policy, store)
     return {
         Channel.EMAIL: _guarded(email, policy, store),
-        Channel.SMS: _guarded(sms, policy, store),
+        Channel.SMS: guarded_sms,
+        Channel.WHATSAPP: WhatsAppProvider(guarded_sms),
     }
 
 

@@ -8,6 +8,7 @@ member of `Channel`, one `ChannelSpec` below and, for a message channel, its pro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -67,6 +68,19 @@ CHANNELS: dict[Channel, ChannelSpec] = {
         opt_out_key="sms",
         next_fallback=Channel.CALL,
         cap=FrequencyCap(limit=1, per="day"),
+    ),
+    Channel.WHATSAPP: ChannelSpec(
+        channel=Channel.WHATSAPP,
+        label="WhatsApp",
+        kind="message",
+        activity="send_whatsapp",
+        address="whatsapp",
+        address_label="WhatsApp number",
+        # Sent only to a family that said yes to WhatsApp; without it, as with no number.
+        opt_in="whatsapp_opt_in",
+        opt_out_key="whatsapp",
+        cap=FrequencyCap(limit=2, per="week"),
+        send_window=SendWindow(start=time(9, 0), end=time(19, 0)),
     ),
     Channel.CALL: ChannelSpec(
         channel=Channel.CALL,

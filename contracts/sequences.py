@@ -174,8 +174,17 @@ class SequenceParams(Strict):
     @model_validator(mode="after")
     def _send_windows(self) -> SequenceParams:
         quiet = self.quiet_hours
-        for channel, window in self.send_windows.items():
-            where = f"send_windows.{channel}"
+        # A channel's default window counts for the channels the steps send on.
+        defaults = {
+            channel: window
+            for channel in self.step_channels()
+            if channel not in self.send_windows
+            and (window := channels.spec(channel).send_window) is not None
+        }
+        for channel, window in {**self.send_windows, **defaults}.items():
+            where = f"send_windows.{channel}" + (
+                " (the channel's default)" if channel in defaults else ""
+            )
             if not channels.spec(channel).is_message:
                 raise ValueError(f"{where}: windows apply to messages, not {channel} tasks")
             if quiet is not None and not open_minutes(window, quiet.start, quiet.end):
@@ -184,6 +193,17 @@ class SequenceParams(Strict):
                     f"({quiet.start:%H:%M}–{quiet.end:%H:%M}); nothing could be sent"
                 )
         return self
+
+    def step_channels(self) -> set[Channel]:
+        """The channels a data-defined template's steps and their fallbacks send on."""
+        used: set[Channel] = set()
+        for step in self.steps or []:
+            own, fallback = step.channel, channels.find(step.fallback)
+            if own is not None:
+                used.add(own.channel)
+            if own is not None and fallback is not None:
+                used.update(channels.fallback_chain(fallback.channel, self.fallbacks))
+        return used
 
     @property
     def accountable(self) -> str:

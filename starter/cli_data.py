@@ -25,6 +25,7 @@ def families_import(path: Path) -> None:
 
     Every row is checked on its own; bad rows are reported with their line number and the
     good ones are kept. An `opted_out` column (e.g. `sms` or `email;sms`) adds opt-outs.
+    `whatsapp` (a number) and `whatsapp_opt_in` (yes/no) let sequences send on WhatsApp.
     """
     require_file(path)
 

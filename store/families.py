@@ -65,6 +65,8 @@ class FamilyRepository:
         *,
         email: str | None | _Unset = UNSET,
         phone: str | None | _Unset = UNSET,
+        whatsapp: str | None | _Unset = UNSET,
+        whatsapp_opt_in: bool | _Unset = UNSET,
         timezone: str | _Unset = UNSET,
         preferred_channel: str | None | _Unset = UNSET,
         opted_out: Iterable[str] | _Unset = UNSET,
@@ -75,15 +77,13 @@ class FamilyRepository:
 
         Fields not given keep their stored value on update (so re-importing contact details
         never clears an opt-out) and take the column default on insert: no email, phone or
-        preferred channel, "America/New_York", no opt-outs, no score, `{}` attributes.
+        preferred channel, no WhatsApp number or opt-in, "America/New_York", no opt-outs, no
+        score, `{}` attributes.
         """
+        fields: dict[str, object] = {"email": email, "phone": phone, "whatsapp": whatsapp}
+        fields |= {"whatsapp_opt_in": whatsapp_opt_in, "timezone": timezone}
         given: dict[str, Any] = {"name": name}
-        if email is not UNSET:
-            given["email"] = email
-        if phone is not UNSET:
-            given["phone"] = phone
-        if timezone is not UNSET:
-            given["timezone"] = timezone
+        given |= {field: value for field, value in fields.items() if value is not UNSET}
         if preferred_channel is not UNSET:
             given["preferred_channel"] = (
                 None if preferred_channel is None else str(preferred_channel)

@@ -19,15 +19,7 @@ def channels_of(params: SequenceParams) -> frozenset[Channel]:
     """The channels a sequence of `params` may contact the family on."""
     if params.steps is None:
         return frozenset(channels.CHANNELS)
-    used: set[Channel] = set()
-    for step in params.steps:
-        own, fallback = step.channel, channels.find(step.fallback)
-        if own is None:
-            continue
-        used.add(own.channel)
-        if fallback is not None:
-            used.update(channels.fallback_chain(fallback.channel, params.fallbacks))
-    return frozenset(used)
+    return frozenset(params.step_channels())
 
 
 def check_consent(params: SequenceParams, family: FamilyContext) -> None:

@@ -85,12 +85,15 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
     if not name:
         raise RowError("name: required")
     email, phone = row.get("email") or None, row.get("phone") or None
+    whatsapp = row.get("whatsapp") or None
     if email and not _EMAIL.match(email):
         raise RowError(f"email: {email!r} is not an email address")
     if phone and not _PHONE.match(phone):
         raise RowError(f"phone: {phone!r} is not a phone number")
-    if not email and not phone:
-        raise RowError("email, phone: at least one is required")
+    if whatsapp and not _PHONE.match(whatsapp):
+        raise RowError(f"whatsapp: {whatsapp!r} is not a phone number")
+    if not email and not phone and not whatsapp:
+        raise RowError("email, phone, whatsapp: at least one is required")
     timezone = row.get("timezone") or DEFAULT_TIMEZONE
     if not is_valid_timezone(timezone):
         raise RowError(f"timezone: {timezone!r} is not an IANA time zone, e.g. America/Chicago")
@@ -106,16 +109,27 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
     for channel in opted_out:
         if channels.find(channel) is None:
             raise RowError(f"opted_out: {channel!r} is not one of {_CHANNELS}")
+    contacts: dict[str, Any] = {"email": email, "phone": phone, "whatsapp": whatsapp}
+    if row.get("whatsapp_opt_in"):  # an empty cell keeps what is stored
+        contacts["whatsapp_opt_in"] = _yes_no(row, "whatsapp_opt_in")
     return {
         "family_id": family_id,
         "name": name,
-        "email": email,
-        "phone": phone,
+        **contacts,
         "timezone": timezone,
         "preferred_channel": preferred,
         "engagement_score": score,
         "opted_out": opted_out,
     }
+
+
+def _yes_no(row: dict[str, str], name: str) -> bool:
+    text = row.get(name, "").lower()
+    if text in ("yes", "y", "true", "1"):
+        return True
+    if text in ("no", "n", "false", "0"):
+        return False
+    raise RowError(f"{name}: {row[name]!r} is not yes or no")
 
 
 async def import_families(store: Store, path: Path) -> FamilyImport:

@@ -42,9 +42,7 @@ def request(family: str = "F1", step: str = "first_email", **fields: object) -> 
 
 @pytest.fixture
 def channels(store) -> ChannelActivities:
-    return ChannelActivities(
-        store, {Channel.EMAIL: OutboxProvider(), Channel.SMS: OutboxProvider()}
-    )
+    return ChannelActivities(store, {c: OutboxProvider() for c in Channel})
 
 
 async def test_a_send_renders_records_and_writes_its_carried_rows_first(store, channels):
@@ -138,3 +136,17 @@ async def test_a_stop_after_the_decision_stops_the_send(store, settings):
     assert refused.value.type == OPTED_OUT and refused.value.non_retryable
     assert provider.requests == []  # the provider was never called
     assert await store.messages.for_workflow("intervention-t-F1") == []  # nothing counts
+
+
+async def test_whatsapp_needs_the_familys_opt_in(store, channels):
+    await store.families.upsert("F1", "Martinez", whatsapp="+15550100101")
+    ask = request(step="hello", channel=Channel.WHATSAPP, message=HELLO)
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(channels.send_whatsapp, ask)
+    assert caught.value.type == "InvalidRecipient" and caught.value.non_retryable
+    assert caught.value.message == "family has not opted in to WhatsApp"
+
+    await store.families.upsert("F1", "Martinez", whatsapp_opt_in=True)
+    await ActivityEnvironment().run(channels.send_whatsapp, ask)
+    [message] = await store.messages.for_workflow("intervention-t-F1")
+    assert (message.channel, message.recipient) == ("whatsapp", "+15550100101")

@@ -73,3 +73,15 @@ def test_the_fallbacks_can_end_a_chain(tmp_path: Path) -> None:
     params = read_template(write(tmp_path, steps, fallbacks={"sms": None}))
     assert channels.fallback_chain(Channel.SMS, params.fallbacks) == [Channel.SMS]
     assert channels.fallback_chain(Channel.SMS, {}) == [Channel.SMS, Channel.CALL]
+
+
+def test_a_whatsapp_step_is_read_and_its_default_window_checked(tmp_path: Path) -> None:
+    steps = [{"id": "hello", "type": "whatsapp", "message": "Hi", "fallback": "sms"}]
+    params = read_template(write(tmp_path, steps))
+    assert params.steps is not None and params.steps[0].type == "whatsapp"
+    assert "subject: does not apply to a whatsapp step" in problem(
+        tmp_path, [{**steps[0], "subject": "Hello"}]
+    )
+    # Quiet from 08:00 to 20:00 leaves WhatsApp's default 09:00–19:00 window nothing.
+    found = problem(tmp_path, steps, quiet_hours={"start": "08:00", "end": "20:00"})
+    assert "send_windows.whatsapp (the channel's default): 09:00–19:00 lies entirely" in found
