@@ -88,11 +88,16 @@ class Bounce(BaseModel):
 
 
 class Decision(BaseModel):
-    """Signals `approve` / `reject`: a person's decision at an approval gate."""
+    """Signals `approve` / `reject`: a person's decision at an approval gate.
+
+    `identity`: `signed_in` when the inbox read the approver and role from a signed-in
+    account; `declared` when the caller stated them (the CLI, `temporal workflow signal`).
+    """
 
     approver: str = Field(min_length=1, max_length=100)
     role: str = Field(min_length=1, max_length=50)
     note: str = ""
+    identity: Literal["signed_in", "declared"] = "declared"
 
 
 class Verdict(StrEnum):

@@ -55,6 +55,9 @@ class Settings:
     payload_keys: Mapping[str, bytes] = field(default_factory=dict, hash=False)
     codec_server_token: str = ""
     receiver_secret: str = ""
+    # The inbox's optional sign-in by a trusted reverse proxy (off unless both are set).
+    inbox_sso_header: str = ""
+    inbox_sso_secret: str = ""
     # What a webhook step's `env:NAME` header may read (the worker's environment).
     webhook_env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -92,6 +95,8 @@ class Settings:
             payload_keys=_read(env, "PAYLOAD_KEYS", parse_keys, {}),
             codec_server_token=get("CODEC_SERVER_TOKEN", ""),
             receiver_secret=get("RECEIVER_SECRET", ""),
+            inbox_sso_header=get("INBOX_SSO_HEADER", "").strip(),
+            inbox_sso_secret=get("INBOX_SSO_SECRET", ""),
             webhook_env=env,
         )
         settings.check()
@@ -116,6 +121,10 @@ class Settings:
         _check(self.breaker_failure_threshold >= 1, "BREAKER_FAILURE_THRESHOLD must be at least 1")
         _check(self.breaker_open_seconds > 0, "BREAKER_OPEN_SECONDS must be positive")
         _check(self.suspend_after_failures >= 0, "SUSPEND_AFTER_FAILURES must not be negative")
+        _check(
+            not self.inbox_sso_header or len(self.inbox_sso_secret) >= 16,
+            "INBOX_SSO_SECRET must be set to at least 16 characters when INBOX_SSO_HEADER is",
+        )
         _check(
             self.otel_exporter in ("console", "none"),
             f"OTEL_EXPORTER must be 'console' or 'none', not {self.otel_exporter!r}",
