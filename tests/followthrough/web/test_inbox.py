@@ -122,6 +122,13 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
             follow_redirects=True,
         )
         assert f"{approve_id}: approved step call" in done.text
+        # The decision names the signed-in account, as signed in.
+        decided = (await operations.status(dev_client, approve_id)).decisions[-1]
+        assert (decided["approver"], decided["role"], decided["identity"]) == (
+            "sarah",
+            "coordinator",
+            "signed_in",
+        )
         result = await dev_client.get_workflow_handle(
             approve_id, result_type=InterventionResult
         ).result()
