@@ -28,6 +28,7 @@ from contracts import (
     State,
     workflow_id_for,
 )
+from contracts.webhook_rules import template_problems
 from followthrough.triggers import governance, limits, policy, suspension
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
@@ -139,7 +140,8 @@ async def start_intervention(
        (`max_active`); the family is under `max_active_per_family`, the sequences an
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
-       above read the template as the trigger chose it.
+       above read the template as the trigger chose it. A version whose webhooks break
+       the rules that need no settings (`contracts.webhook_rules`) is refused here.
     3. [Holdout: a later change assigns holdouts here.]
     4. [Reservations: a later change reserves places in the store here.]
     5. Start the new sequence (one per template and family: a second is `already_running`),
@@ -169,6 +171,9 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
+    refusal = _webhook_refusal(params)
+    if refusal is not None:
+        return refusal
     # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
     #    version choice; a held-out family is recorded and starts nothing.
     # 4. RESERVATIONS (a later change): atomically reserve the family's and the template's
@@ -226,6 +231,20 @@ async def _eligibility(
     except TriggerError as err:
         return refused(err, params.name)
     return None
+
+
+def _webhook_refusal(params: SequenceParams) -> TriggerOutcome | None:
+    """A version whose webhooks read other secrets or hide their host never starts.
+
+    (The allowed hosts are the worker's settings: each call checks them again.)
+    """
+    problems = template_problems(params, None)
+    if not problems:
+        return None
+    where = f"{params.name} v{params.version}"
+    return refused(
+        TriggerError(f"template: {where} breaks the webhook rules: {problems[0]}"), params.name
+    )
 
 
 async def _version(
