@@ -133,15 +133,15 @@ async def start_intervention(
 ) -> TriggerOutcome:
     """Start the request's sequence, in this fixed order; the first step that refuses ends it.
 
-    1. Eligibility: the family is known; the template is active; it is not suspended
+    1. Eligibility: the family is known; the template is active and its webhooks keep the
+       rules that need no settings (`contracts.webhook_rules`); it is not suspended
        (`suspension.guard_start`); the family has not opted out of every channel it uses
        (`consent`); no start of it for the family within its cooldown (a running sequence
        is answered `already_running` instead); the template is under its quota
        (`max_active`); the family is under `max_active_per_family`, the sequences an
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
-       above read the template as the trigger chose it. A version whose webhooks break
-       the rules that need no settings (`contracts.webhook_rules`) is refused here.
+       above read the template as the trigger chose it.
     3. [Holdout: a later change assigns holdouts here.]
     4. [Reservations: a later change reserves places in the store here.]
     5. Start the new sequence (one per template and family: a second is `already_running`),
@@ -171,9 +171,6 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
-    refusal = _webhook_refusal(params)
-    if refusal is not None:
-        return refusal
     # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
     #    version choice; a held-out family is recorded and starts nothing.
     # 4. RESERVATIONS (a later change): atomically reserve the family's and the template's
@@ -210,6 +207,7 @@ async def _eligibility(
             raise TriggerError(f"family: no family with id {family_id!r}")
         if not params.active and not request.dry_run:
             raise TriggerError(f"template: {params.name} v{params.version} is not active")
+        _check_webhooks(params)
         if records is not None:
             await records.guard_start(params.name)
         if family is not None:
@@ -233,18 +231,15 @@ async def _eligibility(
     return None
 
 
-def _webhook_refusal(params: SequenceParams) -> TriggerOutcome | None:
-    """A version whose webhooks read other secrets or hide their host never starts.
+def _check_webhooks(params: SequenceParams) -> None:
+    """A template whose webhooks read other secrets or hide their host never starts.
 
     (The allowed hosts are the worker's settings: each call checks them again.)
     """
     problems = template_problems(params, None)
-    if not problems:
-        return None
-    where = f"{params.name} v{params.version}"
-    return refused(
-        TriggerError(f"template: {where} breaks the webhook rules: {problems[0]}"), params.name
-    )
+    if problems:
+        where = f"{params.name} v{params.version}"
+        raise TriggerError(f"template: {where} breaks the webhook rules: {problems[0]}")
 
 
 async def _version(
