@@ -109,7 +109,9 @@ async def test_whatsapp_goes_to_families_who_opted_in_and_sms_to_the_others(
     w1 = await store.messages.for_workflow("intervention-whatsapp_first-W1")
     assert [(m.channel, m.recipient) for m in w1] == [("whatsapp", "+15550109201")]
 
+    assert opted_in.outcome == "whatsapp sent"
     assert not_opted_in.steps[0].status == StepStatus.FELL_BACK
+    assert not_opted_in.outcome == "sms sent (fallback)"  # not "whatsapp sent"
     w2 = await store.messages.for_workflow("intervention-whatsapp_first-W2")
     assert [(m.channel, m.step_id) for m in w2] == [("sms", "hello_fallback_sms")]
     rows = await audit(store, "intervention-whatsapp_first-W2")
