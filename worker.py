@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -32,6 +33,7 @@ from activities.providers import (
     WhatsAppProvider,
 )
 from activities.schedules import ScheduleActivities
+from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
 from contracts import Channel
 from followthrough.platform.connection import connect
@@ -74,12 +76,20 @@ def build_providers(
     if settings.email_provider == "http":
         assert settings.email_api_url and settings.email_api_token
         email = HttpEmailProvider(
-            http, settings.email_api_url, settings.email_api_token, settings.email_from
+            http,
+            settings.email_api_url,
+            settings.email_api_token,
+            settings.email_from,
+            idempotent=settings.email_api_idempotent,
         )
     if settings.sms_provider == "http":
         assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
         sms = HttpSmsProvider(
-            http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
+            http,
+            settings.sms_api_url,
+            settings.sms_account_sid,
+            settings.sms_auth_token,
+            idempotent=settings.sms_api_idempotent,
         )
     policy = breaker_policy or breaker_policy_from(settings)
     guarded_sms = _guarded(sms, policy, store)
@@ -102,7 +112,12 @@ def _guarded(provider: Provider, policy: BreakerPolicy, store: Store | None) -> 
     # The outbox cannot be down; only the network providers get a breaker.
     if isinstance(provider, OutboxProvider):
         return provider
-    breaker = Breaker(provider.name, policy)
+    # Shared through the store: every worker opens and closes the circuit together.
+    breaker = (
+        Breaker(provider.name, policy)
+        if store is None
+        else SharedBreaker(provider.name, policy, store.circuits)
+    )
     if store is not None:
         breaker.add_listener(record_in_store(store))
     return BreakerProvider(provider, breaker)
@@ -118,7 +133,11 @@ def build_worker(
     breaker_policy: BreakerPolicy | None = None,
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
-    channels = ChannelActivities(store, build_providers(settings, http, store, breaker_policy))
+    channels = ChannelActivities(
+        store,
+        build_providers(settings, http, store, breaker_policy),
+        after_call=_kill_self if settings.fault_kill_after_send else None,
+    )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
     # A webhook step's `env:NAME` headers read the environment the settings were read from.
@@ -152,6 +171,11 @@ def build_worker(
     )
 
 
+def _kill_self() -> None:
+    """The fault hook of `FAULT_KILL_AFTER_SEND` (tests only): die as a crash would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def http_client() -> httpx.AsyncClient:
     """One pooled client per worker, with timeouts set: a hung provider is a transient error."""
     return httpx.AsyncClient(
@@ -165,6 +189,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     async with AsyncExitStack() as stack:
         store = Store.from_url(settings.database_url)
         stack.push_async_callback(store.close)
+        await store.health.clean()  # the rows of workers gone for a day
         http = await stack.enter_async_context(http_client())
         if client is None:
             # Metrics (METRICS_PORT) and tracing (OTEL_ENABLED) ride on the worker's client.

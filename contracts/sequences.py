@@ -99,6 +99,9 @@ class SequenceParams(Strict):
     # Per family and channel, across every sequence; a capped send waits for the next slot.
     # The registry's defaults (`contracts.channels`) unless the template sets its own.
     caps: dict[Channel, FrequencyCap] = Field(default_factory=channels.default_caps)
+    # A send that may have gone out (the worker stopped between the provider call and its
+    # record) to a provider that ignores Idempotency-Key: `ask` a coordinator, or `resend`.
+    on_uncertain: Literal["ask", "resend"] = "ask"
     # Local hours per channel in which its messages go out, inside the hours quiet hours allow;
     # a channel not named here keeps the registry's default window (if it has one).
     send_windows: dict[Channel, SendWindow] = {}

@@ -248,6 +248,8 @@ async def test_worker_killed_mid_send_sends_once(
         "TEMPORAL_ADDRESS": dev_server.address,
         "TEMPORAL_TASK_QUEUE": http_settings.task_queue,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
+        # This provider honours Idempotency-Key: the retry may send the same key again.
+        "EMAIL_API_IDEMPOTENT": "1",
         **provider.env(),
     }
     provider.hold("email")

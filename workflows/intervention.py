@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import FamilyActivities
     from activities.best_hour import ResponseHistoryActivities
     from activities.channels import FREQUENCY_CAPPED
+    from activities.delivery import SEND_UNCERTAIN
     from contracts import (
         Channel,
         Condition,
@@ -46,6 +47,8 @@ __all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
 HISTORY_TIMEOUT = timedelta(seconds=10)
 # The patch behind which a fallback covers the next planned step on its channel.
 SKIP_COVERED_STEP = "skip-step-covered-by-fallback"
+# The patch behind which a send that may have gone out asks a coordinator, not a fallback.
+ASK_WHEN_UNCERTAIN = "ask-when-send-uncertain"
 
 
 class Intervention(TaskBlocks):
@@ -129,6 +132,7 @@ class Intervention(TaskBlocks):
                         message=self.message(template_name),
                         cap=cap,
                         audits=self.take_carried_audits(),
+                        on_uncertain=self.params.on_uncertain,
                     ),
                     result_type=SendResult,
                     start_to_close_timeout=self.params.retry.attempt_timeout,
@@ -142,6 +146,13 @@ class Intervention(TaskBlocks):
                     self.check_cancelled()
                     continue
                 self.note_send_error(record, err)
+                if _uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
+                    # It may have reached the family: a person says, not a fallback.
+                    if await self.escalate(record) == "resume":
+                        continue  # a deliberate new attempt, under a new key (the round)
+                    self.finish_step(record, StepStatus.DONE, "reached the family (a person said)")
+                    self.audit_step(record, "sent (confirmed by a person)")
+                    return True
                 if fallback is None and await self.escalate(record) == "resume":
                     continue
                 return await self.after_failure(record, template_name, fallback, record.error)
@@ -352,6 +363,12 @@ def _capped_until(err: ActivityError) -> datetime | None:
         return None
     details = cause.details[0] if cause.details else {}
     return datetime.fromisoformat(details["next_slot"])
+
+
+def _uncertain(err: ActivityError) -> bool:
+    """A send that may have reached the family, through a provider that cannot tell."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == SEND_UNCERTAIN
 
 
 def _attempts(err: ActivityError, max_attempts: int) -> int:

@@ -198,11 +198,11 @@ class TemplateIntervention(Intervention):
         reason = step.reason or step.label
         record = self.step(step.id, "approval", f"Approval: {reason}")
         await self.wait_until_due(record, step.delay, step.at)
-        approved = await self.approval_gate(
+        answer = await self.approval_gate(
             step.id, reason, roles=step.roles, timeout=step.timeout, on_timeout=step.on_timeout
         )
-        self.finish_step(record, StepStatus.DONE, "approved" if approved else "not approved")
-        if not approved:
+        self.finish_step(record, StepStatus.DONE, answer.value)
+        if not answer.passed:
             self.progress.last_outcome = f"not approved at {step.id}"
             return END
         return step.next
@@ -280,9 +280,10 @@ class TemplateIntervention(Intervention):
         """Wait until the step is due, then for a person's approval; a no skips the step."""
         record = self.step(step.id, step.type, summary)
         await self.wait_until_due(record, step.delay, step.at)
-        if await self.approval_gate(step.id, step.reason or summary):
+        answer = await self.approval_gate(step.id, step.reason or summary)
+        if answer.passed:
             return True
-        self.finish_step(record, StepStatus.SKIPPED, "not approved")
+        self.finish_step(record, StepStatus.SKIPPED, answer.value)
         return False
 
     # ----------------------------------------------------------------- helpers

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.channels import FREQUENCY_CAPPED, ChannelActivities
-from activities.providers import OutboxProvider
+from activities.providers import OPTED_OUT, OutboxProvider
 from contracts import Channel, MessageTemplate, SendRequest, StepOutcome, StepRef
 from contracts import channels as registry
 from contracts.caps import FrequencyCap
+from tests.fake_provider import FakeProvider
+from worker import build_providers
 
 HELLO = MessageTemplate(subject="Hello {{ family_name }}", body="Hi {{ first_name }}")
 
@@ -117,6 +120,22 @@ async def test_a_channel_is_never_sent_by_another_channels_activity(store, chann
 def test_the_worker_gets_one_send_activity_per_message_channel(channels):
     names = [a.__name__ for a in channels.activities()]
     assert names == [e.activity for e in registry.message_channels()]
+
+
+async def test_a_stop_after_the_decision_stops_the_send(store, settings):
+    """The sequence decided to send while the family could be reached; a STOP landed before
+    the provider call (the receiver opts the family out in the store): nothing goes out."""
+    with FakeProvider().running() as provider:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            channels = ChannelActivities(store, build_providers(provider.settings(settings), http))
+            await store.families.opt_out("F1", "sms")  # STOP, after the workflow's decision
+            with pytest.raises(ApplicationError) as refused:
+                await ActivityEnvironment().run(
+                    channels.send_sms, request(step="first_sms", channel=Channel.SMS)
+                )
+    assert refused.value.type == OPTED_OUT and refused.value.non_retryable
+    assert provider.requests == []  # the provider was never called
+    assert await store.messages.for_workflow("intervention-t-F1") == []  # nothing counts
 
 
 async def test_whatsapp_needs_the_familys_opt_in(store, channels):
