@@ -30,8 +30,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from contracts.bounds import check_event_data
 from contracts.conditions import Condition
-from contracts.policies import Channel, RetrySpec, parse_duration
+from contracts.policies import MAX_DURATION, Channel, RetrySpec, parse_duration
 
 StepType = Literal[
     "email", "sms", "call", "task", "wait", "condition", "approval", "webhook", "end"
@@ -43,6 +44,9 @@ END = "end"
 # The event every wait understands without a signal of its own: the family answered.
 RESPONSE_RECEIVED = "response_received"
 TEMPLATE_WORKFLOW = "TemplateIntervention"
+
+# The shortest wait or delay that counts as a pause in a loop.
+MIN_WAIT = timedelta(seconds=1)
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -176,6 +180,16 @@ class Step(BaseModel):
             raise ValueError("template: give either `template` (a message name) or `message`")
         if kind == "wait" and self.duration is None and self.until is None:
             raise ValueError("duration: a wait needs `duration`, `until` or both")
+        if (
+            kind == "wait"
+            and self.until is None
+            and self.duration is not None
+            and self.duration < MIN_WAIT
+        ):
+            raise ValueError(
+                f"duration: a wait of {self.duration.total_seconds():g}s waits for nothing "
+                f"(at least {MIN_WAIT.total_seconds():g}s, or wait `until` an event)"
+            )
         if self.until is not None and not _EVENT.match(self.until):
             raise ValueError(f"until: {self.until!r} is not an event name")
         if kind == "condition" and (self.if_ is None or self.then is None or self.else_ is None):
@@ -206,9 +220,15 @@ class Step(BaseModel):
     @property
     def waits(self) -> bool:
         """Whether running this step takes time: a cycle through it is not a busy loop."""
+        # A wait of no time (or a delay of less than a second) is no pause: a loop through
+        # it would spin, continuing as new as fast as the server lets it.
         return (
-            self.type in ("wait", "approval")
-            or self.delay > timedelta(0)
+            (
+                self.type == "wait"
+                and (self.until is not None or (self.duration or MIN_WAIT) >= MIN_WAIT)
+            )
+            or self.type == "approval"
+            or self.delay >= MIN_WAIT
             or self.at is not None
             or self.requires_approval
         )
@@ -219,6 +239,15 @@ class Event(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     data: dict[str, Any] = {}
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Kept in the sequence's state and read by conditions: finite numbers, a few KB.
+        try:
+            return check_event_data(value)
+        except ValueError as err:
+            raise problem(str(err)) from None
 
 
 class ScheduleSpec(BaseModel):
@@ -302,9 +331,15 @@ def _read_step(item: dict[str, Any], step_id: str, ids: list[str]) -> Step:
     for json_name, days_name in _JSON_DAYS.items():
         if json_name in data:
             days = data.pop(json_name)
-            if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            if isinstance(days, bool) or not isinstance(days, int | float) or not days >= 0:
                 raise problem(f"{where}: {json_name}: not a number of days: {days!r}")
-            data[days_name] = timedelta(days=days)
+            try:
+                data[days_name] = parse_duration(days * 86400.0)
+            except ValueError:
+                raise problem(
+                    f"{where}: {json_name}: {days!r} days is more than "
+                    f"{MAX_DURATION.days}, the longest"
+                ) from None
     for json_name, name in _JSON_NAMES.items():
         if json_name not in data:
             continue
