@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         ReceivedResponse,
         Response,
     )
+    from contracts.bounds import KEPT
 
 from workflows.waiting import Waiting
 
@@ -34,14 +35,19 @@ class HumanInputs(Waiting):
     @workflow.signal
     def record_response(self, response: Response) -> None:
         """The family answered; a wait for a reply wakes up at once."""
-        self.progress.responses.append(
-            ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now())
+        self.progress.keep(
+            "responses",
+            ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now()),
         )
 
     @workflow.signal
     def record_bounce(self, bounce: Bounce) -> None:
         """A sent message bounced: the step's fallback goes out at the sequence's next wait."""
-        self.progress.bounces.setdefault(bounce.step_id, bounce)
+        bounces = self.progress.bounces
+        if bounce.step_id not in bounces and len(bounces) >= KEPT["bounces"]:
+            self.progress.let_go("bounces", 1)  # the first ones are the ones acted on
+            return
+        bounces.setdefault(bounce.step_id, bounce)
 
     @workflow.signal
     def approve(self, decision: Decision) -> None:
@@ -92,7 +98,7 @@ class HumanInputs(Waiting):
     @workflow.signal
     def record_event(self, event: Event) -> None:
         """Something happened outside (an event trigger); a wait `until` it wakes up."""
-        self.progress.events.append(event)
+        self.progress.keep("events", event)
 
     @workflow.signal
     def cancel(self, request: CancelRequest) -> None:
@@ -122,8 +128,8 @@ class HumanInputs(Waiting):
             # Refused, not queued: a decision from a role the template does not allow
             # must never open a gate. It stays in the log so the refusal is auditable.
             entry["refused"] = f"role {decision.role!r} may not decide"
-            self.progress.decisions.append(entry)
+            self.progress.keep("decisions", entry)
             workflow.logger.warning("Refused %s from role %s", verdict, decision.role)
             return
-        self.progress.decisions.append(entry)
-        self.progress.queued_decisions.append((verdict, decision))
+        self.progress.keep("decisions", entry)
+        self.progress.keep("queued_decisions", (verdict, decision))
