@@ -8,6 +8,7 @@ falls back or escalates); transient ones raise a retryable one, honouring `Retry
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -23,6 +24,9 @@ PROVIDER_REJECTED = "ProviderRejected"
 PROVIDER_UNAVAILABLE = "ProviderUnavailable"
 PROVIDER_THROTTLED = "ProviderThrottled"
 PROVIDER_UNREACHABLE = "ProviderUnreachable"
+# The longest a provider's `Retry-After` holds a send back; past it, the template's retry
+# policy decides (a header of `inf` or a date years ahead would otherwise never retry).
+RETRY_AFTER_MAX = timedelta(hours=1)
 
 
 class Provider(Protocol):
@@ -149,21 +153,26 @@ def classify(response: httpx.Response) -> None:
 
 
 def retry_after(response: httpx.Response) -> timedelta | None:
-    """`Retry-After` as seconds or as an HTTP date; None when absent or unreadable."""
+    """`Retry-After` as seconds or as an HTTP date, at most `RETRY_AFTER_MAX`; None when
+    absent or unreadable (`NaN` included). `inf` or a date years ahead waits the most."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return timedelta(seconds=max(0.0, float(value)))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if math.isnan(seconds):
+            return None
+        return timedelta(seconds=min(max(0.0, seconds), RETRY_AFTER_MAX.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - datetime.now(UTC))
+    return min(max(timedelta(0), when - datetime.now(UTC)), RETRY_AFTER_MAX)
 
 
 # Documented error codes of the two API styles, more precise than reading the message:

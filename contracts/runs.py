@@ -50,7 +50,7 @@ class PredictionRef(BaseModel):
     probability: float = Field(ge=0.0, le=1.0)
     confidence: float = Field(ge=0.0, le=100.0)
     model_version: str = "unknown"
-    window_days: int | None = None
+    window_days: int | None = Field(default=None, ge=0, le=3650)
 
 
 class InterventionStart(BaseModel):
