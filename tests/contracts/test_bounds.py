@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from contracts import (
     CancelRequest,
+    Channel,
     Decision,
     EscalationAnswer,
     Event,
@@ -123,7 +124,7 @@ def test_event_data_with_a_number_that_is_not_finite_is_refused(
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda text: Response(channel="sms", note=text[: REPLY_MAX + 1]), "note"),
+        (lambda text: Response(channel=Channel.SMS, note=text[: REPLY_MAX + 1]), "note"),
         (lambda text: Decision(approver="sarah", role="coordinator", note=text), "note"),
         (lambda text: EscalationAnswer(by="sarah", note=text), "note"),
         (lambda text: CancelRequest(reason="done", by=text), "by"),
@@ -137,7 +138,7 @@ def test_an_oversized_input_is_refused_naming_the_field(build: Any, field: str) 
 
 
 def test_inputs_within_their_limits_are_kept_whole() -> None:
-    assert Response(channel="sms", note="y" * REPLY_MAX).note == "y" * REPLY_MAX
+    assert Response(channel=Channel.SMS, note="y" * REPLY_MAX).note == "y" * REPLY_MAX
     assert Decision(approver="a", role="b", note="n" * NOTE_MAX).note == "n" * NOTE_MAX
     assert Event(name="paid", data={"amount": 120.5}).data == {"amount": 120.5}
 

@@ -4,7 +4,7 @@ in its state."""
 
 from __future__ import annotations
 
-from contracts import Decision, Event, Response
+from contracts import Channel, Decision, Event, Response
 from contracts.bounds import KEPT
 from tests.workflows.test_inputs import GATE
 from tests.workflows.test_sequences import COORDINATOR, start, status
@@ -24,7 +24,7 @@ async def test_a_flood_of_signals_keeps_the_newest_and_counts_the_rest(
     for n in range(KEPT["decisions"] + EXTRA):
         await handle.signal("approve", Decision(approver=f"p{n}", role="parent"))
     for n in range(KEPT["responses"] + EXTRA):
-        await handle.signal("record_response", Response(channel="sms", note=f"reply {n}"))
+        await handle.signal("record_response", Response(channel=Channel.SMS, note=f"reply {n}"))
     # Sent as plain JSON, past the client-side checks: a reply of 100,000 characters.
     await handle.signal("record_response", {"channel": "sms", "note": "x" * 100_000})
 
