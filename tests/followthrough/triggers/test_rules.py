@@ -109,7 +109,8 @@ class Counting:
     """A client whose visibility counts `count` running sequences (or fails with `error`)."""
 
     def __init__(self, count: int = 0, error: RPCError | None = None) -> None:
-        self.count, self.error, self.queries = count, error, []
+        self.count, self.error = count, error
+        self.queries: list[str] = []
 
     async def count_workflows(self, query: str) -> Any:
         self.queries.append(query)
