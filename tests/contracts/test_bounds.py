@@ -20,8 +20,10 @@ from contracts import (
     Event,
     Response,
     StepRecord,
+    StepRef,
     parse_duration,
 )
+from contracts.activities import idempotency_key
 from contracts.bounds import EVENT_DATA_MAX, NOTE_MAX, REPLY_MAX, TEXT_KEPT, clip, keep_last
 from contracts.policies import MAX_DURATION, RetrySpec
 from tests.contracts.test_steps import problem
@@ -157,3 +159,17 @@ def test_keep_last_keeps_the_newest_and_counts_the_rest() -> None:
     assert items == [6, 7, 8, 9]
     assert keep_last(items, 4) == 0
     assert clip("abc", 2) == "a…" and clip("ab", 2) == "ab" and clip(None) is None
+
+
+def test_the_idempotency_key_names_workflow_run_step_and_round() -> None:
+    ref = StepRef(
+        workflow_id="intervention-t-F1",
+        run_id="r1",
+        step_id="mail",
+        template="t",
+        template_version=1,
+    )
+    assert ref.idempotency_key == "intervention-t-F1/r1/mail"
+    assert ref.model_copy(update={"round": 2}).idempotency_key == "intervention-t-F1/r1/mail/r2"
+    assert idempotency_key("w", "r", "s") == idempotency_key("w", "r", "s", 0) == "w/r/s"
+    assert idempotency_key("w", "r", "s", 1) == "w/r/s/r1"
