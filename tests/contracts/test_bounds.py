@@ -18,13 +18,15 @@ from contracts import (
     Decision,
     EscalationAnswer,
     Event,
+    InterventionStatus,
     Response,
+    State,
     StepRecord,
     StepRef,
     parse_duration,
 )
 from contracts.activities import idempotency_key
-from contracts.bounds import EVENT_DATA_MAX, NOTE_MAX, REPLY_MAX, TEXT_KEPT, clip, keep_last
+from contracts.bounds import EVENT_DATA_MAX, KEPT, NOTE_MAX, REPLY_MAX, TEXT_KEPT, clip, keep_last
 from contracts.policies import MAX_DURATION, RetrySpec
 from tests.contracts.test_steps import problem
 
@@ -173,3 +175,47 @@ def test_the_idempotency_key_names_workflow_run_step_and_round() -> None:
     assert ref.model_copy(update={"round": 2}).idempotency_key == "intervention-t-F1/r1/mail/r2"
     assert idempotency_key("w", "r", "s") == idempotency_key("w", "r", "s", 0) == "w/r/s"
     assert idempotency_key("w", "r", "s", 1) == "w/r/s/r1"
+
+
+def status(**extra: Any) -> InterventionStatus:
+    return InterventionStatus(
+        workflow_id="w",
+        family_id="F1",
+        template="t",
+        template_version=1,
+        state=State.SCHEDULED,
+        **extra,
+    )
+
+
+def test_a_status_list_keeps_its_newest_entries_and_counts_the_rest() -> None:
+    st = status()
+    for n in range(KEPT["decisions"] + 3):
+        st.keep("decisions", {"n": n})
+    assert [d["n"] for d in st.decisions][:2] == [3, 4] and len(st.decisions) == KEPT["decisions"]
+    assert st.dropped == {"decisions": 3}
+    st.let_go("decisions", 0)
+    st.let_go("bounces", 2)
+    assert st.dropped == {"decisions": 3, "bounces": 2}
+
+
+def test_events_keep_one_per_name_the_newest() -> None:
+    st = status()
+    st.keep("events", Event(name="paid", data={"n": 1}))
+    st.keep("events", Event(name="visit"))
+    st.keep("events", Event(name="paid", data={"n": 2}))
+    assert [(e.name, e.data) for e in st.events] == [("visit", {}), ("paid", {"n": 2})]
+    assert st.dropped == {"events": 1}
+
+
+def test_the_next_run_carries_the_counts_and_counts_what_it_trims() -> None:
+    steps = [StepRecord(step_id=f"s{n}", kind="sms", summary="s") for n in range(5)]
+    decisions: list[dict[str, Any]] = [{"n": n} for n in range(4)]
+    st = status(steps=steps, decisions=decisions, dropped={"events": 2})
+    carried = st.next_run("s0", steps_kept=2, decisions_kept=3)
+    assert [s.step_id for s in carried.steps] == ["s3", "s4"]
+    assert carried.decisions == decisions[1:]
+    assert carried.dropped == {"events": 2, "steps": 3, "decisions": 1}
+    assert st.dropped == {"events": 2}  # the run before keeps its own counts
+    again = carried.next_run("s0", steps_kept=2, decisions_kept=3)
+    assert again.dropped == carried.dropped and again.run == 3
