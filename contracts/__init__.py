@@ -16,6 +16,7 @@ from contracts.activities import (
     TaskRequest,
     TaskResult,
 )
+from contracts.events import Event
 from contracts.runs import (
     TASK_QUEUE,
     Bounce,
@@ -51,11 +52,11 @@ from contracts.sequences import (
     TriggerSpec,
     parse_duration,
 )
+from contracts.signals import RejectedSignal, check_signal, sender_of
 from contracts.steps import (
     END,
     RESPONSE_RECEIVED,
     TEMPLATE_WORKFLOW,
-    Event,
     ScheduleSpec,
     Step,
     WebhookCall,
@@ -97,6 +98,7 @@ __all__ = [
     "PredictionRule",
     "QuietHours",
     "ReceivedResponse",
+    "RejectedSignal",
     "Response",
     "RetrySpec",
     "SendRequest",
@@ -114,6 +116,8 @@ __all__ = [
     "Undo",
     "TriggerSpec",
     "Verdict",
+    "check_signal",
     "parse_duration",
+    "sender_of",
     "workflow_id_for",
 ]

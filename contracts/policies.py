@@ -71,6 +71,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     CALL = "call"
+    WHATSAPP = "whatsapp"
 
 
 class TaskKind(StrEnum):

@@ -28,16 +28,15 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
-from contracts.bounds import check_event_data
+import contracts.channels as channels
 from contracts.conditions import Condition
-from contracts.policies import MAX_DURATION, Channel, RetrySpec, parse_duration
+from contracts.events import problem
+from contracts.policies import MAX_DURATION, RetrySpec, parse_duration
 
-StepType = Literal[
-    "email", "sms", "call", "task", "wait", "condition", "approval", "webhook", "end"
-]
-STEP_TYPES: tuple[str, ...] = StepType.__args__  # type: ignore[attr-defined]
+# A step type is a channel of the registry (a message, or a call task) or one of these.
+OTHER_TYPES = ("task", "wait", "condition", "approval", "webhook", "end")
+STEP_TYPES: tuple[str, ...] = (*channels.names(), *OTHER_TYPES)
 
 # A jump target that ends the sequence; no step may take this id.
 END = "end"
@@ -54,10 +53,16 @@ _EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 _COMMON = {"id", "type", "name", "description"}
 _TIMED = {"delay", "at", "next"}
 _ACTING = {"requires_approval", "retry"}
+_MESSAGE = {"template", "message", "fallback"}
+_CALL = {"reason", "assign_to", "compensate"}
 FIELDS_BY_TYPE: dict[str, set[str]] = {
-    "email": _COMMON | _TIMED | _ACTING | {"template", "message", "subject", "fallback"},
-    "sms": _COMMON | _TIMED | _ACTING | {"template", "message", "fallback"},
-    "call": _COMMON | _TIMED | _ACTING | {"reason", "assign_to", "compensate"},
+    **{
+        entry.channel.value: _COMMON
+        | _TIMED
+        | _ACTING
+        | (_MESSAGE | ({"subject"} if entry.subject else set()) if entry.is_message else _CALL)
+        for entry in channels.CHANNELS.values()
+    },
     "task": _COMMON | _TIMED | _ACTING | {"reason", "assign_to", "task_type", "compensate"},
     "wait": _COMMON | {"duration", "until", "next"},
     "condition": _COMMON | {"if", "then", "else"},
@@ -71,12 +76,6 @@ FIELDS_BY_TYPE: dict[str, set[str]] = {
 # Field names of the JSON spelling, read as ours.
 _JSON_NAMES = {"template_id": "template", "if_true_step": "then", "if_false_step": "else"}
 _JSON_DAYS = {"delay_days": "delay", "duration_days": "duration"}
-
-
-def problem(text: str) -> PydanticCustomError:
-    """A validation error whose text is shown as written."""
-    # The detail goes through the context so braces in it (message templates) stay literal.
-    return PydanticCustomError("template", "{detail}", {"detail": text})
 
 
 class WebhookCall(BaseModel):
@@ -108,7 +107,7 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
     id: str
-    type: StepType
+    type: str  # one of STEP_TYPES
     name: str | None = None
     description: str = ""
     # When: previous completion + delay, or the next local `at` time; then out of quiet hours.
@@ -119,12 +118,12 @@ class Step(BaseModel):
     requires_approval: bool = False
     retry: RetrySpec | None = None
     compensate: bool = False
-    # email / sms: a message of the template's `messages`, or one written inline.
+    # a message channel: a message of the template's `messages`, or one written inline.
     template: str | None = None
     message: str | None = None
     subject: str | None = None
-    # A channel (`sms`, `call`) that sends the same message, or a step id to jump to
-    # (a channel name wins over a step of the same id).
+    # A channel (`email`, `sms`, `call`, ...) that sends the same message, or a step id to
+    # jump to (a channel name wins over a step of the same id).
     fallback: str | None = None
     # call / task / approval
     reason: str | None = None
@@ -160,6 +159,13 @@ class Step(BaseModel):
     def _method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in STEP_TYPES:
+            raise ValueError(f"unknown type {value!r} (use one of {', '.join(STEP_TYPES)})")
+        return value
+
     @model_serializer(mode="wrap")
     def _only_what_was_written(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
@@ -176,7 +182,7 @@ class Step(BaseModel):
     @model_validator(mode="after")
     def _fits_its_type(self) -> Step:
         kind = self.type
-        if kind in ("email", "sms") and (self.template is None) == (self.message is None):
+        if self.sends_message and (self.template is None) == (self.message is None):
             raise ValueError("template: give either `template` (a message name) or `message`")
         if kind == "wait" and self.duration is None and self.until is None:
             raise ValueError("duration: a wait needs `duration`, `until` or both")
@@ -205,6 +211,17 @@ class Step(BaseModel):
         return self
 
     @property
+    def channel(self) -> channels.ChannelSpec | None:
+        """The registry entry of a step that contacts the family (a message or a call)."""
+        return channels.find(self.type)
+
+    @property
+    def sends_message(self) -> bool:
+        """Whether the step sends a message on a channel."""
+        entry = self.channel
+        return entry is not None and entry.is_message
+
+    @property
     def label(self) -> str:
         """What a person reads in the history and the timeline."""
         return self.name or self.id
@@ -214,7 +231,7 @@ class Step(BaseModel):
         for field_name, target in (("next", self.next), ("then", self.then), ("else", self.else_)):
             if target is not None:
                 yield field_name, target
-        if self.fallback is not None and self.fallback not in Channel._value2member_map_:
+        if self.fallback is not None and channels.find(self.fallback) is None:
             yield "fallback", self.fallback
 
     @property
@@ -232,22 +249,6 @@ class Step(BaseModel):
             or self.at is not None
             or self.requires_approval
         )
-
-
-class Event(BaseModel):
-    """Signal `record_event`: something happened outside (an event trigger's payload)."""
-
-    name: str = Field(min_length=1, max_length=100)
-    data: dict[str, Any] = {}
-
-    @field_validator("data")
-    @classmethod
-    def _data(cls, value: dict[str, Any]) -> dict[str, Any]:
-        # Kept in the sequence's state and read by conditions: finite numbers, a few KB.
-        try:
-            return check_event_data(value)
-        except ValueError as err:
-            raise problem(str(err)) from None
 
 
 class ScheduleSpec(BaseModel):

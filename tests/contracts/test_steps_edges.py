@@ -104,7 +104,7 @@ def test_a_field_of_another_type_is_accepted_only_when_unset(
             "step 'c': else: no step with id 'nope'",
         ),
         ({**EMAIL, "fallback": "nope"}, "step 'first': fallback: no step with id 'nope'"),
-        ({**EMAIL, "fallback": "email"}, "step 'first': fallback: fall back to sms, call or a"),
+        ({**EMAIL, "fallback": "email"}, "step 'first': fallback: email → email loops"),
         (
             {**EMAIL, "template": "gone"},
             "step 'first': template: no message 'gone' in messages (hello)",

@@ -43,6 +43,10 @@ async def test_a_flood_of_signals_keeps_the_newest_and_counts_the_rest(
         "responses": EXTRA,
     }
     assert len(st.model_dump_json()) < 64_000
+    # The oversized reply is refused as a wrong input, in the status, not a failed task.
+    rejected = st.rejected_signals[-1]
+    assert rejected.signal == "record_response"
+    assert rejected.reason.startswith("note: String should have at most 2000 characters")
 
     await handle.signal("approve", COORDINATOR)
     result = await handle.result()

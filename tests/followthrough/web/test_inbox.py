@@ -14,7 +14,7 @@ from contracts import InterventionResult, State
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
-from followthrough.web.inbox import create_app, gather
+from followthrough.web.inbox import _family, create_app, gather
 from store import Store
 
 
@@ -161,3 +161,9 @@ async def test_an_approval_is_listed_when_its_status_cannot_be_read(
         html = (await http.get("/")).text
     assert workflow_id in html and "timeline unavailable" in html
     await operations.cancel(dev_client, workflow_id, "test over", "test")
+
+
+async def test_the_family_line_names_the_channels_it_can_be_reached_on(store):
+    await store.families.opt_out("F1", "sms")
+    assert (await _family(store, "F1"))["reachable"] == ["email", "call"]
+    assert (await _family(store, "F3"))["reachable"] == ["SMS", "call"]  # no email address
