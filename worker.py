@@ -166,6 +166,7 @@ def build_worker(
             history.answer_hours,
             schedules.match_scheduled_families,
             schedules.start_scheduled_sequences,
+            schedules.start_scheduled_page,
         ],
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )

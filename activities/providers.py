@@ -8,6 +8,7 @@ falls back or escalates); transient ones raise a retryable one, honouring `Retry
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,9 @@ PROVIDER_THROTTLED = "ProviderThrottled"
 PROVIDER_UNREACHABLE = "ProviderUnreachable"
 # An error code worth keeping: a short token, never free text that could quote a person.
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+# The longest a provider's `Retry-After` holds a send back; past it, the template's retry
+# policy decides (a header of `inf` or a date years ahead would otherwise never retry).
+RETRY_AFTER_MAX = timedelta(hours=1)
 
 
 class Provider(Protocol):
@@ -210,21 +214,26 @@ def diagnosis(response: httpx.Response) -> str:
 
 
 def retry_after(response: httpx.Response) -> timedelta | None:
-    """`Retry-After` as seconds or as an HTTP date; None when absent or unreadable."""
+    """`Retry-After` as seconds or as an HTTP date, at most `RETRY_AFTER_MAX`; None when
+    absent or unreadable (`NaN` included). `inf` or a date years ahead waits the most."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return timedelta(seconds=max(0.0, float(value)))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if math.isnan(seconds):
+            return None
+        return timedelta(seconds=min(max(0.0, seconds), RETRY_AFTER_MAX.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - datetime.now(UTC))
+    return min(max(timedelta(0), when - datetime.now(UTC)), RETRY_AFTER_MAX)
 
 
 # Documented error codes of the two API styles, more precise than reading the message:

@@ -16,6 +16,7 @@ from contracts.activities import (
     TaskRequest,
     TaskResult,
 )
+from contracts.events import Event
 from contracts.runs import (
     TASK_QUEUE,
     Bounce,
@@ -56,7 +57,6 @@ from contracts.steps import (
     END,
     RESPONSE_RECEIVED,
     TEMPLATE_WORKFLOW,
-    Event,
     ScheduleSpec,
     Step,
     WebhookCall,

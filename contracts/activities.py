@@ -28,8 +28,14 @@ class StepRef(BaseModel):
 
     @property
     def idempotency_key(self) -> str:
-        key = f"{self.workflow_id}/{self.run_id}/{self.step_id}"
-        return key if self.round == 0 else f"{key}/r{self.round}"
+        return idempotency_key(self.workflow_id, self.run_id, self.step_id, self.round)
+
+
+def idempotency_key(workflow_id: str, run_id: str, step_id: str, round_: int = 0) -> str:
+    """`workflow/run/step`, and `/rN` once a person resumed the step N times: the same for
+    every retry of one attempt, new for each run of a loop and each resumed round."""
+    key = f"{workflow_id}/{run_id}/{step_id}"
+    return key if round_ == 0 else f"{key}/r{round_}"
 
 
 class StepOutcome(BaseModel):

@@ -39,7 +39,7 @@ from followthrough.web.signin import SignIn, SignInPolicy, SignInRefused, refusa
 from store import CoordinatorTask, Store
 from store.accounts import Identity
 from store.families import context_of
-from workflows.search_attributes import RISK_SCORE
+from workflows.search_attributes import FAMILY_ID, RISK_SCORE
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,22 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
     async for execution in client.list_workflows(query):
         status = await _status(client, execution.id, execution.run_id)
         # Visibility lags the workflow a little: trust the query over the search attribute.
-        if status is None or status.pending_approval is None:
+        if status is not None and status.pending_approval is None:
             continue
+        # A sequence whose status cannot be read still waits for a person: listed from its
+        # search attributes, without a timeline.
+        pending = status.pending_approval if status is not None else None
+        attributes = execution.typed_search_attributes
+        family_id = status.family_id if status else attributes.get(FAMILY_ID) or "?"
         approvals.append(
             Item(
                 kind="approval",
                 workflow_id=execution.id,
-                family_id=status.family_id,
-                reason=status.pending_approval.reason,
-                risk=execution.typed_search_attributes.get(RISK_SCORE) or 0.0,
-                since=status.pending_approval.since,
-                family=await _family(store, status.family_id),
+                family_id=family_id,
+                reason=pending.reason if pending else "an approval (its status could not be read)",
+                risk=attributes.get(RISK_SCORE) or 0.0,
+                since=pending.since if pending else execution.start_time,
+                family=await _family(store, family_id),
                 status=status,
                 ui_link=ui_link(settings, execution.id),
             )

@@ -165,6 +165,33 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
         assert "action: &#39;explode&#39; is not one of" in unknown.text
 
 
+async def test_an_approval_is_listed_when_its_status_cannot_be_read(
+    dev_client, dev_worker, store, settings, monkeypatch
+):
+    workflow_id = await start_quick(dev_client, store, settings, "F2")
+
+    async def waiting() -> bool:
+        view = await gather(dev_client, store, settings)
+        return workflow_id in {i.workflow_id for i in view.approvals}
+
+    await until(waiting, "the sequence listed as awaiting approval")
+
+    async def no_status(client: Client, workflow_id: str) -> Any:
+        raise operations.OperationError("status: the query timed out")
+
+    monkeypatch.setattr(operations, "status", no_status)
+    view = await gather(dev_client, store, settings)
+    (item,) = [i for i in view.approvals if i.workflow_id == workflow_id]
+    assert item.status is None and item.family_id == "F2"
+    assert item.reason == "an approval (its status could not be read)"
+    assert item.since is not None and item.family["timezone"]
+    app = create_app(dev_client, store, settings, secret=b"k" * 32)
+    async with inbox_client(app) as http:
+        html = (await http.get("/")).text
+    assert workflow_id in html and "timeline unavailable" in html
+    await operations.cancel(dev_client, workflow_id, "test over", "test")
+
+
 async def test_the_family_line_names_the_channels_it_can_be_reached_on(store):
     await store.families.opt_out("F1", "sms")
     assert (await _family(store, "F1"))["reachable"] == ["email", "call"]
