@@ -7,7 +7,8 @@ context and the sequence's timeline. Each button sends the real update or signal
 shows what Temporal answered.
 
 Who is acting comes from a name and role the coordinator enters once (kept in cookies); the
-workflow itself checks the role against the template, so a wrong role is refused, never obeyed.
+workflow itself checks the role against the pending gate, so a wrong role is refused, never
+obeyed.
 Every form carries a CSRF token bound to a per-browser cookie.
 """
 
