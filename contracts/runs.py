@@ -213,6 +213,9 @@ class InterventionStatus(BaseModel):
     bounces: dict[str, Bounce] = {}
     bounce_fallbacks: dict[str, tuple[Channel, str]] = {}
     handling_bounce: bool = False
+    # Per channel, the fallback step that went out on it: the next planned step on that
+    # channel is skipped as covered by it (one entry per channel at most).
+    covered: dict[Channel, str] = {}
     # Audit rows of steps whose activities write none, written first by the next activity.
     carried_audits: list[StepOutcome] = []
     # The `InterventionState` search attribute as last set (None: not set by this run).

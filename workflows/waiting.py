@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts import Channel, State, StepRecord
+    from contracts import Channel, State, StepRecord, channels
     from contracts.windows import SendWindow
     from workflows import timing
 
@@ -101,7 +101,8 @@ class Waiting(InterventionRuntime):
             self.params.quiet_hours,
             urgent=self.params.urgent,
             at=at,
-            window=window or (self.params.send_windows.get(channel) if channel else None),
+            window=window
+            or (channels.send_window(channel, self.params.send_windows) if channel else None),
         )
         step.due_at = placement.at
         step.due_reason = "; ".join(r for r in (note, placement.reason) if r) or None

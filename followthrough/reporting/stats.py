@@ -20,12 +20,14 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
-from contracts import InterventionResult, State
+from contracts import InterventionResult, State, channels
 from store import StepExecution, Store
 from workflows.search_attributes import TEMPLATE_NAME, TEMPLATE_VERSION
 
 BASE = "WorkflowId STARTS_WITH 'intervention-'"
-CONTACT_KINDS = ("email", "sms", "call")
+# Audit rows whose kind is a channel of the registry contacted the family.
+CONTACT_KINDS = tuple(channels.names())
+MESSAGE_KINDS = tuple(entry.channel.value for entry in channels.message_channels())
 # The check a sequence runs after a wait for a reply; its result says whether they answered.
 RESPONSE_CHECKS = ("answered",)
 RESULT_TIMEOUT = timedelta(seconds=5)  # a completed run's result is one history read
@@ -259,7 +261,7 @@ def _responses_and_failures(
     for row in rows:
         if row.error_type:
             failures[row.error_type] += 1
-        if row.kind in ("email", "sms") and not row.error_type:
+        if row.kind in MESSAGE_KINDS and not row.error_type:
             sent[f"{row.template}:{row.step_id}"] += 1
             last_contact[row.workflow_id] = row
         elif row.kind == "condition" and row.step_id in RESPONSE_CHECKS:

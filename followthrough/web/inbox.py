@@ -31,11 +31,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contracts import InterventionStatus, State
+from contracts import InterventionStatus, State, channels
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import stats
 from store import CoordinatorTask, Store
+from store.families import context_of
 from workflows.search_attributes import RISK_SCORE
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,12 @@ async def _family(store: Store, family_id: str) -> dict[str, Any]:
     row = await store.families.get(family_id)
     if row is None:
         return {}
+    reach = context_of(row)
     return {
         "name": row.name,
         "timezone": row.timezone,
+        # The channels the family can be contacted on, as the registry names them.
+        "reachable": [channels.spec(c).label for c in reach.channels if c not in reach.opted_out],
         "preferred_channel": row.preferred_channel,
         "opted_out": row.opted_out,
         "engagement_score": row.engagement_score,

@@ -9,6 +9,7 @@ the shared secret `RECEIVER_SECRET`. An unsigned, tampered or stale request is r
   message's key, workflow id / run id / step, kept with it in the outbox); a callback for a
   run that has finished reaches no newer run of the same id, and its audit row says so
 - `stop` (or a reply that is only a STOP word) → the family is opted out of that channel
+  only (its opt-out key in the channel registry)
 - `bounced` → the message is marked bounced and the `record_bounce` signal tells the
   sequence, whose step then falls back; `delivered` → the message is marked delivered
 Each writes one PII-free audit row; a provider's retry of the same callback does nothing twice.
@@ -28,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.client import Client
 
-from contracts import Bounce, Channel, Response
+from contracts import Bounce, Channel, Response, channels
 from contracts.callbacks import CallbackAnswer, ProviderCallback
 from followthrough.platform import runs
 from followthrough.platform.settings import Settings, SettingsError
@@ -111,8 +112,10 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
         if kind == "replied":
             action = await _signal_reply(client, message, run_id, event.text)
         elif kind == "stop":
-            await store.families.opt_out(message.family_id, message.channel)
-            action = f"family opted out of {message.channel}"
+            # The channel's own opt-out: a STOP on one channel leaves the others open.
+            key = channels.spec(message.channel).opt_out_key
+            await store.families.opt_out(message.family_id, key)
+            action = f"family opted out of {key}"
         else:
             if not (kind == "delivered" and message.status == "bounced"):
                 await store.messages.set_status(message.id, kind)

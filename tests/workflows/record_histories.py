@@ -187,6 +187,7 @@ class Shape:
     family: str = "F1"
     sms_refused: bool = False
     patches: tuple[str, ...] = ()  # the `workflow.patched` ids its history takes
+    sms_answer_lost: bool = False  # the provider takes the SMS, its answer never arrives
 
 
 SHAPES: dict[str, Shape] = {
@@ -195,6 +196,13 @@ SHAPES: dict[str, Shape] = {
     "high_risk_cancelled": Shape("high_risk", "high_risk_intervention", cancel),
     "high_risk_approved_early": Shape("high_risk", "high_risk_intervention", approve_early),
     "high_risk_bounce_fallback": Shape("high_risk", "high_risk_intervention", bounce),
+    # The fallback SMS covers the story's own SMS: skipped, no second SMS.
+    "high_risk_bounce_covered": Shape(
+        "high_risk",
+        "high_risk_intervention",
+        bounce,
+        patches=("skip-step-covered-by-fallback",),
+    ),
     "medium_risk_no_reply": Shape("medium_risk", "medium_risk_intervention", nothing),
     "payment_reminder_full": Shape(
         "payment_and_onboarding", "payment_reminder", billing_approves, {}, "F2"
@@ -229,6 +237,24 @@ SHAPES: dict[str, Shape] = {
         )
         for answer in ("resume", "skip", "cancel")
     },
+    # The SMS may have gone out (its answer was lost): a person is asked, and says it did.
+    "uncertain_send_asks": Shape(
+        "escalation",
+        "medium_risk_intervention",
+        answer_when_paused("skip"),
+        {
+            "quiet_hours": None,
+            **ESCALATING,
+            "retry": {
+                "max_attempts": 5,
+                "initial_interval": 0.2,
+                "backoff": 1.0,
+                "max_interval": 1,
+            },
+        },
+        sms_answer_lost=True,
+        patches=("ask-when-send-uncertain",),
+    ),
 }
 
 
@@ -264,6 +290,8 @@ async def record_one(
         params = SequenceParams.model_validate(shape.template)
     if shape.sms_refused:
         provider.script("sms", 400)
+    if shape.sms_answer_lost:
+        provider.drop("sms")
     row = await store.families.get(shape.family)
     assert row is not None
     outcome = await start_sequence(

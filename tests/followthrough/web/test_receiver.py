@@ -168,6 +168,30 @@ async def test_stop_bounce_and_bad_input(dev_client, store):
     ]
 
 
+async def test_a_whatsapp_stop_opts_out_of_whatsapp_only(dev_client, store):
+    await store.families.upsert("F2", "Okafor", whatsapp="+15550100102", whatsapp_opt_in=True)
+    await store.messages.record(
+        idempotency_key="intervention-x-F2/run/wa",
+        family_id="F2",
+        workflow_id="intervention-x-F2",
+        step_id="hello",
+        channel="whatsapp",
+        provider="http-sms",
+        provider_message_id="SM-wa",
+        recipient="+15550100102",
+        subject=None,
+        body="hello",
+    )
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        stop = await http.post(
+            "/callbacks", **signed({"event": "replied", "message_id": "SM-wa", "text": "STOP"})
+        )
+    assert stop.status_code == 200 and stop.json()["action"] == "family opted out of whatsapp"
+    family = await store.families.get("F2")
+    assert family is not None and family.opted_out == ["whatsapp"]  # SMS and email stay open
+
+
 def test_secret_is_required():
     from followthrough.web.receiver import receiver_secret
 
