@@ -144,12 +144,18 @@ class Intervention(TaskBlocks):
                 if fallback is None and await self.escalate(record) == "resume":
                     continue
                 return await self.after_failure(record, template_name, fallback, record.error)
-            record.attempts += result.attempts
-            record.error = None
-            self.finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
-            if fallback is not None:
-                self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
-            return True
+            return self.sent(record, result, template_name, fallback)
+
+    def sent(
+        self, record: StepRecord, result: SendResult, template_name: str, fallback: Channel | None
+    ) -> bool:
+        """A send went out: the step is done, and a later bounce of it has its fallback."""
+        record.attempts += result.attempts
+        record.error = None
+        self.finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
+        if fallback is not None:
+            self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
+        return True
 
     def send_request(self, record: StepRecord, template_name: str) -> SendRequest:
         """The send activity's input for this attempt (a resumed step has a new round)."""

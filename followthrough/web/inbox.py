@@ -8,7 +8,7 @@ shows what Temporal answered.
 
 Every page and button needs a signed-in account (`followthrough.web.signin`): who acts and
 with which role is read from the store, never from the request. The workflow itself checks
-the role against the template, so a wrong role is refused, never obeyed. Every form carries a
+the role against the pending gate, so a wrong role is refused, never obeyed. Every form carries a
 CSRF token bound to a per-browser cookie.
 """
 
