@@ -25,10 +25,17 @@ from activities.audit import AuditActivities
 from activities.best_hour import ResponseHistoryActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
-from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.providers import (
+    HttpEmailProvider,
+    HttpSmsProvider,
+    OutboxProvider,
+    Provider,
+    WhatsAppProvider,
+)
 from activities.schedules import ScheduleActivities
 from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
+from contracts import Channel
 from followthrough.platform.connection import connect
 from followthrough.platform.observability import Observability, configure_logging
 from followthrough.platform.settings import Settings
@@ -61,8 +68,9 @@ def build_providers(
     http: httpx.AsyncClient,
     store: Store | None = None,
     breaker_policy: BreakerPolicy | None = None,
-) -> tuple[Provider, Provider]:
-    """The email and SMS providers the settings select; each HTTP one behind a breaker."""
+) -> dict[Channel, Provider]:
+    """The provider of every message channel the settings select; each HTTP one behind a
+    breaker."""
     email: Provider = OutboxProvider()
     sms: Provider = OutboxProvider()
     if settings.email_provider == "http":
@@ -84,8 +92,12 @@ def build_providers(
             idempotent=settings.sms_api_idempotent,
         )
     policy = breaker_policy or breaker_policy_from(settings)
-    email, sms = (_guarded(p, policy, store) for p in (email, sms))
-    return email, sms
+    guarded_sms = _guarded(sms, policy, store)
+    return {
+        Channel.EMAIL: _guarded(email, policy, store),
+        Channel.SMS: guarded_sms,
+        Channel.WHATSAPP: WhatsAppProvider(guarded_sms),
+    }
 
 
 def breaker_policy_from(settings: Settings) -> BreakerPolicy:
@@ -121,11 +133,9 @@ def build_worker(
     breaker_policy: BreakerPolicy | None = None,
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
-    email, sms = build_providers(settings, http, store, breaker_policy)
     channels = ChannelActivities(
         store,
-        email=email,
-        sms=sms,
+        build_providers(settings, http, store, breaker_policy),
         after_call=_kill_self if settings.fault_kill_after_send else None,
     )
     tasks = TaskActivities(store)
@@ -143,8 +153,7 @@ def build_worker(
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
         activities=[
-            channels.send_email,
-            channels.send_sms,
+            *channels.activities(),
             tasks.open_task,
             tasks.cancel_task,
             tasks.complete_task,

@@ -1,10 +1,12 @@
-"""Sending messages: one activity per channel, exactly once through the outbox
-(`activities.delivery`: the intent before the provider call, the result after)."""
+"""Sending messages: one activity per message channel of the registry, exactly once through
+the outbox (`activities.delivery`: the intent before the provider call, the result after).
+Each activity sends its own channel only: a request for another is refused."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -13,7 +15,7 @@ from activities.consent import cap_window
 from activities.delivery import send_once
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
-from contracts import Channel, SendRequest, SendResult
+from contracts import Channel, SendRequest, SendResult, channels
 from store import Store
 from store.models import Family as FamilyRow
 from store.models import Message
@@ -22,38 +24,50 @@ FREQUENCY_CAPPED = "FrequencyCapped"
 """The error type of a send refused by its cap; its details: `{"next_slot": ISO time}`."""
 
 
+WRONG_CHANNEL = "WrongChannel"
+"""The error type of a request sent to another channel's activity."""
+
+
 class ChannelActivities:
-    """Email and SMS sends; each records its outbox row and audit row once per step."""
+    """One send per message channel; each records its outbox row and audit row once per step."""
 
     def __init__(
         self,
         store: Store,
-        email: Provider,
-        sms: Provider,
+        providers: dict[Channel, Provider],
         *,
         after_call: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
-        self._providers = {Channel.EMAIL: email, Channel.SMS: sms}
+        self._providers = providers
         # A fault hook for tests (`Settings.fault_kill_after_send`): runs after the provider
         # answered and before the answer is recorded.
         self._after_call = after_call
 
+    def activities(self) -> list[Callable[..., Any]]:
+        """The send activity of every message channel of the registry, for the worker."""
+        return [getattr(self, entry.activity or "") for entry in channels.message_channels()]
+
     @activity.defn
     async def send_email(self, request: SendRequest) -> SendResult:
         """Send one email for a step; a repeat of the same step sends nothing."""
-        return await self._send(request)
+        return await self._send(Channel.EMAIL, request)
 
     @activity.defn
     async def send_sms(self, request: SendRequest) -> SendResult:
         """Send one SMS for a step; a repeat of the same step sends nothing."""
-        return await self._send(request)
+        return await self._send(Channel.SMS, request)
 
-    async def _send(self, request: SendRequest) -> SendResult:
+    @activity.defn
+    async def send_whatsapp(self, request: SendRequest) -> SendResult:
+        """Send one WhatsApp message for a step; a repeat of the same step sends nothing."""
+        return await self._send(Channel.WHATSAPP, request)
+
+    async def _send(self, own: Channel, request: SendRequest) -> SendResult:
         channel, cap = request.channel, request.cap
         # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
         now = activity.info().current_attempt_scheduled_time
-        provider = self._providers[channel]
+        provider = _provider_for(own, request, self._providers)
 
         def intent(family: FamilyRow | None, sent_in_window: int) -> Message:
             # Checked at the last moment, under the family's row lock: consent (a STOP that
@@ -87,16 +101,35 @@ class ChannelActivities:
         )
 
 
+def _provider_for(
+    own: Channel, request: SendRequest, providers: dict[Channel, Provider]
+) -> Provider:
+    """The provider of this activity's channel; a request for another channel is refused."""
+    if request.channel != own:
+        raise ApplicationError(
+            f"the {own.value} send was asked to send {request.channel.value}: refused",
+            type=WRONG_CHANNEL,
+            non_retryable=True,
+        )
+    provider = providers.get(own)
+    if provider is None:
+        raise ApplicationError(
+            f"no provider is set up for {own.value}", type=WRONG_CHANNEL, non_retryable=True
+        )
+    return provider
+
+
 def _recipient(
     request: SendRequest, family: FamilyRow | None, sent_in_window: int, now: datetime
 ) -> str:
     """The address to send to; a business error when the family cannot be sent to now."""
     channel, cap = request.channel, request.cap
+    entry = channels.spec(channel)
     if family is None:
         raise ApplicationError(
             f"unknown family {request.family_id}", type="UnknownFamily", non_retryable=True
         )
-    if channel.value in (family.opted_out or []):
+    if entry.opt_out_key in (family.opted_out or []):
         raise ApplicationError(
             f"family opted out of {channel.value}", type=OPTED_OUT, non_retryable=True
         )
@@ -108,12 +141,16 @@ def _recipient(
             type=FREQUENCY_CAPPED,
             non_retryable=True,
         )
-    recipient = family.email if channel == Channel.EMAIL else family.phone
+    if entry.opt_in is not None and not getattr(family, entry.opt_in, False):
+        raise ApplicationError(
+            f"family has not opted in to {entry.label}", type=INVALID_RECIPIENT, non_retryable=True
+        )
+    recipient = getattr(family, entry.address, None)
     if not recipient:
         raise ApplicationError(
             f"family has no {channel.value} address", type=INVALID_RECIPIENT, non_retryable=True
         )
-    return recipient
+    return str(recipient)
 
 
 def _rendered(request: SendRequest, family: FamilyRow) -> tuple[str | None, str]:

@@ -116,6 +116,25 @@ class HttpSmsProvider:
         return str(_json(response).get("sid", ""))
 
 
+class WhatsAppProvider:
+    """WhatsApp through the Twilio-compatible messages API the SMS provider speaks: the same
+    call with `To: whatsapp:+…` (its breaker too: one API, up or down together)."""
+
+    def __init__(self, messages: Provider) -> None:
+        self._messages = messages
+        self.name = messages.name
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str:
+        return await self._messages.send(
+            recipient=f"whatsapp:{recipient}",
+            subject=None,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
+
 async def _call(method: object, url: str, **kwargs: object) -> httpx.Response:
     try:
         response: httpx.Response = await method(url, **kwargs)  # type: ignore[operator]

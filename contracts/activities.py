@@ -56,6 +56,8 @@ class FamilyContext(BaseModel):
     channels: list[Channel]
     opted_out: list[Channel] = []
     preferred_channel: Channel | None = None
+    # Why a channel is not in `channels` ("no phone number"): what a skip or fallback says.
+    missing: dict[Channel, str] = {}
 
 
 class SendRequest(BaseModel):

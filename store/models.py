@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -75,6 +76,9 @@ class Family(Base):
     name: Mapped[str]
     email: Mapped[str | None]
     phone: Mapped[str | None]
+    # WhatsApp: the number, and whether the family said yes to messages there.
+    whatsapp: Mapped[str | None]
+    whatsapp_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
     timezone: Mapped[str] = mapped_column(default="America/New_York")
     preferred_channel: Mapped[str | None]
     opted_out: Mapped[list[str]] = mapped_column(default=list)

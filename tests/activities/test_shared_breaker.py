@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.breaker import CIRCUIT_OPEN, BreakerPolicy
 from activities.providers import PROVIDER_UNAVAILABLE, Provider
+from contracts import Channel
 from tests.fake_provider import FakeProvider
 from worker import build_providers
 
@@ -35,8 +36,8 @@ async def test_two_workers_open_probe_and_close_together(store, settings):
     with FakeProvider().running() as fake:
         http_settings = fake.settings(settings)
         async with httpx.AsyncClient(timeout=5.0) as http:
-            first, _ = build_providers(http_settings, http, store, POLICY)  # worker A
-            second, _ = build_providers(http_settings, http, store, POLICY)  # worker B
+            first = build_providers(http_settings, http, store, POLICY)[Channel.EMAIL]  # worker A
+            second = build_providers(http_settings, http, store, POLICY)[Channel.EMAIL]  # worker B
             back_at = fake.down("email", 1.5)
             for n in range(3):  # A meets the outage: the third failure opens the circuit
                 assert await failure_type(first, n) == PROVIDER_UNAVAILABLE

@@ -7,8 +7,8 @@
   template's `max_active` and its family's `max_active_per_family`.
 - `provider_circuits`: one circuit-breaker state per provider, shared by every worker.
 
-Revision ID: j10_exactly_once
-Revises: i9_sequence_starts
+Revision ID: k11_exactly_once
+Revises: j10_channels
 Create Date: 2026-11-27
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "j10_exactly_once"
-down_revision: str | None = "i9_sequence_starts"
+revision: str = "k11_exactly_once"
+down_revision: str | None = "j10_channels"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
