@@ -15,6 +15,7 @@ from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
 from store.health import ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
+from store.outcomes import OutcomeRepository
 from store.predictions import PredictionRepository
 from store.rollouts import RolloutRepository
 from store.starts import StartRepository
@@ -43,6 +44,7 @@ class Store:
         self.suspensions = SuspensionRepository(sessions)
         self.rollouts = RolloutRepository(sessions)
         self.starts = StartRepository(sessions)
+        self.outcomes = OutcomeRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

@@ -28,7 +28,7 @@ from contracts import (
     State,
     workflow_id_for,
 )
-from followthrough.triggers import governance, limits, policy, suspension
+from followthrough.triggers import governance, holdout, limits, policy, suspension
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
 from followthrough.triggers.errors import TemplateSuspended, TriggerError
@@ -140,7 +140,9 @@ async def start_intervention(
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
        above read the template as the trigger chose it.
-    3. [Holdout: a later change assigns holdouts here.]
+    3. Holdout: a family in the template's held-out group (`holdout`) gets no sequence;
+       the decision is recorded like a start (cooldowns count it), with the version the
+       family would have got, and the outcome is `held_out`. A dry run is never held out.
     4. [Reservations: a later change reserves places in the store here.]
     5. Start the new sequence (one per template and family: a second is `already_running`),
        and record the start for later cooldowns.
@@ -169,8 +171,9 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
-    # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
-    #    version choice; a held-out family is recorded and starts nothing.
+    # 3. Holdout
+    if not request.dry_run and holdout.held_out(params, family_id):
+        return await _hold_out(request, params, records, workflow_id)
     # 4. RESERVATIONS (a later change): atomically reserve the family's and the template's
     #    places in the store here, just before the start; a failed start releases them.
     # 5. Start
@@ -239,6 +242,21 @@ async def _version(
         return params, None
     rollouts = records.rollouts if records is not None else None
     return await governance.choose_version(store, params, family_id, rollouts=rollouts)
+
+
+async def _hold_out(
+    request: StartRequest,
+    params: SequenceParams,
+    records: StartRecords | None,
+    workflow_id: str,
+) -> TriggerOutcome:
+    """Step 3: the family is held out; the decision is kept as a start that ran nothing."""
+    if records is not None:
+        record = _record_of(request, params, workflow_id)
+        await records.record_start(dataclasses.replace(record, held_out=True))
+    return TriggerOutcome(
+        "held_out", None, holdout.holdout_reason(params, request.family_id), params.name
+    )
 
 
 async def _supersede(
@@ -346,4 +364,5 @@ def _record_of(request: StartRequest, params: SequenceParams, workflow_id: str) 
         workflow_id=workflow_id,
         triggered_by=request.triggered_by,
         started_at=datetime.now(UTC),
+        prediction_id=None if request.prediction is None else request.prediction.prediction_id,
     )
