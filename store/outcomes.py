@@ -18,8 +18,9 @@ from sqlalchemy import UniqueConstraint, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from contracts import workflow_id_for
 from store.db import reading, writing
-from store.models import Base, Prediction, utcnow
+from store.models import Base, Family, Prediction, utcnow
 from store.starts import SequenceStart
 from store.unique import Sessions
 
@@ -79,6 +80,22 @@ class UntreatedPrediction:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class PastPrediction:
+    """A prediction made in the past, with what the start pipeline decided then: `started`
+    or `held_out` (then `template` and `version` say which) or `below_threshold`."""
+
+    family_id: str
+    probability: float
+    confidence: float
+    model_version: str
+    window_days: int | None
+    created_at: datetime
+    outcome: str
+    template: str | None = None
+    version: int | None = None
+
+
 def _insert(session: Session) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING."""
     dialect = session.get_bind().dialect.name
@@ -120,9 +137,7 @@ class OutcomeRepository:
 
         return await writing(self._sessions, store)
 
-    async def of_families(
-        self, family_ids: Iterable[str]
-    ) -> dict[str, list[tuple[str, datetime]]]:
+    async def of_families(self, family_ids: Iterable[str]) -> dict[str, list[tuple[str, datetime]]]:
         """Each family's outcomes, (outcome, at) oldest first; families without any left out."""
         families = list(dict.fromkeys(family_ids))
 
@@ -196,3 +211,58 @@ class OutcomeRepository:
             self._sessions,
             lambda session: [UntreatedPrediction(*row) for row in session.execute(query)],
         )
+
+    async def add_history(self, families: Sequence[str], past: Sequence[PastPrediction]) -> int:
+        """Write a population's history in one transaction: the families (by id, with a
+        placeholder name and address; those known keep theirs), the predictions with their
+        decisions, and a `sequence_starts` row for each start or holdout. How many
+        predictions were written; none when the first family already has a prediction (the
+        history was written before)."""
+
+        def write(session: Session) -> int:
+            if families and session.scalar(
+                select(Prediction.id).where(Prediction.family_id == families[0]).limit(1)
+            ):
+                return 0
+            known = set(session.scalars(select(Family.family_id)))
+            session.add_all(
+                Family(family_id=f, name=f"Family {f}", email=f"{f.lower()}@example.org")
+                for f in families
+                if f not in known
+            )
+            session.flush()
+            rows = [
+                Prediction(
+                    family_id=p.family_id,
+                    probability=p.probability,
+                    confidence=p.confidence,
+                    model_version=p.model_version,
+                    window_days=p.window_days,
+                    created_at=p.created_at,
+                    template=p.template,
+                    outcome=p.outcome,
+                    workflow_id=None
+                    if p.template is None or p.outcome != "started"
+                    else workflow_id_for(p.template, p.family_id),
+                )
+                for p in past
+            ]
+            session.add_all(rows)
+            session.flush()
+            session.add_all(
+                SequenceStart(
+                    family_id=p.family_id,
+                    template=p.template,
+                    version=p.version,
+                    workflow_id=workflow_id_for(p.template, p.family_id),
+                    triggered_by="prediction",
+                    started_at=p.created_at,
+                    held_out=p.outcome == "held_out",
+                    prediction_id=row.id,
+                )
+                for p, row in zip(past, rows, strict=True)
+                if p.template is not None and p.outcome in ("started", "held_out")
+            )
+            return len(rows)
+
+        return await writing(self._sessions, write)
