@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from followthrough.operations import OperationError
 from followthrough.reporting.windows import Window
 from followthrough.triggers.imports import RowError, read_csv
 from store import Store
@@ -23,7 +24,7 @@ __all__ = ["OutcomeError", "OutcomeImport", "import_outcomes", "parse_at", "reco
 _OUTCOME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
-class OutcomeError(ValueError):
+class OutcomeError(OperationError):
     """A bad outcome: the message names the field and the reason."""
 
 

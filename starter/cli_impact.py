@@ -6,10 +6,9 @@ commands that use them, not when the CLI starts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
@@ -17,23 +16,6 @@ from starter.cli_runtime import dump, fail, open_store, require_file, run
 
 impact_app = typer.Typer()
 outcomes_app = typer.Typer(help="Outcomes: what happened to each family.", no_args_is_help=True)
-
-T = TypeVar("T")
-
-
-def _run(work: Callable[[], Awaitable[T]]) -> T:
-    """`run`, with the impact reports' own errors as one line too."""
-    from followthrough.outcomes import OutcomeError
-    from followthrough.reporting.impact import ImpactError
-
-    async def guarded() -> T:
-        try:
-            return await work()
-        except (OutcomeError, ImpactError) as err:
-            fail(str(err))
-            raise  # not reached: fail exits
-
-    return run(guarded)
 
 
 @outcomes_app.command("import")
@@ -54,7 +36,7 @@ def outcomes_import(path: Path) -> None:
             typer.echo(f"{path}: {problem}", err=True)
         typer.echo(report.summary())
 
-    _run(work)
+    run(work)
 
 
 @outcomes_app.command("record")
@@ -70,7 +52,7 @@ def outcomes_record(
         async with open_store(migrated=True) as store:
             typer.echo(await record_outcome(store, family, outcome, at))
 
-    _run(work)
+    run(work)
 
 
 def _since(text: str | None) -> datetime | None:
@@ -105,7 +87,7 @@ def impact_command(
             report = await impact(store, template, version=version, since=when, effect_pp=effect)
         typer.echo(dump(report.as_dict()) if as_json else "\n".join(report.lines()))
 
-    _run(work)
+    run(work)
 
 
 @impact_app.command("calibration")
@@ -137,7 +119,7 @@ def calibration_command(
         else:
             typer.echo("\n".join(line for m in models for line in m.lines()))
 
-    _run(work)
+    run(work)
 
 
 @impact_app.command("impact-demo")
@@ -163,4 +145,4 @@ def impact_demo_command(
         typer.echo(f"  followthrough impact {impact_demo.TEMPLATE}")
         typer.echo("  followthrough calibration")
 
-    _run(work)
+    run(work)

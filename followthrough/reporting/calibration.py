@@ -110,7 +110,9 @@ class ModelCalibration:
             if not b.families:
                 continue
             low, high = b.interval() or (0.0, 0.0)
-            flag = "" if low <= (b.mean_predicted or 0) <= high else "  <- mean p outside the interval"
+            flag = (
+                "" if low <= (b.mean_predicted or 0) <= high else "  <- mean p outside the interval"
+            )
             out.append(
                 f"  {b.low:.1f}-{b.high:.1f}    {b.families:>8,} {b.events:>7,} "
                 f"{b.mean_predicted or 0:>7.3f} {b.observed or 0:>9.1%} "

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import SequenceParams
+from followthrough.operations import OperationError
 from followthrough.reporting.proportions import difference, needed_sample
 from followthrough.reporting.windows import Window, success_verdict
 from store import Store
@@ -24,7 +25,7 @@ from store.outcomes import Decision
 DEFAULT_EFFECT_PP = 5.0
 
 
-class ImpactError(ValueError):
+class ImpactError(OperationError):
     """The report cannot be made; the message names the option and the reason."""
 
 

@@ -8,6 +8,7 @@ Every report that says "beyond noise" (impact, version comparisons) or draws an 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 from statsmodels.stats.power import NormalIndPower
@@ -29,7 +30,8 @@ class Difference:
     """Rate b minus rate a, with its interval and the two-sided p-value of "no difference".
 
     The interval and the test are the score (Miettinen-Nurminen) pair, so "the interval
-    excludes 0" and "p < 0.05" always agree.
+    excludes 0" and "p < 0.05" agree; where the score interval has no root (a side at 0% or
+    100% in a small sample) the interval is Newcombe's.
     """
 
     diff: float
@@ -46,10 +48,17 @@ def difference(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Difference | Non
     """b's rate minus a's; None when a side has no one in it."""
     if n_a == 0 or n_b == 0:
         return None
-    low, high = confint_proportions_2indep(
-        hits_b, n_b, hits_a, n_a, method="score", compare="diff", alpha=ALPHA
-    )
-    test = test_proportions_2indep(hits_b, n_b, hits_a, n_a, method="score", compare="diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0% or 100% on a side
+        try:
+            low, high = confint_proportions_2indep(
+                hits_b, n_b, hits_a, n_a, method="score", compare="diff", alpha=ALPHA
+            )
+        except ValueError:
+            low, high = confint_proportions_2indep(
+                hits_b, n_b, hits_a, n_a, method="newcomb", compare="diff", alpha=ALPHA
+            )
+        test = test_proportions_2indep(hits_b, n_b, hits_a, n_a, method="score", compare="diff")
     p_value = float(test.pvalue)
     return Difference(
         diff=hits_b / n_b - hits_a / n_a,
