@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, select
+from sqlalchemy import UniqueConstraint, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -186,6 +186,19 @@ class OutcomeRepository:
         return await reading(
             self._sessions,
             lambda session: [Decision(*row) for row in session.execute(query)],
+        )
+
+    async def held_out_counts(self) -> dict[str, int]:
+        """How many families each template version held out, as {"name vN": count}."""
+        query = (
+            select(SequenceStart.template, SequenceStart.version, func.count())
+            .where(SequenceStart.held_out.is_(True))
+            .group_by(SequenceStart.template, SequenceStart.version)
+            .order_by(SequenceStart.template, SequenceStart.version)
+        )
+        return await reading(
+            self._sessions,
+            lambda session: {f"{t} v{v}": n for t, v, n in session.execute(query)},
         )
 
     async def untreated_predictions(

@@ -45,6 +45,7 @@ async def test_decisions_carry_their_prediction_and_holdout(store: Store, family
     assert (event.held_out, event.prediction_id, event.probability) == (False, None, None)
     assert await store.outcomes.decisions(template="reminder") == [event]
     assert await store.outcomes.decisions(since=NOW + timedelta(seconds=1)) == [event]
+    assert await store.outcomes.held_out_counts() == {"outreach v2": 1}
 
 
 async def test_a_history_is_written_once_with_its_decisions(store: Store) -> None:
