@@ -140,9 +140,7 @@ async def start_intervention(
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
        above read the template as the trigger chose it.
-    3. Holdout: a family in the template's held-out group (`holdout`) gets no sequence;
-       the decision is recorded like a start (cooldowns count it), with the version the
-       family would have got, and the outcome is `held_out`. A dry run is never held out.
+    3. Holdout (`holdout.held_out`): no sequence; the decision is kept like a start.
     4. [Reservations: a later change reserves places in the store here.]
     5. Start the new sequence (one per template and family: a second is `already_running`),
        and record the start for later cooldowns.
@@ -171,8 +169,7 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
-    # 3. Holdout
-    if not request.dry_run and holdout.held_out(params, family_id):
+    if not request.dry_run and holdout.held_out(params, family_id):  # 3. Holdout
         return await _hold_out(request, params, records, workflow_id)
     # 4. RESERVATIONS (a later change): atomically reserve the family's and the template's
     #    places in the store here, just before the start; a failed start releases them.
@@ -250,7 +247,9 @@ async def _hold_out(
     records: StartRecords | None,
     workflow_id: str,
 ) -> TriggerOutcome:
-    """Step 3: the family is held out; the decision is kept as a start that ran nothing."""
+    """Step 3: the family is in the template's held-out group: no sequence, outcome
+    `held_out`. The decision is recorded like a start, with the version the family would
+    have got, so cooldowns count it. A dry run is never held out."""
     if records is not None:
         record = _record_of(request, params, workflow_id)
         await records.record_start(dataclasses.replace(record, held_out=True))

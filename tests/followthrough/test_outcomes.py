@@ -30,7 +30,8 @@ async def test_an_import_keeps_the_good_rows_and_names_the_bad_ones(store: Store
     report = await import_outcomes(store, path, now=NOW)
     assert report.problems == [
         "line 3: family_id: no family with id 'NOPE'",
-        "line 4: outcome: 'Withdrew!' must be a lower-case name (letters, digits, '_'), e.g. withdrew",
+        "line 4: outcome: 'Withdrew!' must be a lower-case name (letters, digits, '_'), "
+        "e.g. withdrew",
         "line 5: at: '14/10/2026' is not an ISO date or time, e.g. 2026-10-14 or 2026-10-14T09:30",
         "line 6: at: '2027-01-01' is in the future",
     ]

@@ -176,3 +176,16 @@ async def test_a_batch_holds_out_the_same_families_and_records_them(
     [decision] = await store.outcomes.decisions(family_id=out)
     assert decision.held_out and decision.version == params.version
     assert await store.outcomes.decisions(family_id=treated) == []
+
+
+async def test_a_new_percentage_or_salt_is_a_new_version(store: Store) -> None:
+    first, _ = await store.templates.save(_params())
+    same, made = await store.templates.save(_params())
+    assert (same.version, made) == (first.version, False)
+    wider, made = await store.templates.save(_params(holdout_percent=30))
+    assert made and wider.version == first.version + 1
+    salted, made = await store.templates.save(_params(holdout_percent=30, holdout_salt="autumn"))
+    assert made and salted.version == wider.version + 1
+    # The versions keep their own settings: decisions made under one stand.
+    kept = await store.templates.get("measured", first.version)
+    assert kept is not None and (kept.holdout_percent, kept.holdout_salt) == (20, "spring")
