@@ -18,6 +18,7 @@ COMMANDS = {
     "status", "list", "tasks", "stats",
     "families-import", "audit", "health", "quarantine",
     "templates", "families", "predictions", "schedules",
+    "impact", "calibration", "impact-demo", "outcomes",
 }  # fmt: skip
 GROUPS = {
     "templates": {
@@ -27,6 +28,7 @@ GROUPS = {
     "families": {"import", "opt-out"},
     "predictions": {"import"},
     "schedules": {"sync", "list"},
+    "outcomes": {"import", "record"},
 }  # fmt: skip
 
 
