@@ -34,13 +34,15 @@ class OutcomeImport:
 
     read: int = 0
     added: int = 0
+    linked: int = 0  # accepted rows inside a start's or holdout decision's window
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         accepted = self.read - len(self.problems)
         return (
             f"{accepted} outcomes accepted ({self.added} new, {accepted - self.added} "
-            f"recorded before), {len(self.problems)} rows rejected"
+            f"recorded before; {self.linked} inside a start's or holdout's window), "
+            f"{len(self.problems)} rows rejected"
         )
 
 
@@ -95,6 +97,12 @@ async def import_outcomes(
             continue
         accepted.append(NewOutcome(family_id, outcome, at, source="import"))
     report.added = await store.outcomes.add_many(accepted)
+    windows: dict[str, list[Window]] = {}
+    for d in await store.outcomes.decisions(families=(o.family_id for o in accepted)):
+        windows.setdefault(d.family_id, []).append(
+            Window.of(d.family_id, d.decided_at, d.window_days)
+        )
+    report.linked = sum(any(w.holds(o.at) for w in windows.get(o.family_id, [])) for o in accepted)
     return report
 
 

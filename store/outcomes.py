@@ -161,8 +161,10 @@ class OutcomeRepository:
         template: str | None = None,
         family_id: str | None = None,
         since: datetime | None = None,
+        families: Iterable[str] | None = None,
     ) -> list[Decision]:
-        """The starts and holdout decisions (of a template, of a family), oldest first."""
+        """The starts and holdout decisions (of a template, of a family or of these
+        families), oldest first."""
         query = (
             select(
                 SequenceStart.family_id,
@@ -183,10 +185,21 @@ class OutcomeRepository:
             query = query.where(SequenceStart.family_id == family_id)
         if since is not None:
             query = query.where(SequenceStart.started_at >= since)
-        return await reading(
-            self._sessions,
-            lambda session: [Decision(*row) for row in session.execute(query)],
-        )
+        if families is None:
+            return await reading(
+                self._sessions,
+                lambda session: [Decision(*row) for row in session.execute(query)],
+            )
+        wanted = list(dict.fromkeys(families))
+
+        def read(session: Session) -> list[Decision]:
+            found: list[Decision] = []
+            for first in range(0, len(wanted), _IN_CHUNK):
+                chunk = query.where(SequenceStart.family_id.in_(wanted[first : first + _IN_CHUNK]))
+                found += [Decision(*row) for row in session.execute(chunk)]
+            return sorted(found, key=lambda d: d.decided_at)
+
+        return await reading(self._sessions, read)
 
     async def held_out_counts(self) -> dict[str, int]:
         """How many families each template version held out, as {"name vN": count}."""

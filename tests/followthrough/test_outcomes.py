@@ -15,6 +15,8 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 async def test_an_import_keeps_the_good_rows_and_names_the_bad_ones(store: Store, tmp_path: Path):
+    # F2 got a sequence on 2026-10-10 (a 30-day window); F1 has no decision.
+    await store.starts.add(NewStart("F2", "outreach", 1, "wf", "event", NOW - timedelta(days=48)))
     path = tmp_path / "outcomes.csv"
     path.write_text(
         "family_id,outcome,at\n"
@@ -36,7 +38,10 @@ async def test_an_import_keeps_the_good_rows_and_names_the_bad_ones(store: Store
         "line 6: at: '2027-01-01' is in the future",
     ]
     # Line 8 repeats line 2: accepted, but counted once.
-    assert report.summary() == "3 outcomes accepted (2 new, 1 recorded before), 4 rows rejected"
+    assert report.summary() == (
+        "3 outcomes accepted (2 new, 1 recorded before; 1 inside a start's or holdout's "
+        "window), 4 rows rejected"
+    )
     assert await store.outcomes.of_families(["F1", "F2"]) == {
         "F1": [("withdrew", datetime(2026, 10, 14, tzinfo=UTC))],
         "F2": [("retained", datetime(2026, 10, 14, 7, 30, tzinfo=UTC))],

@@ -46,6 +46,7 @@ async def test_decisions_carry_their_prediction_and_holdout(store: Store, family
     assert await store.outcomes.decisions(template="reminder") == [event]
     assert await store.outcomes.decisions(since=NOW + timedelta(seconds=1)) == [event]
     assert await store.outcomes.held_out_counts() == {"outreach v2": 1}
+    assert await store.outcomes.decisions(families=["nobody", family_id]) == [held, event]
 
 
 async def test_a_history_is_written_once_with_its_decisions(store: Store) -> None:
