@@ -249,7 +249,8 @@ async def _hold_out(
 ) -> TriggerOutcome:
     """Step 3: the family is in the template's held-out group: no sequence, outcome
     `held_out`. The decision is recorded like a start, with the version the family would
-    have got, so cooldowns count it. A dry run is never held out."""
+    have got, so cooldowns count it; lighter sequences it would have replaced keep running.
+    A dry run is never held out."""
     if records is not None:
         record = _record_of(request, params, workflow_id)
         await records.record_start(dataclasses.replace(record, held_out=True))
