@@ -30,17 +30,16 @@ class OutcomeError(OperationError):
 
 @dataclass
 class OutcomeImport:
-    """What an import did: rows read, new, known before, and each rejected row's line."""
+    """What an import did: rows accepted, new among them, and each rejected row's line."""
 
-    read: int = 0
+    accepted: int = 0
     added: int = 0
     linked: int = 0  # accepted rows inside a start's or holdout decision's window
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        accepted = self.read - len(self.problems)
         return (
-            f"{accepted} outcomes accepted ({self.added} new, {accepted - self.added} "
+            f"{self.accepted} outcomes accepted ({self.added} new, {self.accepted - self.added} "
             f"recorded before; {self.linked} inside a start's or holdout's window), "
             f"{len(self.problems)} rows rejected"
         )
@@ -82,7 +81,6 @@ async def import_outcomes(
     except RowError as err:
         report.problems.append(str(err).removeprefix(f"{path}: "))
         return report
-    report.read = len(rows)
     known = set(await store.families.contexts(row.get("family_id", "") for _, row in rows))
     accepted: list[NewOutcome] = []
     for line, row in rows:
@@ -96,6 +94,7 @@ async def import_outcomes(
             report.problems.append(f"line {line}: {err}")
             continue
         accepted.append(NewOutcome(family_id, outcome, at, source="import"))
+    report.accepted = len(accepted)
     report.added = await store.outcomes.add_many(accepted)
     windows: dict[str, list[Window]] = {}
     for d in await store.outcomes.decisions(families=(o.family_id for o in accepted)):

@@ -55,6 +55,7 @@ async def test_a_file_without_its_columns_is_one_line(store: Store, tmp_path: Pa
     path.write_text("family,what\nF1,withdrew\n", encoding="utf-8")
     report = await import_outcomes(store, path)
     assert report.problems == ["line 1: missing column(s) family_id, outcome, at"]
+    assert report.summary().startswith("0 outcomes accepted (0 new, 0 recorded before;")
 
 
 async def test_a_recorded_outcome_says_which_decision_it_counts_for(store: Store):
