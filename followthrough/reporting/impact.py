@@ -159,6 +159,13 @@ class ImpactReport:
         """The report for the terminal."""
         rule = f"success = {self.success_outcome}; no outcome = {self.no_outcome_means}"
         out = [f"{self.template}: impact ({rule})", f"  {self.overall.sentence()}"]
+        overall = self.overall.as_dict()
+        if overall["relative_lift"] is not None:
+            out.append(
+                f"  success {overall['success_rate_treated']:.1%} treated vs "
+                f"{overall['success_rate_held_out']:.1%} held out: relative lift "
+                f"{overall['relative_lift']:+.0%}"
+            )
         out.append(f"  {'':<14} {'treated':>8} {'success':>8} {'held out':>9} {'success':>8}")
         out += [_row(f"v{v}", lift) for v, lift in sorted(self.versions.items())]
         out += [_row(f"risk {band}", lift) for band, lift in sorted(self.bands.items())]

@@ -81,6 +81,7 @@ async def test_a_real_lift_is_found_and_its_interval_holds_the_truth(store: Stor
     assert set(result["risk_bands"]) <= {"0.8-0.9", "0.9-1.0"}
     assert "beyond noise" in report.overall.sentence()
     assert f"{result['treated']:,} treated vs {result['held_out']:,} held out" in report.lines()[1]
+    assert report.lines()[2].endswith(f"relative lift {result['relative_lift']:+.0%}")
 
 
 async def test_no_effect_gives_an_interval_around_zero(store: Store) -> None:
