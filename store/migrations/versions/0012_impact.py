@@ -5,8 +5,8 @@
 `family_outcomes` holds what happened to each family (`retained`, `withdrew`, ...), once per
 family, outcome and time, so a re-import adds nothing twice.
 
-Revision ID: j10_impact
-Revises: i9_sequence_starts
+Revision ID: l12_impact
+Revises: k11_exactly_once
 Create Date: 2026-11-27
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "j10_impact"
-down_revision: str | None = "i9_sequence_starts"
+revision: str = "l12_impact"
+down_revision: str | None = "k11_exactly_once"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
