@@ -16,6 +16,7 @@ from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
 from store.health import CircuitRepository, ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
+from store.outcomes import OutcomeRepository
 from store.predictions import PredictionRepository
 from store.reservations import ReservationRepository
 from store.rollouts import RolloutRepository
@@ -45,6 +46,7 @@ class Store:
         self.suspensions = SuspensionRepository(sessions)
         self.rollouts = RolloutRepository(sessions)
         self.starts = StartRepository(sessions)
+        self.outcomes = OutcomeRepository(sessions)
         self.reservations = ReservationRepository(sessions)
         self.circuits = CircuitRepository(sessions)
         self.accounts = AccountRepository(sessions)

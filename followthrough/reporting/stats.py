@@ -155,6 +155,8 @@ async def collect(
         "by_execution_status": by_status,
         "by_state": by_state,
         "by_template_version": by_version,
+        # Families a holdout kept from a sequence: no run in Temporal, a decision in the store.
+        "held_out_by_template_version": await store.outcomes.held_out_counts(),
         "templates": [per_template[name].summary(slo) for name in sorted(per_template)],
         "responses": responses,
         "failures_by_error_type": failures,
@@ -328,6 +330,10 @@ def render(report: dict[str, Any]) -> str:
     out += [f"  {k:<18} {v}" for k, v in report["by_state"].items()]
     out.append("By template and version:")
     out += [f"  {k:<40} {v}" for k, v in report["by_template_version"].items()]
+    held_out = report.get("held_out_by_template_version") or {}
+    if held_out:
+        out.append("Held out (no sequence; `followthrough impact NAME` compares them):")
+        out += [f"  {k:<40} {v}" for k, v in held_out.items()]
     out.append("Durations (closed sequences):")
     for t in report["templates"]:
         p50, p95 = t["duration_p50_s"], t["duration_p95_s"]

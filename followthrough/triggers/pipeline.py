@@ -29,7 +29,7 @@ from contracts import (
     workflow_id_for,
 )
 from contracts.webhook_rules import template_problems
-from followthrough.triggers import governance, limits, policy, reservations, suspension
+from followthrough.triggers import governance, holdout, limits, policy, reservations, suspension
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
 from followthrough.triggers.errors import TemplateSuspended, TriggerError
@@ -142,7 +142,7 @@ async def start_intervention(
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
        above read the template as the trigger chose it.
-    3. [Holdout: a later change assigns holdouts here.]
+    3. Holdout (`holdout.held_out`): no sequence; the decision is kept like a start.
     4. Reservations: the sequence's place under `max_active` and `max_active_per_family`
        is taken in the store, atomically (`reservations.reserve_place`); a start that then
        fails gives it back.
@@ -173,8 +173,8 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
-    # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
-    #    version choice; a held-out family is recorded and starts nothing.
+    if not request.dry_run and holdout.held_out(params, family_id):  # 3. Holdout
+        return await _hold_out(request, params, records, workflow_id)
     # 4. Reservations, then 5. Start
     outcome = await _reserved_start(client, request, store, params, rollout, family, task_queue)
     if not outcome.started:
@@ -288,6 +288,23 @@ async def _version(
     return await governance.choose_version(store, params, family_id, rollouts=rollouts)
 
 
+async def _hold_out(
+    request: StartRequest,
+    params: SequenceParams,
+    records: StartRecords | None,
+    workflow_id: str,
+) -> TriggerOutcome:
+    """Step 3 (never in a dry run): no sequence, outcome `held_out`; the decision is kept
+    like a start, with the version the family would have got, so cooldowns count it.
+    Lighter sequences it would have replaced keep running."""
+    if records is not None:
+        record = _record_of(request, params, workflow_id)
+        await records.record_start(dataclasses.replace(record, held_out=True))
+    return TriggerOutcome(
+        "held_out", None, holdout.holdout_reason(params, request.family_id), params.name
+    )
+
+
 async def _supersede(
     client: Client, request: StartRequest, outcome: TriggerOutcome
 ) -> TriggerOutcome:
@@ -393,4 +410,5 @@ def _record_of(request: StartRequest, params: SequenceParams, workflow_id: str) 
         workflow_id=workflow_id,
         triggered_by=request.triggered_by,
         started_at=datetime.now(UTC),
+        prediction_id=None if request.prediction is None else request.prediction.prediction_id,
     )

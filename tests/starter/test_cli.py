@@ -18,6 +18,7 @@ COMMANDS = {
     "status", "list", "tasks", "stats",
     "families-import", "audit", "health", "quarantine",
     "templates", "families", "predictions", "schedules", "users",
+    "impact", "calibration", "impact-demo", "outcomes",
 }  # fmt: skip
 GROUPS = {
     "templates": {
@@ -28,6 +29,7 @@ GROUPS = {
     "predictions": {"import"},
     "schedules": {"sync", "list"},
     "users": {"add", "list"},
+    "outcomes": {"import", "record"},
 }  # fmt: skip
 
 

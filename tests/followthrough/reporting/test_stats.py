@@ -74,3 +74,19 @@ async def test_stats_on_real_sequences(dev_client, dev_worker, store, settings):
     assert "demo_quick_intervention:first_email" in text and "1/2 (50%)" in text
     assert slo_lines(report)[0]["text"].startswith("GREEN demo_quick_intervention")
     assert timedelta(seconds=report["slo"]["p95_lateness_s"]) == timedelta(minutes=5)
+
+
+def test_the_held_out_families_are_listed_by_template_version():
+    report = {
+        "by_execution_status": {},
+        "by_state": {},
+        "by_template_version": {"outreach v2": 40},
+        "held_out_by_template_version": {"outreach v2": 10},
+        "templates": [],
+        "responses": {},
+        "failures_by_error_type": {},
+        "slo": {"first_contact_business_days": 1, "p95_lateness_s": 300.0},
+    }
+    text = render(report)
+    assert "Held out (no sequence; `followthrough impact NAME` compares them):" in text
+    assert text.split("Held out")[1].splitlines()[1].split() == ["outreach", "v2", "10"]
