@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -27,9 +28,9 @@ from activities.consent import ConsentActivities
 from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
 from activities.schedules import ScheduleActivities
 from activities.webhook import WebhookActivities
-from followthrough.platform.connection import connect
+from followthrough.platform.connection import TemporalConnectionError, connect
 from followthrough.platform.observability import Observability, configure_logging
-from followthrough.platform.settings import Settings
+from followthrough.platform.settings import Settings, SettingsError
 from followthrough.triggers.schedules import scheduled_starter
 from store import Store
 from workflows.sequences import SEQUENCES
@@ -179,4 +180,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (SettingsError, TemporalConnectionError) as err:
+        sys.exit(f"error: {err}")  # one line, as from `followthrough worker`

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 
 from followthrough import operations
 from followthrough.platform.codec import CodecError
-from followthrough.platform.connection import connect
+from followthrough.platform.connection import TemporalConnectionError, connect
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.templates import TemplateFileError, format_errors
 from followthrough.triggers import start as triggers
@@ -30,6 +30,7 @@ KNOWN_ERRORS = (
     SettingsError,
     TemplateFileError,
     CodecError,
+    TemporalConnectionError,
 )
 
 _settings: Settings | None = None
@@ -74,10 +75,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 async def session() -> AsyncIterator[tuple[Settings, Client, Store]]:
     """The settings, a Temporal client and the store, for commands that need all three."""
     current = settings()
-    try:
-        client = await connect(current)
-    except RuntimeError as err:
-        raise ConnectionError(str(err)) from err
+    client = await connect(current)  # TemporalConnectionError: one line, exit 1
     store = Store.from_url(current.database_url)
     try:
         yield current, client, store
@@ -88,12 +86,7 @@ async def session() -> AsyncIterator[tuple[Settings, Client, Store]]:
 @asynccontextmanager
 async def temporal() -> AsyncIterator[Client]:
     """A Temporal client, for commands that only signal or read sequences."""
-    try:
-        yield await connect(settings())
-    except RuntimeError as err:
-        if "connect" in str(err).lower():
-            raise ConnectionError(str(err)) from err
-        raise
+    yield await connect(settings())  # TemporalConnectionError: one line, exit 1
 
 
 @asynccontextmanager
