@@ -26,7 +26,6 @@ from store import Store, migrate
 from worker import build_worker
 
 
-
 def _forget_users_temporal_config() -> None:
     """The tests connect to the servers they start: a developer's own `temporal.toml` (found
     under the config directory) or TEMPORAL_* connection variables must not redirect them."""

@@ -69,7 +69,8 @@ async def connect(
     """Connect with the data converter every client must use: pydantic, plus the codec.
 
     A refusal or an unreachable server raises `TemporalConnectionError`, whose message is
-    one line naming the address and what to set. The worker passes a `runtime` (Prometheus metrics) and `interceptors` (tracing) from
+    one line naming the address and what to set. The worker passes a `runtime`
+    (Prometheus metrics) and `interceptors` (tracing) from
     `followthrough.platform.observability`; other clients keep the defaults.
     """
     try:

@@ -36,7 +36,7 @@ class Settings:
     temporal_api_key: str | None = None
     temporal_tls: bool | TLSConfig = field(default=False, hash=False)
     temporal_rpc_metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
-    temporal_source: str = "the defaults"  # where the connection came from, for messages
+    temporal_source: str = "TEMPORAL_* variables"  # where the connection came from, for messages
     task_queue: str = TASK_QUEUE
     database_url: str = DEFAULT_DATABASE_URL
     ui_url: str = "http://localhost:8233"
@@ -144,7 +144,8 @@ class Settings:
     def __repr__(self) -> str:  # secrets never reach a log line
         return (
             f"Settings(temporal_address={self.temporal_address!r}, namespace={self.namespace!r}, "
-            f"temporal_tls={bool(self.temporal_tls)}, email_provider={self.email_provider!r}, sms_provider={self.sms_provider!r})"
+            f"temporal_tls={bool(self.temporal_tls)}, email_provider={self.email_provider!r}, "
+            f"sms_provider={self.sms_provider!r})"
         )
 
 
@@ -239,11 +240,18 @@ def _tls_with_files(tls: Any) -> TLSConfig:
             try:
                 loaded[attribute] = source.read_bytes()
             except OSError as err:
-                raise SettingsError(f"{variable}: cannot read {str(source)!r}: {err.strerror}")
+                raise SettingsError(
+                    f"{variable}: cannot read {str(source)!r}: {err.strerror}"
+                ) from None
         else:
             loaded[attribute] = source.encode() if isinstance(source, str) else source
     if (loaded["client_cert"] is None) != (loaded["client_private_key"] is None):
         raise SettingsError(
             "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together"
         )
-    return TLSConfig(domain=tls.server_name, **loaded)
+    return TLSConfig(
+        domain=tls.server_name,
+        server_root_ca_cert=loaded["server_root_ca_cert"],
+        client_cert=loaded["client_cert"],
+        client_private_key=loaded["client_private_key"],
+    )

@@ -75,9 +75,7 @@ async def test_worker_and_cli_run_a_sequence_over_mutual_tls(tls_env, store: Sto
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(Settings.from_env(), stop))
     try:
-        code, output = await invoke_async(
-            "trigger", "demo_quick_intervention", "--family", "F1"
-        )
+        code, output = await invoke_async("trigger", "demo_quick_intervention", "--family", "F1")
         assert code == 0 and "started" in output, output
         for _ in range(300):  # email, a 1 s wait, SMS, then the approval gate
             status = await status_of(WORKFLOW_ID)
