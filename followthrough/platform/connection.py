@@ -36,17 +36,16 @@ _CAUSES = (
         ("Unauthenticated", "PermissionDenied", "Request unauthorized"),
         "it refused the credentials (check TEMPORAL_API_KEY or the client certificate)",
     ),
-    (
-        ("Connection refused", "tcp connect error", "dns error", "timed out"),
-        "nothing answers there: is it running?",
-    ),
 )
+_UNREACHABLE = ("Connection refused", "tcp connect error", "dns error", "timed out")
 
 
 def explain(error: BaseException, settings: Settings) -> str:
     """One line for a failed connection: where, and what to set."""
     text = str(error)
     where = f"Temporal at {settings.temporal_address} ({settings.temporal_source})"
+    if any(needle in text for needle in _UNREACHABLE):
+        return f"cannot reach {where}: is it running?"
     for needles, advice in _CAUSES:
         if any(needle in text for needle in needles):
             return f"cannot connect to {where}: {advice}"
