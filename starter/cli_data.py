@@ -12,6 +12,7 @@ from followthrough import operations
 from followthrough.operations import OperationError
 from followthrough.triggers import imports
 from starter.cli_runtime import open_store, require_file, run, session
+from starter.progress import Progress
 from store import Store, migrate
 
 data_app = typer.Typer()
@@ -30,7 +31,7 @@ def families_import(path: Path) -> None:
 
     async def work() -> None:
         async with open_store(migrated=True) as store:
-            report = await imports.import_families(store, path)
+            report = await imports.import_families(store, path, on_row=Progress("families"))
         for problem in report.problems:
             typer.echo(f"{path}: {problem}", err=True)
         typer.echo(f"{report.imported} families imported, {len(report.problems)} rows rejected")
@@ -65,11 +66,17 @@ async def opt_out(store: Store, family_id: str, channel: str) -> None:
 
 
 @predictions_app.command("import")
-def predictions_import(path: Path) -> None:
+def predictions_import(
+    path: Path,
+    every_row: Annotated[
+        bool, typer.Option("--every-row", help="Also print what each row did.")
+    ] = False,
+) -> None:
     """Import predictions from CSV: family_id,probability,confidence[,window_days,model_version].
 
-    Each row goes through the template rules like `predict`; the summary counts started,
-    already running, below threshold and rejected rows.
+    Each row goes through the template rules like `predict`. Progress goes to stderr; then
+    the rows that were rejected or refused a start (stderr) and the summary, which counts
+    started, already running, below threshold and rejected rows (stdout).
     """
     require_file(path)
 
@@ -77,10 +84,14 @@ def predictions_import(path: Path) -> None:
         async with session() as (settings, client, store):
             await migrate(settings.database_url)
             report = await imports.import_predictions(
-                client, store, path, task_queue=settings.task_queue
+                client, store, path, task_queue=settings.task_queue, on_row=Progress("predictions")
             )
-        for line in report.lines:
-            typer.echo(line)
+        if every_row:
+            for line in report.lines:
+                typer.echo(line)
+        else:  # a summary plus the problems, not a line per row
+            for problem in report.problems:
+                typer.echo(f"{path}: {problem.removeprefix(f'{path}: ')}", err=True)
         typer.echo(report.summary())
 
     run(work)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,15 @@ class FamilyImport:
     problems: list[str] = field(default_factory=list)
 
 
+# Told after each row: (rows done, rows in the file), for a progress display.
+OnRow = Callable[[int, int], None]
+
+
 @dataclass
 class PredictionImport:
     counts: Counter[str] = field(default_factory=Counter)
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # one per row
+    problems: list[str] = field(default_factory=list)  # rejected rows and refused starts
 
     def summary(self) -> str:
         c = self.counts
@@ -118,7 +124,7 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-async def import_families(store: Store, path: Path) -> FamilyImport:
+async def import_families(store: Store, path: Path, on_row: OnRow | None = None) -> FamilyImport:
     """Upsert every valid row; opt-outs in the file are added, never removed."""
     report = FamilyImport()
     try:
@@ -127,7 +133,9 @@ async def import_families(store: Store, path: Path) -> FamilyImport:
         report.problems.append(str(err).removeprefix(f"{path}: "))
         return report
     seen: dict[str, int] = {}
-    for line, row in rows:
+    for done, (line, row) in enumerate(rows, 1):
+        if on_row is not None and done > 1:
+            on_row(done - 1, len(rows))
         try:
             fields = _family(row)
         except RowError as err:
@@ -146,6 +154,8 @@ async def import_families(store: Store, path: Path) -> FamilyImport:
         for channel in opted_out:
             await store.families.opt_out(family_id, channel)
         report.imported += 1
+    if on_row is not None:
+        on_row(len(rows), len(rows))
     return report
 
 
@@ -162,7 +172,7 @@ def _number(row: dict[str, str], name: str, kind: type[float] | type[int]) -> An
 
 
 async def import_predictions(
-    client: Client, store: Store, path: Path, *, task_queue: str
+    client: Client, store: Store, path: Path, *, task_queue: str, on_row: OnRow | None = None
 ) -> PredictionImport:
     """Each row through `triggers.predict`: the template rules decide what starts.
 
@@ -177,8 +187,11 @@ async def import_predictions(
     except RowError as err:
         report.counts["rejected"] += 1
         report.lines.append(str(err))
+        report.problems.append(str(err))
         return report
-    for line, row in rows:
+    for done, (line, row) in enumerate(rows, 1):
+        if on_row is not None and done > 1:
+            on_row(done - 1, len(rows))
         family_id = row.get("family_id", "")
         try:
             probability = _number(row, "probability", float)
@@ -200,7 +213,13 @@ async def import_predictions(
         except (RowError, triggers.TriggerError) as err:
             report.counts["rejected"] += 1
             report.lines.append(f"line {line}: rejected: {err}")
+            report.problems.append(report.lines[-1])
             continue
-        report.counts[_KINDS.get(outcome.status, "not_started")] += 1
+        kind = _KINDS.get(outcome.status, "not_started")
+        report.counts[kind] += 1
         report.lines.append(f"line {line}: family {family_id}: {outcome.message}")
+        if kind == "not_started":
+            report.problems.append(report.lines[-1])
+    if on_row is not None:
+        on_row(len(rows), len(rows))
     return report
