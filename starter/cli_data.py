@@ -11,7 +11,7 @@ from contracts import Channel
 from followthrough import operations
 from followthrough.operations import OperationError
 from followthrough.triggers import imports
-from starter.cli_runtime import open_store, require_file, run, session
+from starter.cli_runtime import AS_JSON, dump, open_store, require_file, run, session
 from starter.progress import Progress
 from store import Store, migrate
 
@@ -113,13 +113,20 @@ def families_import_command(path: Path) -> None:
 
 
 @data_app.command()
-def audit(family: Annotated[str, typer.Option(help="Family id.")]) -> None:
+def audit(
+    family: Annotated[str, typer.Option(help="Family id.")],
+    as_json: Annotated[bool, AS_JSON] = False,
+) -> None:
     """A family's whole history across sequences, from the audit trail (no message content)."""
     from followthrough.reporting.audit import family_audit
 
     async def work() -> None:
         async with open_store(migrated=True) as store:
             report = await family_audit(store, family)  # AuditError: one line, exit 1
+        if as_json:
+            document = {"family_id": family, "opted_out": report.opted_out, "steps": report.steps}
+            typer.echo(dump(document))
+            return
         opted = ", ".join(report.opted_out) or "none"
         typer.echo(f"family {report.family_id}   opted out: {opted}")
         if not report.lines:

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,5 +110,16 @@ def require_file(path: Path) -> bool:
     return True
 
 
+# `--json` on the reading commands: one document on stdout, its keys listed in the README.
+AS_JSON = typer.Option("--json", help="One JSON document for scripts (keys in the README).")
+
+
 def dump(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    """One JSON document for `--json`: dates and times in ISO 8601."""
+    return json.dumps(data, indent=2, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
