@@ -20,6 +20,7 @@ from followthrough import operations
 from followthrough.simulate import simulate
 from followthrough.templates import TemplateFileError, read_template
 from starter.cli_runtime import fail, open_store, require_file, run
+from starter.progress import Phases
 from store import Store
 
 templates_app = typer.Typer()
@@ -203,6 +204,7 @@ def templates_simulate(
         history = await ResponseHistoryActivities(store).answer_hours(
             AnswerHoursRequest(family_id=family)
         )
+        phases = Phases("simulate")
         result = await simulate(
             params,
             context,
@@ -211,7 +213,9 @@ def templates_simulate(
             respond_on=Channel(respond_on),
             decision=decision,
             answer_hours=history.hours,
+            on_phase=phases,
         )
+        phases.done()
         for line in result.lines():
             typer.echo(line)
 

@@ -81,3 +81,32 @@ def _duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{seconds:02d}s"
     return f"{seconds}s"
+
+
+class Phases:
+    """Progress of work without a row count (a simulation): each phase as it begins, then
+    how long it all took. On a terminal the line is redrawn and cleared at the end."""
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock = clock
+        self.terminal = self.stream.isatty()
+        self.started = clock()
+
+    def __call__(self, phase: str) -> None:
+        line = f"{self.label}: {phase}"
+        self.stream.write(f"\r{line}\033[K" if self.terminal else line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        elapsed = _duration(self.clock() - self.started)
+        line = f"{self.label}: done in {elapsed}"
+        self.stream.write(f"\r{line}\033[K\n" if self.terminal else line + "\n")
+        self.stream.flush()

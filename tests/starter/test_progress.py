@@ -8,11 +8,9 @@ import io
 import re
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from followthrough.platform.devserver import DevServer
-from starter.cli import app
-from starter.progress import Progress
+from starter.progress import Phases, Progress
+from tests.starter.runner import invoke_split
 
 
 class Clock:
@@ -58,18 +56,24 @@ def test_one_line_redrawn_on_a_terminal():
     assert redraws[-1] == "families: 1,200 rows in 1m00s, 20 rows/s\033[K\n"
 
 
+def test_phases_of_work_without_rows():
+    stream, clock = io.StringIO(), Clock()
+    phases = Phases("simulate", stream=stream, clock=clock)
+    phases("starting a time-skipping server")
+    clock.now += 2.4
+    phases.done()
+    assert stream.getvalue() == "simulate: starting a time-skipping server\nsimulate: done in 2s\n"
+    on_terminal = Terminal()
+    Phases("simulate", stream=on_terminal, clock=clock)("running")
+    assert on_terminal.getvalue() == "\rsimulate: running\033[K"
+
+
 def test_rows_without_a_total_yet_and_after_the_end():
     stream = io.StringIO()
     progress = Progress("families", stream=stream, clock=Clock())
     progress(0, 0)  # an empty file: only the end line
     progress(1, 1)  # told again after the end: nothing more
     assert stream.getvalue() == "families: 0 rows in 0s\n"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.stdout, result.stderr
 
 
 async def test_an_import_of_many_predictions_prints_a_summary_and_the_problems(
@@ -82,7 +86,7 @@ async def test_an_import_of_many_predictions_prints_a_summary_and_the_problems(
     rows += ["F9,0.91,88", "F1,lots,80", "F2,0.91,88"]  # unknown, not a number, starts
     path = tmp_path / "predictions.csv"
     path.write_text("\n".join(rows) + "\n")
-    code, stdout, stderr = await asyncio.to_thread(invoke, "predictions", "import", str(path))
+    code, stdout, stderr = await asyncio.to_thread(invoke_split, "predictions", "import", str(path))
     assert code == 0, stderr
     assert stdout == "1 started, 0 already running, 597 below threshold, 2 rejected\n"
     lines = stderr.splitlines()
