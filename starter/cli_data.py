@@ -75,8 +75,8 @@ def predictions_import(
     """Import predictions from CSV: family_id,probability,confidence[,window_days,model_version].
 
     Each row goes through the template rules like `predict`. Progress goes to stderr; then
-    the rows that were rejected or refused a start (stderr) and the summary, which counts
-    started, already running, below threshold and rejected rows (stdout).
+    the rejected rows and a line per kind of refused start (stderr) and the summary, which
+    counts started, already running, below threshold and rejected rows (stdout).
     """
     require_file(path)
 
@@ -90,7 +90,7 @@ def predictions_import(
             for line in report.lines:
                 typer.echo(line)
         else:  # a summary plus the problems, not a line per row
-            for problem in report.problems:
+            for problem in [*report.problems, *report.refusal_lines()]:
                 typer.echo(f"{path}: {problem.removeprefix(f'{path}: ')}", err=True)
         typer.echo(report.summary())
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from followthrough.platform.devserver import DevServer
 from starter.progress import Phases, Progress
+from store import Store
 from tests.starter.runner import invoke_split
 
 
@@ -77,21 +78,28 @@ def test_rows_without_a_total_yet_and_after_the_end():
 
 
 async def test_an_import_of_many_predictions_prints_a_summary_and_the_problems(
-    env, dev_server: DevServer, monkeypatch, settings, tmp_path: Path
+    env, dev_server: DevServer, monkeypatch, settings, store: Store, tmp_path: Path
 ):
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server.address)
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", settings.task_queue)
+    await store.suspensions.suspend("medium_risk_intervention", "failing")
     rows = ["family_id,probability,confidence"]
-    rows += [f"F{1 + n % 3},0.2{n % 10},80" for n in range(597)]  # below every threshold
+    rows += [f"F{1 + n % 3},0.2{n % 10},80" for n in range(594)]  # below every threshold
     rows += ["F9,0.91,88", "F1,lots,80", "F2,0.91,88"]  # unknown, not a number, starts
+    rows += ["F1,0.68,74", "F3,0.68,74", "F1,0.68,74"]  # medium risk: suspended
     path = tmp_path / "predictions.csv"
     path.write_text("\n".join(rows) + "\n")
     code, stdout, stderr = await asyncio.to_thread(invoke_split, "predictions", "import", str(path))
     assert code == 0, stderr
-    assert stdout == "1 started, 0 already running, 597 below threshold, 2 rejected\n"
+    summary = "1 started, 0 already running, 594 below threshold, 2 rejected, 3 not started"
+    assert stdout == summary + "\n"
     lines = stderr.splitlines()
-    assert f"{path}: line 599: rejected: family: no family with id 'F9'" in lines
-    assert f"{path}: line 600: rejected: probability: 'lots' is not a number" in lines
     progress = [line for line in lines if line.startswith("predictions: ")]
     assert 2 <= len(progress) <= 11 and progress[-1].startswith("predictions: 600 rows in ")
-    assert len(lines) == len(progress) + 2  # not a line per row
+    # Then the problems: each rejected row, and one line for the three refused starts.
+    assert lines[len(progress) : -1] == [
+        f"{path}: line 596: rejected: family: no family with id 'F9'",
+        f"{path}: line 597: rejected: probability: 'lots' is not a number",
+    ]
+    refused = f"{path}: 3 rows not started (suspended), first line 599: family F1: "
+    assert lines[-1].startswith(refused) and "medium_risk_intervention" in lines[-1]
