@@ -72,7 +72,9 @@ def print_guide(settings: Settings, started: list[str]) -> None:
     typer.echo(f"  .venv/bin/followthrough status {quick}")
     typer.echo(f"  .venv/bin/followthrough approve {quick} --by sarah --role coordinator")
     typer.echo(
+        # The embedded server, not a profile of the user's temporal.toml.
         f"  .venv/bin/temporal workflow signal --address {settings.temporal_address} "
+        "--disable-config-file --disable-config-env "
         f"--workflow-id {quick} --name approve "
         '--input \'{"approver": "sarah", "role": "coordinator"}\''
     )
