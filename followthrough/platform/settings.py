@@ -36,7 +36,7 @@ class Settings:
     temporal_api_key: str | None = None
     temporal_tls: bool | TLSConfig = field(default=False, hash=False)
     temporal_rpc_metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
-    temporal_source: str = "TEMPORAL_* variables"  # where the connection came from, for messages
+    temporal_source: str = "the default"  # where the connection came from, for messages
     task_queue: str = TASK_QUEUE
     database_url: str = DEFAULT_DATABASE_URL
     ui_url: str = "http://localhost:8233"
@@ -188,6 +188,15 @@ def _require(**values: str | None) -> None:
         raise SettingsError(f"{', '.join(missing)} must be set for the http provider")
 
 
+# The variables `temporalio.envconfig` reads for the connection (not the task queue or UI).
+_CONNECTION_VARIABLES = (
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_GRPC_META_",
+)
+
 # The certificate files a TLS connection reads, and the variable that names each.
 _TLS_FILES = (
     ("server_root_ca_cert", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
@@ -218,9 +227,13 @@ def _temporal(env: Mapping[str, str]) -> dict[str, Any]:
     tls: bool | TLSConfig = profile.api_key is not None
     if profile.tls is not None:
         tls = False if profile.tls.disabled else _tls_with_files(profile.tls)
-    source = "TEMPORAL_* variables"
+    source = "the default"
     if profile_name or config_file:
         source = f"profile {profile_name or 'default'} of {config_file or 'temporal.toml'}"
+    elif any(name.startswith(_CONNECTION_VARIABLES) for name in env):
+        source = "TEMPORAL_* variables"
+    elif profile.address or profile.api_key or profile.tls:
+        source = "the default profile of temporal.toml"
     return {
         "temporal_address": profile.address or Settings.temporal_address,
         "namespace": profile.namespace or Settings.namespace,
