@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 REDRAW_SECONDS = 0.2  # on a terminal, at most five redraws a second
 
 
-class Progress:
-    """Told `(done, total)` as work goes on; writes what a person watching needs."""
+class _Reporter:
+    """A label, where to write (stderr), whether that is a terminal, and when work began."""
 
     def __init__(
         self,
@@ -30,6 +30,13 @@ class Progress:
         self.clock = clock
         self.terminal = self.stream.isatty()
         self.started = clock()
+
+
+class Progress(_Reporter):
+    """Told `(done, total)` as work goes on; writes what a person watching needs."""
+
+    def __init__(self, label: str, **options: Any) -> None:
+        super().__init__(label, **options)
         self._drawn_at: float | None = None
         self._tenths = 0  # plain lines written so far, at every tenth
         self._finished = False
@@ -83,22 +90,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
-class Phases:
+class Phases(_Reporter):
     """Progress of work without a row count (a simulation): each phase as it begins, then
     how long it all took. On a terminal the line is redrawn and cleared at the end."""
-
-    def __init__(
-        self,
-        label: str,
-        *,
-        stream: TextIO | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.clock = clock
-        self.terminal = self.stream.isatty()
-        self.started = clock()
 
     def __call__(self, phase: str) -> None:
         line = f"{self.label}: {phase}"
