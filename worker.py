@@ -165,7 +165,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
             )
         worker = build_worker(client, store, http, settings)
         async with worker:
-            logging.info("Worker serving task queue %r", settings.task_queue)
+            logging.info(
+                "Worker serving task queue %r on %s, namespace %s, %s (from %s)",
+                settings.task_queue,
+                settings.temporal_address,
+                settings.namespace,
+                "TLS" if settings.temporal_tls else "no TLS",
+                settings.temporal_source,
+            )
             await stop.wait()
 
 

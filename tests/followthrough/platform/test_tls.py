@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +71,10 @@ async def status_of(workflow_id: str) -> dict[str, object]:
     return json.loads(output)
 
 
-async def test_worker_and_cli_run_a_sequence_over_mutual_tls(tls_env, store: Store):
+async def test_worker_and_cli_run_a_sequence_over_mutual_tls(
+    tls_env, store: Store, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO)
     await quick_template(store)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(Settings.from_env(), stop))
@@ -97,6 +101,10 @@ async def test_worker_and_cli_run_a_sequence_over_mutual_tls(tls_env, store: Sto
     finally:
         stop.set()
         await worker
+    assert (
+        f"on {tls_env['TEMPORAL_ADDRESS']}, namespace default, TLS (from TEMPORAL_* variables)"
+        in caplog.text
+    )
     # Every step ran on the worker behind the proxy: the store saw both messages.
     messages = await store.messages.for_workflow(WORKFLOW_ID)
     assert [m.channel for m in messages] == ["email", "sms"]
