@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from store.audit import StepExecutionRepository
 from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
-from store.health import ProviderHealthRepository, SuspensionRepository
+from store.health import CircuitRepository, ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.predictions import PredictionRepository
+from store.reservations import ReservationRepository
 from store.rollouts import RolloutRepository
 from store.starts import StartRepository
 from store.tasks import TaskRepository
@@ -43,6 +44,8 @@ class Store:
         self.suspensions = SuspensionRepository(sessions)
         self.rollouts = RolloutRepository(sessions)
         self.starts = StartRepository(sessions)
+        self.reservations = ReservationRepository(sessions)
+        self.circuits = CircuitRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

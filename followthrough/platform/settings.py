@@ -49,6 +49,9 @@ class Settings:
     sms_api_url: str | None = None
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
+    # Whether each HTTP API accepts a message once per Idempotency-Key (README: "Exactly once")
+    email_api_idempotent: bool = False
+    sms_api_idempotent: bool = False
     # Failure handling: provider circuit breakers and template auto-suspension
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 60.0
@@ -63,6 +66,9 @@ class Settings:
     payload_keys: Mapping[str, bytes] = field(default_factory=dict, hash=False)
     codec_server_token: str = ""
     receiver_secret: str = ""
+    # Tests only: the worker kills itself (SIGKILL) after a provider accepted a message and
+    # before the outbox records it, to prove a crash there sends nothing twice.
+    fault_kill_after_send: bool = False
     # What a webhook step's `env:NAME` header may read (the worker's environment).
     webhook_env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -101,6 +107,8 @@ class Settings:
             sms_api_url=get("SMS_API_URL"),
             sms_account_sid=get("SMS_ACCOUNT_SID"),
             sms_auth_token=get("SMS_AUTH_TOKEN"),
+            email_api_idempotent=get("EMAIL_API_IDEMPOTENT", "").strip().lower() in _TRUE,
+            sms_api_idempotent=get("SMS_API_IDEMPOTENT", "").strip().lower() in _TRUE,
             breaker_failure_threshold=_read(env, "BREAKER_FAILURE_THRESHOLD", int, 5),
             breaker_open_seconds=_read(env, "BREAKER_OPEN_SECONDS", float, 60.0),
             suspend_after_failures=_read(env, "SUSPEND_AFTER_FAILURES", int, 5),
@@ -112,6 +120,7 @@ class Settings:
             payload_keys=_read(env, "PAYLOAD_KEYS", parse_keys, {}),
             codec_server_token=get("CODEC_SERVER_TOKEN", ""),
             receiver_secret=get("RECEIVER_SECRET", ""),
+            fault_kill_after_send=get("FAULT_KILL_AFTER_SEND", "").strip().lower() in _TRUE,
             webhook_env=env,
         )
         settings.check()
