@@ -23,8 +23,15 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+## Debian's nginx (the mutual-TLS proxy of the connection test) and docker-compose (which
+## checks docker-compose.yml without a Docker daemon); apt-get runs only when one is missing.
+NGINX := /usr/sbin/nginx
+DOCKER_COMPOSE := /usr/bin/docker-compose
+$(NGINX) $(DOCKER_COMPOSE) &:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx docker-compose
+
 ## Shape check (import circles, file and function sizes), lint, type-check and the whole test suite.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(NGINX) $(DOCKER_COMPOSE)
 	$(BIN)/python scripts/check_structure.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

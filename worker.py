@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -36,9 +37,9 @@ from activities.schedules import ScheduleActivities
 from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
 from contracts import Channel
-from followthrough.platform.connection import connect
+from followthrough.platform.connection import TemporalConnectionError, connect
 from followthrough.platform.observability import Observability, configure_logging
-from followthrough.platform.settings import Settings
+from followthrough.platform.settings import Settings, SettingsError
 from followthrough.triggers.schedules import scheduled_starter
 from store import Store
 from workflows.sequences import SEQUENCES
@@ -200,7 +201,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
             )
         worker = build_worker(client, store, http, settings)
         async with worker:
-            logging.info("Worker serving task queue %r", settings.task_queue)
+            logging.info(
+                "Worker serving task queue %r on %s, namespace %s, %s (from %s)",
+                settings.task_queue,
+                settings.temporal_address,
+                settings.namespace,
+                "TLS" if settings.temporal_tls else "no TLS",
+                settings.temporal_source,
+            )
             await stop.wait()
 
 
@@ -215,4 +223,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except (SettingsError, TemporalConnectionError) as err:
+        sys.exit(f"error: {err}")  # one line, as from `followthrough worker`

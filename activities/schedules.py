@@ -104,8 +104,10 @@ class ScheduleActivities:
     ) -> StartScheduledResult:
         """Start the sequence for each family; a retry finds the ones started as running."""
         starts = []
-        for family_id in request.family_ids:
-            activity.heartbeat(family_id)
+        total = len(request.family_ids)
+        for done, family_id in enumerate(request.family_ids):
+            # The Web UI shows the last heartbeat of a running activity: its progress.
+            activity.heartbeat(f"{done} of {total} started; next {family_id}")
             starts.append(await self._start_one(request.params, family_id, request.triggered_by))
         return StartScheduledResult(starts=starts)
 

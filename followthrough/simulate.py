@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -208,14 +208,17 @@ async def simulate(
     respond_on: Channel = Channel.EMAIL,
     decision: str = "approve",
     answer_hours: dict[int, int] | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> Simulation:
     """Run `params` for `family` under time skipping; `decision` is approve, reject or none.
 
     `answer_hours` is the family's answer history for best-hour placement (local hour → count).
     The start goes through the start pipeline as a dry run: alone on its own server, with no
     store, so only the rules about the template and the family (consent) apply; a refusal is
-    raised (`TriggerError`).
+    raised (`TriggerError`). `on_phase` hears each phase as it begins (for a progress line).
     """
+    say = on_phase or (lambda _: None)
+    say("starting a time-skipping server")
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
@@ -235,6 +238,7 @@ async def simulate(
             outcome = await start_intervention(env.client, request, task_queue=queue)
             outcome.raise_refusal()
             assert outcome.handle is not None, outcome.message
+            say(f"running {params.name} v{params.version} for {family.family_id}, time skipped")
             result, events = await _play(
                 env, outcome.handle, params, decision, respond_after, respond_on
             )

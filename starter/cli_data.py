@@ -11,7 +11,8 @@ from contracts import channels
 from followthrough import operations
 from followthrough.operations import OperationError
 from followthrough.triggers import imports
-from starter.cli_runtime import open_store, require_file, run, session
+from starter.cli_runtime import AS_JSON, dump, open_store, require_file, run, session
+from starter.progress import Progress
 from store import Store, migrate
 
 data_app = typer.Typer()
@@ -31,7 +32,7 @@ def families_import(path: Path) -> None:
 
     async def work() -> None:
         async with open_store(migrated=True) as store:
-            report = await imports.import_families(store, path)
+            report = await imports.import_families(store, path, on_row=Progress("families"))
         for problem in report.problems:
             typer.echo(f"{path}: {problem}", err=True)
         typer.echo(f"{report.imported} families imported, {len(report.problems)} rows rejected")
@@ -67,11 +68,17 @@ async def opt_out(store: Store, family_id: str, channel: str) -> None:
 
 
 @predictions_app.command("import")
-def predictions_import(path: Path) -> None:
+def predictions_import(
+    path: Path,
+    every_row: Annotated[
+        bool, typer.Option("--every-row", help="Also print what each row did.")
+    ] = False,
+) -> None:
     """Import predictions from CSV: family_id,probability,confidence[,window_days,model_version].
 
-    Each row goes through the template rules like `predict`; the summary counts started,
-    already running, below threshold and rejected rows.
+    Each row goes through the template rules like `predict`. Progress goes to stderr; then
+    the rejected rows and a line per kind of refused start (stderr) and the summary, which
+    counts started, already running, below threshold and rejected rows (stdout).
     """
     require_file(path)
 
@@ -79,10 +86,14 @@ def predictions_import(path: Path) -> None:
         async with session() as (settings, client, store):
             await migrate(settings.database_url)
             report = await imports.import_predictions(
-                client, store, path, task_queue=settings.task_queue
+                client, store, path, task_queue=settings.task_queue, on_row=Progress("predictions")
             )
-        for line in report.lines:
-            typer.echo(line)
+        if every_row:
+            for line in report.lines:
+                typer.echo(line)
+        else:  # a summary plus the problems, not a line per row
+            for problem in [*report.problems, *report.refusal_lines()]:
+                typer.echo(f"{path}: {problem.removeprefix(f'{path}: ')}", err=True)
         typer.echo(report.summary())
 
     run(work)
@@ -104,13 +115,20 @@ def families_import_command(path: Path) -> None:
 
 
 @data_app.command()
-def audit(family: Annotated[str, typer.Option(help="Family id.")]) -> None:
+def audit(
+    family: Annotated[str, typer.Option(help="Family id.")],
+    as_json: Annotated[bool, AS_JSON] = False,
+) -> None:
     """A family's whole history across sequences, from the audit trail (no message content)."""
     from followthrough.reporting.audit import family_audit
 
     async def work() -> None:
         async with open_store(migrated=True) as store:
             report = await family_audit(store, family)  # AuditError: one line, exit 1
+        if as_json:
+            document = {"family_id": family, "opted_out": report.opted_out, "steps": report.steps}
+            typer.echo(dump(document))
+            return
         opted = ", ".join(report.opted_out) or "none"
         typer.echo(f"family {report.family_id}   opted out: {opted}")
         if not report.lines:

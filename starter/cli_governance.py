@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from followthrough.platform.connection import connect
 from followthrough.triggers import governance
 from followthrough.triggers.start import TriggerError
-from starter.cli_runtime import fail, open_store, run, settings
+from starter.cli_runtime import AS_JSON, dump, fail, open_store, run, settings
 
 governance_app = typer.Typer()
 
 
 @governance_app.command("list")
-def templates_list() -> None:
+def templates_list(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Every template: latest version, owner, running/quota, versions (* active), rollout."""
 
     async def work() -> None:
@@ -28,26 +28,51 @@ def templates_list() -> None:
             client = await connect(current)
         except (RuntimeError, ConnectionError, OSError):
             client = None
+        rows = []
         for params in latest:
-            running = (
-                None if client is None else await governance.count_running(client, params.name)
-            )
-            quota = f"{'?' if running is None else running}/{params.max_active or '-'}"
-            listed = " ".join(
-                f"v{p.version}{'*' if p.active else ''}" for p in versions[params.name]
-            )
             rollout = rollouts.get(params.name)
-            share = "-" if rollout is None else f"v{rollout.version} {rollout.percent}%"
-            state = "active" if params.active else "inactive"
-            typer.echo(
-                f"{params.name:<28} v{params.version:<3} {state:<9} {params.workflow:<22} "
-                f"owner {params.accountable:<12} running {quota:<8} versions {listed:<10} "
-                f"rollout {share}"
+            rows.append(
+                {
+                    "name": params.name,
+                    "version": params.version,
+                    "active": params.active,
+                    "workflow": params.workflow,
+                    "owner": params.accountable,
+                    "running": None
+                    if client is None
+                    else await governance.count_running(client, params.name),
+                    "max_active": params.max_active,
+                    "versions": [
+                        {"version": p.version, "active": p.active} for p in versions[params.name]
+                    ],
+                    "rollout": None
+                    if rollout is None
+                    else {"version": rollout.version, "percent": rollout.percent},
+                }
             )
+        if as_json:
+            typer.echo(dump({"templates": rows, "running_counted": client is not None}))
+            return
+        for row in rows:
+            typer.echo(_template_line(row))
         if client is None:
             typer.echo(f"(running counts need Temporal at {current.temporal_address})")
 
     run(work)
+
+
+def _template_line(row: dict[str, Any]) -> str:
+    running = "?" if row["running"] is None else row["running"]
+    quota = f"{running}/{row['max_active'] or '-'}"
+    listed = " ".join(f"v{v['version']}{'*' if v['active'] else ''}" for v in row["versions"])
+    rollout = row["rollout"]
+    share = "-" if rollout is None else f"v{rollout['version']} {rollout['percent']}%"
+    state = "active" if row["active"] else "inactive"
+    return (
+        f"{row['name']:<28} v{row['version']:<3} {state:<9} {row['workflow']:<22} "
+        f"owner {row['owner']:<12} running {quota:<8} versions {listed:<10} "
+        f"rollout {share}"
+    )
 
 
 @governance_app.command("rollout")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import typer
 
 from followthrough.reporting import quarantine as views
 from followthrough.triggers import suspension as failures
-from starter.cli_runtime import open_store, run, temporal
+from starter.cli_runtime import AS_JSON, dump, open_store, run, temporal
 
 ops_app = typer.Typer()
 ops_templates_app = typer.Typer()
@@ -39,12 +40,15 @@ def health() -> None:
 
 
 @ops_app.command()
-def quarantine() -> None:
+def quarantine(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Paused and failed sequences with their last error, oldest first."""
 
     async def work() -> None:
         async with temporal() as client:
             rows = await views.quarantine(client)
+        if as_json:
+            typer.echo(dump({"sequences": [dataclasses.asdict(row) for row in rows]}))
+            return
         if not rows:
             typer.echo("nothing in quarantine")
         for row in rows:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from contracts import InterventionStatus
 from followthrough import operations
-from starter.cli_runtime import dump, fail, open_store, run, session, temporal
+from starter.cli_runtime import AS_JSON, dump, fail, open_store, run, session, temporal
+from store.models import CoordinatorTask
 
 reading_app = typer.Typer()
 
 
 @reading_app.command("status")
-def status_command(
-    workflow_id: str, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def status_command(workflow_id: str, as_json: Annotated[bool, AS_JSON] = False) -> None:
     """State, current step, next action and every step so far."""
 
     async def work() -> None:
@@ -68,12 +67,16 @@ def status_lines(st: InterventionStatus) -> list[str]:
 @reading_app.command("list")
 def list_command(
     state: Annotated[str | None, typer.Option(help="Only sequences in this state.")] = None,
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """Sequences known to Temporal, newest first."""
 
     async def work() -> None:
         async with temporal() as client:
             rows = await operations.list_sequences(client, state)
+        if as_json:
+            typer.echo(dump({"sequences": rows}))
+            return
         if not rows:
             typer.echo("no sequences")
         for row in rows:
@@ -92,6 +95,7 @@ def tasks(
         bool, typer.Option("--today", help="Today's calls, one list per coordinator.")
     ] = False,
     timezone: Annotated[str, typer.Option(help="Whose day, with --today.")] = "UTC",
+    as_json: Annotated[bool, AS_JSON] = False,
 ) -> None:
     """Open coordinator tasks, oldest first."""
     from workflows.timing import is_valid_timezone
@@ -109,7 +113,14 @@ def tasks(
 
             now = datetime.now(UTC)
             lists = call_lists.daily_call_lists(rows, now, timezone)
+            if as_json:
+                calls = {each.assign_to: [task_json(t) for t in each.tasks] for each in lists}
+                typer.echo(dump({"timezone": timezone, "day": now, "calls": calls}))
+                return
             typer.echo("\n".join(call_lists.render(lists, now, timezone)))
+            return
+        if as_json:
+            typer.echo(dump({"tasks": [task_json(task) for task in rows]}))
             return
         if not rows:
             typer.echo("no open tasks")
@@ -122,9 +133,22 @@ def tasks(
     run(work)
 
 
+def task_json(task: CoordinatorTask) -> dict[str, Any]:
+    """An open task for `tasks --json`: what the text line shows, and when it was opened."""
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "family_id": task.family_id,
+        "assign_to": task.assign_to,
+        "reason": task.reason,
+        "workflow_id": task.workflow_id,
+        "created_at": task.created_at,
+    }
+
+
 @reading_app.command()
 def stats(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    as_json: Annotated[bool, AS_JSON] = False,
     compare: Annotated[
         str | None, typer.Option(help="A template: its versions side by side instead.")
     ] = None,

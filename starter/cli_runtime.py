@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from temporalio.service import RPCError
 
 from followthrough import operations
 from followthrough.platform.codec import CodecError
-from followthrough.platform.connection import connect
+from followthrough.platform.connection import TemporalConnectionError, connect
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.templates import TemplateFileError, format_errors
 from followthrough.triggers import start as triggers
@@ -30,6 +31,7 @@ KNOWN_ERRORS = (
     SettingsError,
     TemplateFileError,
     CodecError,
+    TemporalConnectionError,
 )
 
 _settings: Settings | None = None
@@ -74,10 +76,7 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 async def session() -> AsyncIterator[tuple[Settings, Client, Store]]:
     """The settings, a Temporal client and the store, for commands that need all three."""
     current = settings()
-    try:
-        client = await connect(current)
-    except RuntimeError as err:
-        raise ConnectionError(str(err)) from err
+    client = await connect(current)  # TemporalConnectionError: one line, exit 1
     store = Store.from_url(current.database_url)
     try:
         yield current, client, store
@@ -88,12 +87,7 @@ async def session() -> AsyncIterator[tuple[Settings, Client, Store]]:
 @asynccontextmanager
 async def temporal() -> AsyncIterator[Client]:
     """A Temporal client, for commands that only signal or read sequences."""
-    try:
-        yield await connect(settings())
-    except RuntimeError as err:
-        if "connect" in str(err).lower():
-            raise ConnectionError(str(err)) from err
-        raise
+    yield await connect(settings())  # TemporalConnectionError: one line, exit 1
 
 
 @asynccontextmanager
@@ -116,5 +110,16 @@ def require_file(path: Path) -> bool:
     return True
 
 
+# `--json` on the reading commands: one document on stdout, its keys listed in the README.
+AS_JSON = typer.Option("--json", help="One JSON document for scripts (keys in the README).")
+
+
 def dump(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    """One JSON document for `--json`: dates and times in ISO 8601."""
+    return json.dumps(data, indent=2, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)

@@ -27,6 +27,7 @@ from followthrough.templates import (
     read_template,
 )
 from starter.cli_runtime import fail, open_store, require_file, run
+from starter.progress import Phases
 from store import Store
 
 templates_app = typer.Typer()
@@ -256,6 +257,7 @@ def templates_simulate(
         history = await ResponseHistoryActivities(store).answer_hours(
             AnswerHoursRequest(family_id=family)
         )
+        phases = Phases("simulate")
         result = await simulate(
             params,
             context,
@@ -264,7 +266,9 @@ def templates_simulate(
             respond_on=Channel(respond_on),
             decision=decision,
             answer_hours=history.hours,
+            on_phase=phases,
         )
+        phases.done()
         for line in result.lines():
             typer.echo(line)
 

@@ -83,7 +83,9 @@ def print_guide(settings: Settings, started: list[str], password: str) -> None:
     typer.echo(f"  .venv/bin/followthrough status {quick}")
     typer.echo(f"  .venv/bin/followthrough approve {quick} --by sarah --role coordinator")
     typer.echo(
+        # The embedded server, not a profile of the user's temporal.toml.
         f"  .venv/bin/temporal workflow signal --address {settings.temporal_address} "
+        "--disable-config-file --disable-config-env "
         f"--workflow-id {quick} --name approve "
         '--input \'{"approver": "sarah", "role": "coordinator"}\''
     )
@@ -105,13 +107,12 @@ def print_guide(settings: Settings, started: list[str], password: str) -> None:
 async def run_embedded(data_dir: Path, port: int, ui_port: int, demo: bool) -> None:
     """Start everything, wait for Ctrl-C, stop everything."""
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
-    # The embedded server's addresses, unless the environment names others.
+    # The embedded server, always: a user's temporal.toml or TEMPORAL_ADDRESS is not read.
     dev_defaults = {
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "TEMPORAL_UI_URL": f"http://localhost:{ui_port}",
         "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'followthrough.db'}",
     }
-    settings = Settings.from_env(defaults=dev_defaults)
+    settings = Settings.from_env(defaults=dev_defaults, local_temporal=f"127.0.0.1:{port}")
     server = DevServer(data_dir / "temporal.db", port=port, ui_port=ui_port)
     typer.echo(f"starting Temporal on {server.address} (UI on :{ui_port}), data in {data_dir}/")
     await server.start()

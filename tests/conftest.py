@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +24,17 @@ from followthrough.platform.settings import Settings
 from followthrough.templates import builtin_templates
 from store import Store, migrate
 from worker import build_worker
+
+
+def _forget_users_temporal_config() -> None:
+    """The tests connect to the servers they start: a developer's own `temporal.toml` (found
+    under the config directory) or TEMPORAL_* connection variables must not redirect them."""
+    for name in [name for name in os.environ if name.startswith("TEMPORAL_")]:
+        del os.environ[name]
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="followthrough-tests-config-")
+
+
+_forget_users_temporal_config()
 
 _INDEXED = {
     "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

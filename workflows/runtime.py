@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Undo,
     )
     from workflows import metrics
+    from workflows.details import current_details
 
 from workflows.audit import error_type
 from workflows.search_attributes import STATE
@@ -203,9 +204,13 @@ class InterventionRuntime:
     # ----------------------------------------------------------------- state bookkeeping
 
     def set_state(self, state: State) -> None:
-        """The sequence's state, in the status and (when it changes) the search attribute."""
+        """The sequence's state, in the status, the Web UI's current details and (when it
+        changes) the search attribute."""
         self.progress.state = state
         self.publish_state()
+        # Not a command (the SDK answers the Web UI's metadata query with it), so histories
+        # recorded before it replay unchanged.
+        workflow.set_current_details(current_details(self.progress, workflow.now()))
 
     def publish_state(self) -> None:
         """Upsert `InterventionState` once per real change, which keeps the history short.

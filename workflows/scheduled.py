@@ -40,6 +40,8 @@ class ScheduledTrigger:
 
     @workflow.run
     async def run(self, run: ScheduledRun) -> ScheduledRunResult:
+        # Current details (the Web UI's "where it stands") add no command to the history.
+        workflow.set_current_details(f"finding the families {run.template} is for")
         if workflow.patched(PAGES_PATCH):
             return await self.run_by_pages(run)
         return await self.run_by_list(run)
@@ -92,6 +94,9 @@ class ScheduledTrigger:
         ids = matched.family_ids
         for first in range(0, len(ids), BATCH):
             batch = ids[first : first + BATCH]
+            workflow.set_current_details(
+                f"starting {params.name}: {first:,} of {len(ids):,} families done"
+            )
             started = await workflow.execute_activity_method(
                 ScheduleActivities.start_scheduled_sequences,
                 StartScheduledRequest(
@@ -103,4 +108,7 @@ class ScheduledTrigger:
                 summary=f"Start {params.name} for {len(batch)} families",
             )
             result.starts.extend(started.starts)
+        workflow.set_current_details(
+            f"done: {params.name} for {len(result.starts):,} of {len(ids):,} families"
+        )
         return result

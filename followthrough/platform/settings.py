@@ -10,7 +10,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
+
+from temporalio.envconfig import ClientConfigProfile
+from temporalio.service import TLSConfig
 
 from contracts import TASK_QUEUE, parse_duration
 from contracts.webhook_rules import (
@@ -33,9 +37,13 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    # Temporal and the store
+    # Temporal (through `temporalio.envconfig`, see `_temporal`) and the store
     temporal_address: str = "localhost:7233"
     namespace: str = "default"
+    temporal_api_key: str | None = None
+    temporal_tls: bool | TLSConfig = field(default=False, hash=False)
+    temporal_rpc_metadata: Mapping[str, str] = field(default_factory=dict, hash=False)
+    temporal_source: str = "the default"  # where the connection came from, for messages
     task_queue: str = TASK_QUEUE
     database_url: str = DEFAULT_DATABASE_URL
     ui_url: str = "http://localhost:8233"
@@ -78,16 +86,28 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        defaults: Mapping[str, str] | None = None,
+        local_temporal: str | None = None,
     ) -> Settings:
-        """Settings from `env` (the process environment by default); `defaults` fill gaps."""
+        """Settings from `env` (the process environment by default); `defaults` fill gaps.
+
+        `local_temporal` is the address of a server this process started (`followthrough
+        dev`): then neither `temporal.toml` nor the TEMPORAL_* connection variables are
+        read, so a user's own profile never sends the embedded setup elsewhere.
+        """
         env = dict(os.environ if env is None else env)
         for name, value in (defaults or {}).items():
             env.setdefault(name, value)
         get = env.get
+        if local_temporal is None:
+            temporal = _temporal(env)
+        else:
+            temporal = {"temporal_address": local_temporal, "temporal_source": "the local server"}
         settings = cls(
-            temporal_address=get("TEMPORAL_ADDRESS", cls.temporal_address),
-            namespace=get("TEMPORAL_NAMESPACE", cls.namespace),
+            **temporal,
             task_queue=get("TEMPORAL_TASK_QUEUE", cls.task_queue),
             database_url=get("DATABASE_URL") or cls.database_url,
             ui_url=get("TEMPORAL_UI_URL", cls.ui_url),
@@ -158,7 +178,8 @@ class Settings:
     def __repr__(self) -> str:  # secrets never reach a log line
         return (
             f"Settings(temporal_address={self.temporal_address!r}, namespace={self.namespace!r}, "
-            f"email_provider={self.email_provider!r}, sms_provider={self.sms_provider!r})"
+            f"temporal_tls={bool(self.temporal_tls)}, email_provider={self.email_provider!r}, "
+            f"sms_provider={self.sms_provider!r})"
         )
 
 
@@ -201,3 +222,85 @@ def _require(**values: str | None) -> None:
     missing = [name for name, value in values.items() if not value]
     if missing:
         raise SettingsError(f"{', '.join(missing)} must be set for the http provider")
+
+
+# The variables `temporalio.envconfig` reads for the connection (not the task queue or UI).
+_CONNECTION_VARIABLES = (
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_API_KEY",
+    "TEMPORAL_TLS",
+    "TEMPORAL_GRPC_META_",
+)
+
+# The certificate files a TLS connection reads, and the variable that names each.
+_TLS_FILES = (
+    ("server_root_ca_cert", "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
+    ("client_cert", "TEMPORAL_TLS_CLIENT_CERT_PATH"),
+    ("client_private_key", "TEMPORAL_TLS_CLIENT_KEY_PATH"),
+)
+
+
+def _temporal(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Temporal connection as Temporal's own CLI reads it (`temporalio.envconfig`).
+
+    A profile of `temporal.toml` (TEMPORAL_CONFIG_FILE, else the user's config directory;
+    TEMPORAL_PROFILE, else `default`), under TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+    TEMPORAL_API_KEY, TEMPORAL_TLS_* and TEMPORAL_GRPC_META_*. The certificate files are
+    read here, so a wrong path is one line naming its variable before anything connects.
+    """
+    config_file = env.get("TEMPORAL_CONFIG_FILE", "").strip()
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"TEMPORAL_CONFIG_FILE: no such file {config_file!r}")
+    profile_name = env.get("TEMPORAL_PROFILE", "").strip() or None
+    try:
+        profile = ClientConfigProfile.load(profile_name, override_env_vars=env)
+    except Exception as err:  # the SDK's ConfigError: a bad file or an unknown profile
+        where = f"TEMPORAL_CONFIG_FILE {config_file!r}" if config_file else "temporal.toml"
+        first = str(err).strip().splitlines()[0]
+        raise SettingsError(f"{where}: {first}") from None
+    # As `to_client_connect_config` decides: an API key alone means TLS (Temporal Cloud).
+    tls: bool | TLSConfig = profile.api_key is not None
+    if profile.tls is not None:
+        tls = False if profile.tls.disabled else _tls_with_files(profile.tls)
+    source = "the default"
+    if profile_name or config_file:
+        source = f"profile {profile_name or 'default'} of {config_file or 'temporal.toml'}"
+    elif any(name.startswith(_CONNECTION_VARIABLES) for name in env):
+        source = "TEMPORAL_* variables"
+    elif profile.address or profile.api_key or profile.tls:
+        source = "the default profile of temporal.toml"
+    return {
+        "temporal_address": profile.address or Settings.temporal_address,
+        "namespace": profile.namespace or Settings.namespace,
+        "temporal_api_key": profile.api_key,
+        "temporal_tls": tls,
+        "temporal_rpc_metadata": dict(profile.grpc_meta),
+        "temporal_source": source,
+    }
+
+
+def _tls_with_files(tls: Any) -> TLSConfig:
+    """The profile's TLS settings with each certificate file read (one line when it cannot be)."""
+    loaded: dict[str, bytes | None] = {}
+    for attribute, variable in _TLS_FILES:
+        source = getattr(tls, attribute)
+        if isinstance(source, Path):
+            try:
+                loaded[attribute] = source.read_bytes()
+            except OSError as err:
+                raise SettingsError(
+                    f"{variable}: cannot read {str(source)!r}: {err.strerror}"
+                ) from None
+        else:
+            loaded[attribute] = source.encode() if isinstance(source, str) else source
+    if (loaded["client_cert"] is None) != (loaded["client_private_key"] is None):
+        raise SettingsError(
+            "TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together"
+        )
+    return TLSConfig(
+        domain=tls.server_name,
+        server_root_ca_cert=loaded["server_root_ca_cert"],
+        client_cert=loaded["client_cert"],
+        client_private_key=loaded["client_private_key"],
+    )

@@ -8,8 +8,9 @@ bodies, names or addresses are printed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from followthrough.operations import OperationError
 from store import Store
@@ -24,6 +25,7 @@ class FamilyAudit:
     family_id: str
     opted_out: list[str]
     lines: list[str]
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the same rows, as data
 
 
 async def family_audit(store: Store, family_id: str) -> FamilyAudit:
@@ -33,6 +35,7 @@ async def family_audit(store: Store, family_id: str) -> FamilyAudit:
         raise AuditError(f"family: no family with id {family_id!r}")
     statuses = {m.idempotency_key: m.status for m in await store.messages.for_family(family_id)}
     lines: list[tuple[datetime, str]] = []
+    steps: list[dict[str, Any]] = []
     for row in await store.steps.for_family(family_id):
         when = row.created_at.isoformat(timespec="seconds")
         line = (
@@ -51,9 +54,26 @@ async def family_audit(store: Store, family_id: str) -> FamilyAudit:
             line += f"  prediction {row.prediction_id}"
         line += f"  ({row.workflow_id})"
         lines.append((row.created_at, line))
+        steps.append(
+            {
+                "at": row.created_at,
+                "workflow_id": row.workflow_id,
+                "template": row.template,
+                "template_version": row.template_version,
+                "step_id": row.step_id,
+                "kind": row.kind,
+                "channel": row.channel,
+                "outcome": row.outcome,
+                "attempts": row.attempts,
+                "error_type": row.error_type,
+                "provider_message_id": row.provider_message_id,
+                "message_status": statuses.get(row.idempotency_key),
+                "prediction_id": row.prediction_id,
+            }
+        )
     lines += await _holdouts(store, family_id)
     ordered = [line for _, line in sorted(lines, key=lambda pair: pair[0])]
-    return FamilyAudit(family_id, list(family.opted_out or []), ordered)
+    return FamilyAudit(family_id, list(family.opted_out or []), ordered, steps)
 
 
 async def _holdouts(store: Store, family_id: str) -> list[tuple[datetime, str]]:

@@ -13,7 +13,7 @@ one).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -260,6 +260,7 @@ async def predict_many(
     concurrency: int = DEFAULT_CONCURRENCY,
     cache: TriggerCache | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    on_decided: Callable[[int, int], None] | None = None,
 ) -> list[Result]:
     """`triggers.predict` for each prediction, `concurrency` at a time, through one cache.
 
@@ -274,6 +275,8 @@ async def predict_many(
     rollouts and the cooldowns' last starts read once, and their outcomes and starts written
     once all of them are decided. A prediction's cooldown also counts the starts this run
     made that are not written yet, so it answers as after a one-by-one run.
+
+    `on_decided(done, total)` is told after each prediction is decided (for a progress line).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -283,11 +286,16 @@ async def predict_many(
     for index, row in enumerate(rows):
         by_family.setdefault(row.family_id, []).append(index)
     gate = asyncio.Semaphore(concurrency)
+    decided = 0
 
     async def family_in_order(indexes: Sequence[int]) -> None:
+        nonlocal decided
         for index in indexes:
             async with gate:
                 await run.decide(index)
+            decided += 1
+            if on_decided is not None:
+                on_decided(decided, len(rows))
 
     ended = await asyncio.gather(
         *(family_in_order(indexes) for indexes in by_family.values()), return_exceptions=True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from temporalio.client import Client
 
 from contracts import channels
 from followthrough.triggers import start as triggers
-from followthrough.triggers.cache import TriggerCache
+from followthrough.triggers.batch import PredictionInput, predict_many
 from store import Store
 from workflows.timing import is_valid_timezone
 
@@ -47,10 +48,25 @@ class FamilyImport:
     problems: list[str] = field(default_factory=list)
 
 
+# Told after each row: (rows done, rows in the file), for a progress display.
+OnRow = Callable[[int, int], None]
+
+
 @dataclass
 class PredictionImport:
     counts: Counter[str] = field(default_factory=Counter)
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # one per row
+    problems: list[str] = field(default_factory=list)  # rejected rows, one line each
+    # Refused starts (quota, cooldown, suspended, ...) by kind: often many rows alike.
+    refusals: dict[str, list[str]] = field(default_factory=dict)
+
+    def refusal_lines(self) -> list[str]:
+        """One line per kind of refusal: how many rows, and the first as an example."""
+        return [
+            f"{len(lines)} row{'s' if len(lines) > 1 else ''} not started ({kind}), "
+            f"first {lines[0]}"
+            for kind, lines in self.refusals.items()
+        ]
 
     def summary(self) -> str:
         c = self.counts
@@ -140,7 +156,7 @@ def _yes_no(row: dict[str, str], name: str) -> bool:
     raise RowError(f"{name}: {row[name]!r} is not yes or no")
 
 
-async def import_families(store: Store, path: Path) -> FamilyImport:
+async def import_families(store: Store, path: Path, on_row: OnRow | None = None) -> FamilyImport:
     """Upsert every valid row; opt-outs in the file are added, never removed."""
     report = FamilyImport()
     try:
@@ -149,7 +165,9 @@ async def import_families(store: Store, path: Path) -> FamilyImport:
         report.problems.append(str(err).removeprefix(f"{path}: "))
         return report
     seen: dict[str, int] = {}
-    for line, row in rows:
+    for done, (line, row) in enumerate(rows, 1):
+        if on_row is not None and done > 1:
+            on_row(done - 1, len(rows))
         try:
             fields = _family(row)
         except RowError as err:
@@ -168,6 +186,8 @@ async def import_families(store: Store, path: Path) -> FamilyImport:
         for channel in opted_out:
             await store.families.opt_out(family_id, channel)
         report.imported += 1
+    if on_row is not None:
+        on_row(len(rows), len(rows))
     return report
 
 
@@ -184,45 +204,69 @@ def _number(row: dict[str, str], name: str, kind: type[float] | type[int]) -> An
 
 
 async def import_predictions(
-    client: Client, store: Store, path: Path, *, task_queue: str
+    client: Client, store: Store, path: Path, *, task_queue: str, on_row: OnRow | None = None
 ) -> PredictionImport:
-    """Each row through `triggers.predict`: the template rules decide what starts.
+    """Every row through the prediction rules, as a bulk run (`batch.predict_many`).
 
-    One `TriggerCache` for the file: the template lists and the failure guard's pass are
-    read once every few seconds, not once per row. A refused start is a line of the report
-    (counted as not started), not an error.
+    The rows are read and checked first (a bad number is a rejected row); the good ones then
+    go through `predict_many`, which decides each as `triggers.predict` would, in file order
+    per family, with the store work done by batches. A refused start is a line of the report
+    (counted as not started), not an error. The report's lines follow the file's order.
     """
     report = PredictionImport()
-    cache = TriggerCache(client, store)
     try:
         rows = _rows(path, ("family_id", "probability", "confidence"))
     except RowError as err:
         report.counts["rejected"] += 1
         report.lines.append(str(err))
+        report.problems.append(str(err))
         return report
+    lines: list[tuple[int, str, str | None]] = []  # (line number, text, problem kind)
+    wanted: list[tuple[int, PredictionInput]] = []
     for line, row in rows:
-        family_id = row.get("family_id", "")
         try:
-            probability = _number(row, "probability", float)
-            confidence = _number(row, "confidence", float)
-            if probability is None or confidence is None:
-                raise RowError("probability, confidence: both are required")
-            outcome = await triggers.predict(
-                client,
-                store,
-                family_id,
-                probability,
-                confidence,
-                task_queue=task_queue,
-                window_days=_number(row, "window_days", int),
-                model_version=row.get("model_version") or "unknown",
-                cache=cache,
-                raise_refusals=False,
-            )
-        except (RowError, triggers.TriggerError) as err:
+            wanted.append((line, _prediction(row)))
+        except RowError as err:
             report.counts["rejected"] += 1
-            report.lines.append(f"line {line}: rejected: {err}")
+            lines.append((line, f"line {line}: rejected: {err}", "rejected"))
+    checked = len(rows) - len(wanted)
+
+    def decided(done: int, _total: int) -> None:
+        if on_row is not None:
+            on_row(checked + done, len(rows))
+
+    results = await predict_many(
+        client, store, [p for _, p in wanted], task_queue=task_queue, on_decided=decided
+    )
+    for (line, prediction), result in zip(wanted, results, strict=True):
+        if isinstance(result, triggers.TriggerError):
+            report.counts["rejected"] += 1
+            lines.append((line, f"line {line}: rejected: {result}", "rejected"))
             continue
-        report.counts[_KINDS.get(outcome.status, "not_started")] += 1
-        report.lines.append(f"line {line}: family {family_id}: {outcome.message}")
+        kind = _KINDS.get(result.status, "not_started")
+        report.counts[kind] += 1
+        text = f"line {line}: family {prediction.family_id}: {result.message}"
+        lines.append((line, text, result.status if kind == "not_started" else None))
+    for _, text, problem in sorted(lines, key=lambda entry: entry[0]):
+        report.lines.append(text)
+        if problem == "rejected":
+            report.problems.append(text)
+        elif problem is not None:
+            report.refusals.setdefault(problem, []).append(text)
+    if on_row is not None:
+        on_row(len(rows), len(rows))
     return report
+
+
+def _prediction(row: dict[str, str]) -> PredictionInput:
+    probability = _number(row, "probability", float)
+    confidence = _number(row, "confidence", float)
+    if probability is None or confidence is None:
+        raise RowError("probability, confidence: both are required")
+    return PredictionInput(
+        family_id=row.get("family_id", ""),
+        probability=probability,
+        confidence=confidence,
+        window_days=_number(row, "window_days", int),
+        model_version=row.get("model_version") or "unknown",
+    )

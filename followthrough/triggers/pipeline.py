@@ -9,6 +9,7 @@ It is the only place outside tests and benchmarks that calls `client.start_workf
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -369,7 +370,7 @@ async def _start(
             start_signal="record_event" if event is not None else None,
             start_signal_args=[event] if event is not None else [],
             search_attributes=_attributes(params, family_id, prediction),
-            static_summary=f"{params.name} v{params.version} for family {family_id}",
+            static_summary=run_summary(params, family_id, prediction, event),
             result_type=InterventionResult,
         )
     except WorkflowAlreadyStartedError:
@@ -412,3 +413,17 @@ def _record_of(request: StartRequest, params: SequenceParams, workflow_id: str) 
         started_at=datetime.now(UTC),
         prediction_id=None if request.prediction is None else request.prediction.prediction_id,
     )
+
+
+def run_summary(
+    params: SequenceParams, family_id: str, prediction: PredictionRef | None, event: Event | None
+) -> str:
+    """What a run is, in words, for the Web UI's list and run page (no names or addresses):
+    "High-risk intervention · family F1001 · risk 0.87 · v3"."""
+    title = re.sub(r"\b(high|medium|low) risk\b", r"\1-risk", params.name.replace("_", " "))
+    parts = [title[:1].upper() + title[1:], f"family {family_id}"]
+    if prediction is not None:
+        parts.append(f"risk {prediction.probability:.2f}")
+    if event is not None:
+        parts.append(f"event {event.name}")
+    return " · ".join([*parts, f"v{params.version}"])

@@ -20,3 +20,10 @@ def invoke(*args: str) -> tuple[int, str]:
 async def invoke_async(*args: str) -> tuple[int, str]:
     # The CLI runs its own event loop; keep it off the test's.
     return await asyncio.to_thread(invoke, *args)
+
+
+def invoke_split(*args: str) -> tuple[int, str, str]:
+    """As `invoke`, with stdout (the answer) and stderr (progress, problems) apart."""
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.stdout, result.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from tests.starter.runner import invoke as run
+from tests.starter.runner import invoke_split
 
 TEMPLATES = Path(__file__).parent.parent.parent / "templates"
 
@@ -58,8 +59,16 @@ def test_versions_show_diff_and_switches(env, tmp_path):
 
 
 def test_simulate_prints_the_local_timeline(env):
-    code, output = run("templates", "simulate", "high_risk_as_data", "--family", "F2")
-    assert code == 0, output
+    code, output, progress = invoke_split(
+        "templates", "simulate", "high_risk_as_data", "--family", "F2"
+    )
+    assert code == 0, output + progress
+    # Its phases on stderr, the timeline alone on stdout.
+    assert progress.splitlines()[:2] == [
+        "simulate: starting a time-skipping server",
+        "simulate: running high_risk_as_data v1 for F2, time skipped",
+    ]
+    assert re.fullmatch(r"simulate: done in \d+s", progress.splitlines()[2])
     lines = output.splitlines()
     assert lines[0].startswith("high_risk_as_data v1 for family F2 (America/New_York)")
     steps = [line.split()[9] for line in lines if re.match(r"\s*\+\d+d", line)]

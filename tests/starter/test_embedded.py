@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from followthrough.platform.connection import connect
+from followthrough.platform.devserver import free_port
 from followthrough.platform.settings import Settings
 from followthrough.web.signin import SignIn
-from starter.embedded import demo_admin, load_demo, print_guide
+from starter.embedded import demo_admin, load_demo, print_guide, run_embedded
 
 
 async def test_the_demo_starts_its_sequences_and_the_guide_names_them(
@@ -26,3 +37,46 @@ async def test_the_demo_starts_its_sequences_and_the_guide_names_them(
     assert await demo_admin(store) != password
     for workflow_id in started:
         await dev_client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+async def test_dev_connects_to_its_own_server_whatever_the_user_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    """A profile in temporal.toml and TEMPORAL_* variables that point elsewhere (with TLS and
+    an API key) are not read by `followthrough dev`: it runs on the server it started."""
+    profile = tmp_path / "temporal.toml"
+    profile.write_text(
+        '[profile.work]\naddress = "temporal.example:7233"\napi_key = "k"\n'
+        '[profile.work.tls]\nserver_name = "temporal.example"\n'
+    )
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(profile))
+    monkeypatch.setenv("TEMPORAL_PROFILE", "work")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "elsewhere.example:7233")
+    monkeypatch.setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", str(tmp_path / "missing.pem"))
+    port = free_port()
+    dev = asyncio.create_task(
+        run_embedded(data_dir=tmp_path / "data", port=port, ui_port=free_port(), demo=False)
+    )
+    local = Settings(temporal_address=f"127.0.0.1:{port}")
+    for _ in range(150):
+        assert not dev.done(), dev
+        try:
+            client = await connect(local)
+            break
+        except RuntimeError:
+            await asyncio.sleep(0.2)
+    # The worker polls the embedded server's queue once it is up.
+    for _ in range(150):
+        assert not dev.done(), dev
+        pollers = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace="default", task_queue=TaskQueue(name=local.task_queue)
+            )
+        )
+        if pollers.pollers:
+            break
+        await asyncio.sleep(0.2)
+    assert pollers.pollers
+    os.kill(os.getpid(), signal.SIGTERM)  # as Ctrl-C: `dev` stops what it started
+    await asyncio.wait_for(dev, timeout=60)
+    assert "stopping worker and server" in capsys.readouterr().out

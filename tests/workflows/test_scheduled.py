@@ -6,8 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.testing import ActivityEnvironment
+
+from activities.schedules import ScheduleActivities
 from contracts import CancelRequest, SequenceParams, workflow_id_for
-from contracts.schedules import ScheduledRun, ScheduledRunResult
+from contracts.schedules import (
+    ScheduledRun,
+    ScheduledRunResult,
+    StartedSequence,
+    StartScheduledRequest,
+)
 from store import Store
 from workflows.scheduled import ScheduledTrigger
 
@@ -58,3 +67,40 @@ async def test_a_switched_off_template_starts_nothing(time_env, store, settings,
         result_type=ScheduledRunResult,
     )
     assert (result.version, result.matched, result.starts) == (None, 0, [])
+
+
+async def test_a_run_says_where_it_stands_in_the_web_ui(time_env, store, settings, ts_worker):
+    """Current details while it runs and once done; each batch's activity heartbeats its
+    progress (the Web UI shows both)."""
+    for n in range(3):
+        await store.families.upsert(f"S{n}", "Family", attributes={"overdue_balance": 10 + n})
+    name = await scheduled_copy(store)
+    handle = await time_env.client.start_workflow(
+        ScheduledTrigger.run,
+        ScheduledRun(template=name, schedule_id="test"),
+        id=f"scheduled-{uuid.uuid4()}",
+        task_queue=settings.task_queue,
+        result_type=ScheduledRunResult,
+    )
+    result = await handle.result()
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    assert metadata.current_details == (
+        f"done: {name} for {len(result.starts)} of {result.matched} families"
+    )
+    for start in result.starts:
+        if start.workflow_id:
+            await time_env.client.get_workflow_handle(start.workflow_id).cancel()
+
+    beats: list[object] = []
+    environment = ActivityEnvironment()
+    environment.on_heartbeat = lambda *details: beats.extend(details)
+    params = await store.templates.active(name)
+    assert params is not None
+
+    async def start_one(params: SequenceParams, family_id: str, by: str) -> StartedSequence:
+        return StartedSequence(family_id=family_id, workflow_id=None, outcome="x", message="")
+
+    activities = ScheduleActivities(store, start_one)
+    request = StartScheduledRequest(params=params, family_ids=["S0", "S1"], triggered_by="t")
+    await environment.run(activities.start_scheduled_sequences, request)
+    assert beats == ["0 of 2 started; next S0", "1 of 2 started; next S1"]
