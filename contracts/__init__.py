@@ -13,6 +13,7 @@ from contracts.activities import (
     SendResult,
     StepOutcome,
     StepRef,
+    StepTiming,
     TaskRequest,
     TaskResult,
 )
@@ -106,6 +107,7 @@ __all__ = [
     "StepOutcome",
     "StepRecord",
     "StepRef",
+    "StepTiming",
     "StepStatus",
     "TaskKind",
     "TaskRequest",
