@@ -14,9 +14,10 @@ the check's time is the reply's time).
 from __future__ import annotations
 
 import bisect
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,10 +125,15 @@ class VersionReport:
         return list(zip(labels, counts, strict=True))
 
 
-def week_of(moment: datetime) -> str:
-    """`2026-W48`: the ISO week a moment falls in."""
-    year, week, _ = moment.isocalendar()
+@functools.lru_cache(maxsize=4096)
+def _week_of_day(ordinal: int) -> str:
+    year, week, _ = date.fromordinal(ordinal).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_of(moment: datetime) -> str:
+    """`2026-W48`: the ISO week a moment (its UTC date) falls in."""
+    return _week_of_day(moment.toordinal())
 
 
 async def version_reports(store: Store, slo: Slo | None = None) -> list[VersionReport]:
@@ -152,7 +158,10 @@ def _reports(session: Session, slo: Slo) -> list[VersionReport]:
     reports: dict[tuple[str, int], VersionReport] = {}
 
     def report(template: str, version: int) -> VersionReport:
-        return reports.setdefault((template, version), VersionReport(template, version))
+        found = reports.get((template, version))
+        if found is None:
+            found = reports[template, version] = VersionReport(template, version)
+        return found
 
     starts: dict[str, list[datetime]] = defaultdict(list)
     started = select(SequenceStart.template, SequenceStart.version, SequenceStart.workflow_id,
@@ -193,13 +202,14 @@ def _funnel(session: Session, report: Any) -> None:
 class _Run:
     """What one pass over a run's rows remembers."""
 
-    last_contact: tuple[str, int, datetime] | None = None  # channel, local hour, when
+    last_contact: tuple[str, int, str] | None = None  # channel, local hour, ISO week
     first_contact: datetime | None = None
     answered: bool = False
 
 
 def _contacts(session: Session, report: Any, starts: dict[str, list[datetime]], slo: Slo) -> None:
     """Replies by channel, local hour and week; first contact and lateness against the SLO."""
+    late = _seconds(session, StepExecution.due_at, StepExecution.started_at)
     query = (
         select(
             StepExecution.template,
@@ -212,8 +222,7 @@ def _contacts(session: Session, report: Any, starts: dict[str, list[datetime]], 
             StepExecution.outcome,
             StepExecution.error_type,
             StepExecution.created_at,
-            StepExecution.due_at,
-            StepExecution.started_at,
+            late,
             Family.timezone,
         )
         .join(Family, Family.family_id == StepExecution.family_id)
@@ -221,40 +230,46 @@ def _contacts(session: Session, report: Any, starts: dict[str, list[datetime]], 
     )
     runs: dict[str, _Run] = defaultdict(_Run)
     zones: dict[str, ZoneInfo] = {}
-    for row in session.execute(query):
-        found: VersionReport = report(row.template, row.template_version)
-        if row.due_at is not None and row.started_at is not None:
-            found.lateness_s.append(max(0.0, (row.started_at - row.due_at).total_seconds()))
-        run = runs[row.run_id]
-        if row.kind in CONTACT_KINDS and row.outcome != "failed" and not row.error_type:
+    found: VersionReport | None = None
+    for row in session.execute(query).tuples():
+        template, version, workflow_id, run_id, step_id, kind, channel, outcome = row[:8]
+        error_type, at, lateness, zone_name = row[8:]
+        if found is None or found.key != (template, version):
+            found = report(template, version)
+        if lateness is not None:
+            found.lateness_s.append(max(0.0, round(float(lateness), 3)))
+        if kind in CONTACT_KINDS and outcome != "failed" and not error_type:
+            run = runs[run_id]
             if run.first_contact is None:
-                run.first_contact = row.created_at
-                _first_contact(found, starts.get(row.workflow_id, []), row.created_at, slo)
-            if row.kind != "call":
-                zone = zones.setdefault(row.timezone, ZoneInfo(row.timezone))
-                hour = row.created_at.astimezone(zone).hour
-                run.last_contact = (row.channel or row.kind, hour, row.created_at)
+                run.first_contact = at
+                _first_contact(found, starts.get(workflow_id, []), at, slo)
+            if kind != "call":
+                zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
+                run.last_contact = (channel or kind, at.astimezone(zone).hour, week_of(at))
                 _count(found, run.last_contact, answered=False)
-        elif row.kind == "condition" and row.step_id in RESPONSE_CHECKS:
-            _check(found, run, row.step_id, row.created_at, str(row.outcome).lower())
+        elif kind == "condition" and step_id in RESPONSE_CHECKS:
+            _check(found, runs[run_id], step_id, at, str(outcome).lower())
 
 
-def _count(found: VersionReport, contact: tuple[str, int, datetime], *, answered: bool) -> None:
-    channel, hour, at = contact
-    week = found.weeks.setdefault(week_of(at), Week(week_of(at)))
-    rates = (
-        found.by_channel.setdefault(channel, Rate(channel)),
-        found.by_hour.setdefault(hour, Rate(f"{hour:02d}:00")),
+def _seconds(session: Session, due: Any, started: Any) -> Any:
+    """`started − due` in seconds, computed by the database (NULL when either is)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(started) - func.julianday(due)) * 86400.0
+    return func.extract("epoch", started - due)
+
+
+def _count(found: VersionReport, contact: tuple[str, int, str], *, answered: bool) -> None:
+    channel, hour, week_name = contact
+    week = found.weeks.get(week_name) or found.weeks.setdefault(week_name, Week(week_name))
+    by_channel = found.by_channel.get(channel) or found.by_channel.setdefault(
+        channel, Rate(channel)
     )
-    for counted in rates:
+    by_hour = found.by_hour.get(hour) or found.by_hour.setdefault(hour, Rate(f"{hour:02d}:00"))
+    for counted in (week, by_channel, by_hour):
         if answered:
             counted.answered += 1
         else:
             counted.sent += 1
-    if answered:
-        week.answered += 1
-    else:
-        week.sent += 1
 
 
 def _check(found: VersionReport, run: _Run, step_id: str, at: datetime, outcome: str) -> None:

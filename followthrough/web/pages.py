@@ -8,9 +8,11 @@ a table beside it. No page shows a message body or an address.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +34,8 @@ from store.accounts import Identity
 from store.models import StepExecution
 
 log = logging.getLogger(__name__)
+# How long the sequence page waits for the sequence to answer its `status` query.
+STATUS_WAIT = timedelta(seconds=3)
 
 _pages = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates_html"),
@@ -122,9 +126,14 @@ class Pages:
         tasks = await self.store.tasks.for_workflow(workflow_id)
         status, why = None, ""
         try:
-            status = await operations.status(self.client, workflow_id)
+            # A query needs a worker: a page must not hang while none is running.
+            status = await asyncio.wait_for(
+                operations.status(self.client, workflow_id), STATUS_WAIT.total_seconds()
+            )
         except (operations.OperationError, RPCError) as err:
             why = str(getattr(err, "message", "") or err)
+        except TimeoutError:
+            why = f"no worker answered within {STATUS_WAIT.seconds} s"
         run_id = rows[-1].run_id if rows else None
         return await self.render(
             request,
