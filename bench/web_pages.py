@@ -1,9 +1,9 @@
 """How fast the web app's pages and `followthrough stats` answer over many sequences.
 
-    .venv/bin/python -m bench.web_pages [N]        # default 10,000 sequences
+    .venv/bin/python -m bench.web_pages [N] [E]    # default 10,000 sequences, E = N executions
 
-A fresh embedded dev server on free ports and a SQLite store, in a temporary directory. N
-sequences are started on a task queue no worker polls, so visibility holds N executions with
+A fresh embedded dev server on free ports and a SQLite store, in a temporary directory. E
+sequences are started on a task queue no worker polls, so visibility holds E executions with
 their search attributes (template, version, state) and none of them runs; the store gets what N
 sequences over eight weeks leave behind: their starts, and audit rows (an email, the check
 for a reply, an SMS when there was none, some calls) with step timing, for families in four
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -146,7 +147,9 @@ async def fill_visibility(client: object, count: int) -> None:
         await asyncio.gather(*(one(i) for i in range(first, min(first + 200, count))))
 
 
-async def time_pages(app: object, rounds: int = 3) -> list[tuple[str, float]]:
+async def time_pages(app: object, sequence: str, rounds: int = 3) -> list[tuple[str, float]]:
+    """Each page's median time; `sequence` is one Temporal does not know (its query fails at
+    once; with no worker, a known one would wait out the page's 3 s for an answer)."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         form = await http.get("/login")
@@ -157,7 +160,7 @@ async def time_pages(app: object, rounds: int = 3) -> list[tuple[str, float]]:
             "/",
             "/dashboard",
             "/dashboard?template=medium_risk_intervention&version=1",
-            "/sequences/intervention-high_risk_intervention-B00042",
+            f"/sequences/{sequence}",
             "/families/B00042",
         ]
         timings = []
@@ -180,7 +183,7 @@ def time_stats(address: str, database_url: str) -> float:
     return time.perf_counter() - began
 
 
-async def main(count: int) -> None:
+async def main(count: int, executions: int) -> None:
     async with environment() as (server, store, url, _):
         settings = Settings(temporal_address=server.address, database_url=url)
         client = None
@@ -195,14 +198,20 @@ async def main(count: int) -> None:
         await fill_store(store, count)
         print(f"store: {count} sequences' rows in {time.perf_counter() - began:.1f} s")
         began = time.perf_counter()
-        await fill_visibility(client, count)
-        print(f"visibility: {count} executions started in {time.perf_counter() - began:.1f} s")
+        await fill_visibility(client, executions)
+        print(f"visibility: {executions} executions started in {time.perf_counter() - began:.1f} s")
         await asyncio.sleep(2)  # visibility catches up with the last starts
-        for page, seconds in await time_pages(create_app(client, store, settings)):
+        last = count - 1
+        sequence = f"intervention-{TEMPLATES[last % len(TEMPLATES)][0]}-B{last:05d}"
+        app = create_app(client, store, settings)
+        for page, seconds in await time_pages(app, sequence):
             print(f"  {page:<58} {seconds * 1000:8.0f} ms (median of 3)")
+        calibration = timeit.timeit("sum(range(10**6))", number=10)
+        print(f"  (this machine: sum(range(10**6)) x10 took {calibration:.2f} s; ~0.2 s idle)")
         stats_s = time_stats(server.address, url)
         print(f"  {'followthrough stats (a new process)':<58} {stats_s:8.1f} s")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000))
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    asyncio.run(main(count, int(sys.argv[2]) if len(sys.argv) > 2 else count))

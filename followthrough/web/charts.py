@@ -60,19 +60,22 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> str:
     )
 
 
-def bar_chart(title: str, bars: Sequence[Bar], *, part_name: str = "") -> str:
+def bar_chart(
+    title: str, bars: Sequence[Bar], *, part_name: str = "", whole_name: str = "all"
+) -> str:
     """Horizontal bars scaled to the largest value, each with its label and number.
 
     With `part_name`, each bar's `part` is drawn hatched over its start (e.g. the replies
-    among the sequences that reached a step) and the legend names both."""
+    among the sequences that reached a step) and the legend names both (`whole_name` the
+    bar's)."""
     top = max((b.value for b in bars), default=0.0) or 1.0
     span = WIDTH - LABEL_WIDTH - 70
     legend = 22 if part_name else 0
     height = legend + len(bars) * (BAR_HEIGHT + GAP) + GAP
     body: list[str] = []
     if part_name:
-        body.append(_legend_box(0, _SOLID, title))
-        body.append(_legend_box(200, "url(#hatch)", part_name))
+        body.append(_legend_box(0, _SOLID, whole_name))
+        body.append(_legend_box(160, "url(#hatch)", part_name))
     for index, bar in enumerate(bars):
         y = legend + GAP + index * (BAR_HEIGHT + GAP)
         width = max(0.0, bar.value) / top * span

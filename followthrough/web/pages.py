@@ -186,7 +186,9 @@ def _pictures(report: dashboard.VersionReport) -> dict[str, Markup]:
     )
     return {
         "funnel": Markup(
-            charts.bar_chart("Sequences reaching each step", funnel, part_name="replied")
+            charts.bar_chart(
+                "Sequences reaching each step", funnel, part_name="replied", whole_name="sequences"
+            )
         ),
         "channels": Markup(charts.bar_chart("Response rate by channel", channels)),
         "hours": Markup(charts.bar_chart("Response rate by local hour", hours)),
