@@ -13,6 +13,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from contracts import TASK_QUEUE, parse_duration
+from contracts.webhook_rules import (
+    SECRET_PREFIX,
+    IpNetwork,
+    WebhookPolicy,
+    parse_hosts,
+    parse_networks,
+)
 from followthrough.platform.codec import CodecError, parse_keys
 from store import DEFAULT_DATABASE_URL
 
@@ -58,8 +65,10 @@ class Settings:
     # The inbox's optional sign-in by a trusted reverse proxy (off unless both are set).
     inbox_sso_header: str = ""
     inbox_sso_secret: str = ""
-    # What a webhook step's `env:NAME` header may read (the worker's environment).
-    webhook_env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # Webhook steps: where they may go, and the only variables an `env:NAME` header reads.
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_private_networks: tuple[IpNetwork, ...] = ()
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_env(
@@ -97,7 +106,9 @@ class Settings:
             receiver_secret=get("RECEIVER_SECRET", ""),
             inbox_sso_header=get("INBOX_SSO_HEADER", "").strip(),
             inbox_sso_secret=get("INBOX_SSO_SECRET", ""),
-            webhook_env=env,
+            webhook_allowed_hosts=_read(env, "WEBHOOK_ALLOWED_HOSTS", parse_hosts, ()),
+            webhook_private_networks=_read(env, "WEBHOOK_PRIVATE_NETWORKS", parse_networks, ()),
+            webhook_secrets={k: v for k, v in env.items() if k.startswith(SECRET_PREFIX)},
         )
         settings.check()
         return settings
@@ -130,6 +141,11 @@ class Settings:
             f"OTEL_EXPORTER must be 'console' or 'none', not {self.otel_exporter!r}",
         )
 
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        """The webhook rules: checked on templates and on every call."""
+        return WebhookPolicy(self.webhook_allowed_hosts, self.webhook_private_networks)
+
     def __repr__(self) -> str:  # secrets never reach a log line
         return (
             f"Settings(temporal_address={self.temporal_address!r}, namespace={self.namespace!r}, "
@@ -149,6 +165,8 @@ _MEANING: dict[Any, str] = {
     int: "a whole number",
     float: "a number",
     parse_duration: "a duration such as 30m, 1h or 2d",
+    parse_hosts: "host names, *.domain or IP addresses, comma-separated",
+    parse_networks: "networks such as 10.0.0.0/8, comma-separated",
 }
 
 

@@ -27,6 +27,7 @@ GROUPS = {
     "families": {"import", "opt-out"},
     "predictions": {"import"},
     "schedules": {"sync", "list"},
+    "users": {"add", "list"},
 }  # fmt: skip
 
 
