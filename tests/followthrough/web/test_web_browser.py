@@ -76,7 +76,12 @@ async def test_dashboard_sequence_page_and_approval_in_the_browser(
             try:
                 page = await browser.new_page(viewport={"width": 1300, "height": 900})
                 outside: list[str] = []
-                page.on("request", lambda r: r.url.startswith(base) or outside.append(r.url))
+
+                def record(request: Any) -> None:
+                    if not request.url.startswith(base):
+                        outside.append(request.url)
+
+                page.on("request", record)
                 await page.goto(dashboard)
                 await expect(page).to_have_url(f"{base}/login")
                 await sign_in_as(page, "sarah")
