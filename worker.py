@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -24,9 +25,17 @@ from activities.audit import AuditActivities
 from activities.best_hour import ResponseHistoryActivities
 from activities.breaker import Breaker, BreakerPolicy, BreakerProvider, record_in_store
 from activities.consent import ConsentActivities
-from activities.providers import HttpEmailProvider, HttpSmsProvider, OutboxProvider, Provider
+from activities.providers import (
+    HttpEmailProvider,
+    HttpSmsProvider,
+    OutboxProvider,
+    Provider,
+    WhatsAppProvider,
+)
 from activities.schedules import ScheduleActivities
+from activities.shared_breaker import SharedBreaker
 from activities.webhook import WebhookActivities
+from contracts import Channel
 from followthrough.platform.connection import connect
 from followthrough.platform.observability import Observability, configure_logging
 from followthrough.platform.settings import Settings
@@ -59,23 +68,36 @@ def build_providers(
     http: httpx.AsyncClient,
     store: Store | None = None,
     breaker_policy: BreakerPolicy | None = None,
-) -> tuple[Provider, Provider]:
-    """The email and SMS providers the settings select; each HTTP one behind a breaker."""
+) -> dict[Channel, Provider]:
+    """The provider of every message channel the settings select; each HTTP one behind a
+    breaker."""
     email: Provider = OutboxProvider()
     sms: Provider = OutboxProvider()
     if settings.email_provider == "http":
         assert settings.email_api_url and settings.email_api_token
         email = HttpEmailProvider(
-            http, settings.email_api_url, settings.email_api_token, settings.email_from
+            http,
+            settings.email_api_url,
+            settings.email_api_token,
+            settings.email_from,
+            idempotent=settings.email_api_idempotent,
         )
     if settings.sms_provider == "http":
         assert settings.sms_api_url and settings.sms_account_sid and settings.sms_auth_token
         sms = HttpSmsProvider(
-            http, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token
+            http,
+            settings.sms_api_url,
+            settings.sms_account_sid,
+            settings.sms_auth_token,
+            idempotent=settings.sms_api_idempotent,
         )
     policy = breaker_policy or breaker_policy_from(settings)
-    email, sms = (_guarded(p, policy, store) for p in (email, sms))
-    return email, sms
+    guarded_sms = _guarded(sms, policy, store)
+    return {
+        Channel.EMAIL: _guarded(email, policy, store),
+        Channel.SMS: guarded_sms,
+        Channel.WHATSAPP: WhatsAppProvider(guarded_sms),
+    }
 
 
 def breaker_policy_from(settings: Settings) -> BreakerPolicy:
@@ -90,7 +112,12 @@ def _guarded(provider: Provider, policy: BreakerPolicy, store: Store | None) -> 
     # The outbox cannot be down; only the network providers get a breaker.
     if isinstance(provider, OutboxProvider):
         return provider
-    breaker = Breaker(provider.name, policy)
+    # Shared through the store: every worker opens and closes the circuit together.
+    breaker = (
+        Breaker(provider.name, policy)
+        if store is None
+        else SharedBreaker(provider.name, policy, store.circuits)
+    )
     if store is not None:
         breaker.add_listener(record_in_store(store))
     return BreakerProvider(provider, breaker)
@@ -106,8 +133,11 @@ def build_worker(
     breaker_policy: BreakerPolicy | None = None,
 ) -> Worker:
     """A worker serving every sequence and every activity on the settings' task queue."""
-    email, sms = build_providers(settings, http, store, breaker_policy)
-    channels = ChannelActivities(store, email=email, sms=sms)
+    channels = ChannelActivities(
+        store,
+        build_providers(settings, http, store, breaker_policy),
+        after_call=_kill_self if settings.fault_kill_after_send else None,
+    )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
     # Webhook steps reach only allowed destinations and read only WEBHOOK_SECRET_* variables.
@@ -123,8 +153,7 @@ def build_worker(
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
         activities=[
-            channels.send_email,
-            channels.send_sms,
+            *channels.activities(),
             tasks.open_task,
             tasks.cancel_task,
             tasks.complete_task,
@@ -142,6 +171,11 @@ def build_worker(
     )
 
 
+def _kill_self() -> None:
+    """The fault hook of `FAULT_KILL_AFTER_SEND` (tests only): die as a crash would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def http_client() -> httpx.AsyncClient:
     """One pooled client per worker, with timeouts set: a hung provider is a transient error."""
     return httpx.AsyncClient(
@@ -155,6 +189,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     async with AsyncExitStack() as stack:
         store = Store.from_url(settings.database_url)
         stack.push_async_callback(store.close)
+        await store.health.clean()  # the rows of workers gone for a day
         http = await stack.enter_async_context(http_client())
         if client is None:
             # Metrics (METRICS_PORT) and tracing (OTEL_ENABLED) ride on the worker's client.

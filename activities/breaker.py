@@ -29,7 +29,7 @@ from enum import StrEnum
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.providers import Provider
+from activities.providers import Provider, honours_idempotency_key
 from store import Store
 
 CIRCUIT_OPEN = "ProviderCircuitOpen"
@@ -201,6 +201,7 @@ class BreakerProvider:
         self._provider = provider
         self.breaker = breaker
         self.name = provider.name
+        self.idempotent = honours_idempotency_key(provider)
 
     async def send(
         self, *, recipient: str, subject: str | None, body: str, idempotency_key: str

@@ -36,9 +36,10 @@ class ConsentActivities:
     async def next_send_slot(self, request: SlotRequest) -> SlotResult:
         """None when the cap leaves room at `now`, else the start of the next window.
 
-        Counts every message any sequence sent on the channel in the current window. Two
-        sequences checking at the same instant can both pass; caps bound pacing, they are
-        not a lock.
+        Counts every message any sequence sent (or is sending) on the channel in the current
+        window. Two sequences checking at the same instant can both pass here; the send
+        itself is the lock (`MessageRepository.claim` counts and records under the family's
+        row lock), and refuses the one that comes second with the next slot.
         """
         start, end = cap_window(request.now, request.timezone, request.cap)
         sent = await self._store.messages.count_between(

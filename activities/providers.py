@@ -32,16 +32,24 @@ class Provider(Protocol):
     """Delivers one message; returns the provider's message id."""
 
     name: str
+    # A provider may say `idempotent = True`: it accepts a message once per
+    # `Idempotency-Key` and answers a repeat from its record (`honours_idempotency_key`).
 
     async def send(
         self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
     ) -> str: ...
 
 
+def honours_idempotency_key(provider: Provider) -> bool:
+    """Whether a repeat of a key is answered from the provider's record (False if unsaid)."""
+    return bool(getattr(provider, "idempotent", False))
+
+
 class OutboxProvider:
     """The embedded default: the message is only recorded in the store's outbox."""
 
     name = "outbox"
+    idempotent = True  # nothing leaves the process: the id is the key's hash
 
     async def send(
         self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
@@ -54,8 +62,17 @@ class HttpEmailProvider:
 
     name = "http-email"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, token: str, sender: str) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        token: str,
+        sender: str,
+        *,
+        idempotent: bool = False,
+    ) -> None:
         self._client, self._url, self._token, self._sender = client, url, token, sender
+        self.idempotent = idempotent  # EMAIL_API_IDEMPOTENT: the API honours Idempotency-Key
 
     async def send(
         self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
@@ -83,8 +100,11 @@ class HttpSmsProvider:
 
     name = "http-sms"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, sid: str, token: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, sid: str, token: str, *, idempotent: bool = False
+    ) -> None:
         self._client, self._url, self._auth = client, url, httpx.BasicAuth(sid, token)
+        self.idempotent = idempotent  # SMS_API_IDEMPOTENT: the API honours Idempotency-Key
 
     async def send(
         self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
@@ -97,6 +117,25 @@ class HttpSmsProvider:
             headers={"Idempotency-Key": idempotency_key},
         )
         return str(_json(response).get("sid", ""))
+
+
+class WhatsAppProvider:
+    """WhatsApp through the Twilio-compatible messages API the SMS provider speaks: the same
+    call with `To: whatsapp:+…` (its breaker too: one API, up or down together)."""
+
+    def __init__(self, messages: Provider) -> None:
+        self._messages = messages
+        self.name = messages.name
+
+    async def send(
+        self, *, recipient: str, subject: str | None, body: str, idempotency_key: str
+    ) -> str:
+        return await self._messages.send(
+            recipient=f"whatsapp:{recipient}",
+            subject=None,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
 
 async def _call(method: object, url: str, **kwargs: object) -> httpx.Response:

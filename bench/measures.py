@@ -25,7 +25,7 @@ from bench.harness import (
     seed_families,
 )
 from bench.marks import MARKS
-from bench.sequences import BenchApproval, BenchIntervention, bench_params
+from bench.sequences import bench_params
 from contracts import Channel, Decision, Response, SequenceParams
 from followthrough.platform.devserver import SEARCH_ATTRIBUTES, find_binary
 from followthrough.triggers import start as triggers
@@ -144,16 +144,14 @@ def responder(label: str, handle: WorkflowHandle[Any, Any]) -> Callable[[], Awai
     if label == "floor":
         return lambda: handle.signal(FloorSequence.record_response, "answered")
     return lambda: handle.signal(
-        BenchIntervention.record_response, Response(channel=Channel.EMAIL, note="answered")
+        "record_response", Response(channel=Channel.EMAIL, note="answered")
     )
 
 
 def approver(label: str, handle: WorkflowHandle[Any, Any]) -> Callable[[], Awaitable[None]]:
     if label == "floor":
         return lambda: handle.signal(FloorApproval.approve, "bench")
-    return lambda: handle.signal(
-        BenchApproval.approve, Decision(approver="bench", role="coordinator")
-    )
+    return lambda: handle.signal("approve", Decision(approver="bench", role="coordinator"))
 
 
 async def reaction_latency(

@@ -52,7 +52,7 @@ class BenchApproval(Intervention):
 
     async def story(self) -> str:
         await self.send(Channel.EMAIL, "outreach", step="email")
-        if not await self.approval_gate("sms", "Send the check-in"):
+        if not (await self.approval_gate("sms", "Send the check-in")).passed:
             return "not approved"
         await self.send(Channel.SMS, "checkin", step="sms")
         return "approved, SMS sent"

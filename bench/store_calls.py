@@ -107,7 +107,7 @@ async def calls(store: Store, n: int) -> None:
 
 
 async def sequences(store: Store, n: int) -> None:
-    channels = ChannelActivities(store, OutboxProvider(), OutboxProvider())
+    channels = ChannelActivities(store, {c: OutboxProvider() for c in (Channel.EMAIL, Channel.SMS)})
     tasks = TaskActivities(store)
     env = ActivityEnvironment()
     outreach = MessageTemplate(subject="Hello {{ family_name }}", body="Hi, checking in.")

@@ -52,6 +52,7 @@ from contracts.sequences import (
     TriggerSpec,
     parse_duration,
 )
+from contracts.signals import RejectedSignal, check_signal, sender_of
 from contracts.steps import (
     END,
     RESPONSE_RECEIVED,
@@ -98,6 +99,7 @@ __all__ = [
     "PredictionRule",
     "QuietHours",
     "ReceivedResponse",
+    "RejectedSignal",
     "Response",
     "RetrySpec",
     "SendRequest",
@@ -116,6 +118,8 @@ __all__ = [
     "Undo",
     "TriggerSpec",
     "Verdict",
+    "check_signal",
     "parse_duration",
+    "sender_of",
     "workflow_id_for",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -68,6 +68,8 @@ class FamilyContext(BaseModel):
     channels: list[Channel]
     opted_out: list[Channel] = []
     preferred_channel: Channel | None = None
+    # Why a channel is not in `channels` ("no phone number"): what a skip or fallback says.
+    missing: dict[Channel, str] = {}
 
 
 class SendRequest(BaseModel):
@@ -81,6 +83,9 @@ class SendRequest(BaseModel):
     cap: FrequencyCap | None = None
     # Rows of the steps before it that wrote none (a wait, a skip), written first.
     audits: list[StepOutcome] = []
+    # A retry that finds an earlier attempt may have gone out, to a provider that ignores
+    # `Idempotency-Key`: `ask` a coordinator (`SendUncertain`) or `resend`.
+    on_uncertain: Literal["ask", "resend"] = "ask"
 
 
 class SendResult(BaseModel):

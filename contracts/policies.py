@@ -46,6 +46,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     CALL = "call"
+    WHATSAPP = "whatsapp"
 
 
 class TaskKind(StrEnum):

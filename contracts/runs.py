@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from contracts.activities import FamilyContext, StepOutcome, StepRef
 from contracts.sequences import Channel, SequenceParams
+from contracts.signals import RejectedSignal
 from contracts.steps import Event
 from contracts.webhooks import WebhookRequest
 
@@ -98,6 +99,9 @@ class Decision(BaseModel):
     role: str = Field(min_length=1, max_length=50)
     note: str = ""
     identity: Literal["signed_in", "declared"] = "declared"
+    # The gate (its step id) the decision answers; None: the pending gate, or if none is
+    # pending yet, the next one. A decision never answers a gate its role may not decide.
+    gate: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Verdict(StrEnum):
@@ -196,6 +200,10 @@ class InterventionStatus(BaseModel):
     pending_approval: PendingApproval | None = None
     outcome: str | None = None
     decisions: list[dict[str, Any]] = []  # every decision received, refused ones too
+    # Signals refused because their input was wrong, newest last: the last few, and a count
+    # of all of them.
+    rejected_signals: list[RejectedSignal] = []
+    signals_rejected: int = 0
     rollout: str | None = None
     # What the sequence acts on: the family's time zone and channels, decisions not yet
     # used by a gate, a cancel, an escalation's answer, outside events, bounces.
@@ -210,6 +218,9 @@ class InterventionStatus(BaseModel):
     bounces: dict[str, Bounce] = {}
     bounce_fallbacks: dict[str, tuple[Channel, str]] = {}
     handling_bounce: bool = False
+    # Per channel, the fallback step that went out on it: the next planned step on that
+    # channel is skipped as covered by it (one entry per channel at most).
+    covered: dict[Channel, str] = {}
     # Audit rows of steps whose activities write none, written first by the next activity.
     carried_audits: list[StepOutcome] = []
     # The `InterventionState` search attribute as last set (None: not set by this run).

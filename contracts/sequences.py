@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+import contracts.channels as channels
 from contracts.caps import FrequencyCap
 from contracts.policies import (
     Channel,
@@ -23,7 +24,7 @@ from contracts.policies import (
     TaskKind,
     parse_duration,
 )
-from contracts.step_graph import check_template
+from contracts.step_graph import check_fallbacks, check_template
 from contracts.steps import TEMPLATE_WORKFLOW, ScheduleSpec, Step, parse_steps
 from contracts.windows import SendWindow, open_minutes
 
@@ -96,12 +97,17 @@ class SequenceParams(Strict):
     delays: dict[str, timedelta] = {}
     messages: dict[str, MessageTemplate] = {}
     # Per family and channel, across every sequence; a capped send waits for the next slot.
-    caps: dict[Channel, FrequencyCap] = {
-        Channel.SMS: FrequencyCap(limit=1, per="day"),
-        Channel.EMAIL: FrequencyCap(limit=3, per="week"),
-    }
-    # Local hours per channel in which its messages go out, inside the hours quiet hours allow.
+    # The registry's defaults (`contracts.channels`) unless the template sets its own.
+    caps: dict[Channel, FrequencyCap] = Field(default_factory=channels.default_caps)
+    # A send that may have gone out (the worker stopped between the provider call and its
+    # record) to a provider that ignores Idempotency-Key: `ask` a coordinator, or `resend`.
+    on_uncertain: Literal["ask", "resend"] = "ask"
+    # Local hours per channel in which its messages go out, inside the hours quiet hours allow;
+    # a channel not named here keeps the registry's default window (if it has one).
     send_windows: dict[Channel, SendWindow] = {}
+    # Where a fallback that went out on a channel falls back in turn (null: nowhere), over
+    # the registry's defaults (an SMS fallback that fails becomes a call task).
+    fallbacks: dict[Channel, Channel | None] = {}
     # Send each message at the local hour the family answered most often (inside the window).
     best_hour: bool = False
     # Data-defined sequences only (workflow TemplateIntervention): the steps to interpret.
@@ -155,27 +161,49 @@ class SequenceParams(Strict):
             raise ValueError("trigger.event is required for an event trigger")
         if self.trigger.type == "schedule" and self.trigger.schedule is None:
             raise ValueError("trigger.schedule is required for a schedule trigger")
+        check_fallbacks(self.fallbacks)
         check_template(
             self.steps,
             workflow=self.workflow,
             messages=set(self.messages),
             approver_roles=self.approver_roles,
+            fallbacks=self.fallbacks,
         )
         return self
 
     @model_validator(mode="after")
     def _send_windows(self) -> SequenceParams:
         quiet = self.quiet_hours
-        for channel, window in self.send_windows.items():
-            where = f"send_windows.{channel}"
-            if channel == Channel.CALL:
-                raise ValueError(f"{where}: windows apply to email and sms, not call tasks")
+        # A channel's default window counts for the channels the steps send on.
+        defaults = {
+            channel: window
+            for channel in self.step_channels()
+            if channel not in self.send_windows
+            and (window := channels.spec(channel).send_window) is not None
+        }
+        for channel, window in {**self.send_windows, **defaults}.items():
+            where = f"send_windows.{channel}" + (
+                " (the channel's default)" if channel in defaults else ""
+            )
+            if not channels.spec(channel).is_message:
+                raise ValueError(f"{where}: windows apply to messages, not {channel} tasks")
             if quiet is not None and not open_minutes(window, quiet.start, quiet.end):
                 raise ValueError(
                     f"{where}: {window.describe()} lies entirely in quiet hours "
                     f"({quiet.start:%H:%M}–{quiet.end:%H:%M}); nothing could be sent"
                 )
         return self
+
+    def step_channels(self) -> set[Channel]:
+        """The channels a data-defined template's steps and their fallbacks send on."""
+        used: set[Channel] = set()
+        for step in self.steps or []:
+            own, fallback = step.channel, channels.find(step.fallback)
+            if own is not None:
+                used.add(own.channel)
+            if own is not None and fallback is not None:
+                used.update(channels.fallback_chain(fallback.channel, self.fallbacks))
+        return used
 
     @property
     def accountable(self) -> str:

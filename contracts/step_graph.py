@@ -3,14 +3,23 @@ step is reachable, and that no loop runs without a wait in it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import contracts.channels as channels
 from contracts.policies import Channel
 from contracts.steps import END, TEMPLATE_WORKFLOW, Step, problem
 
 
 def check_template(
-    steps: list[Step] | None, *, workflow: str, messages: set[str], approver_roles: list[str]
+    steps: list[Step] | None,
+    *,
+    workflow: str,
+    messages: set[str],
+    approver_roles: list[str],
+    fallbacks: Mapping[Channel, Channel | None] | None = None,
 ) -> None:
-    """Whole-template checks: jump targets, messages, roles, reachability, busy cycles."""
+    """Whole-template checks: jump targets, messages, roles, fallback chains, reachability,
+    busy cycles."""
     if steps is None:
         if workflow == TEMPLATE_WORKFLOW:
             raise problem(f"steps: the {TEMPLATE_WORKFLOW} workflow needs a list of steps")
@@ -32,8 +41,7 @@ def check_template(
         if step.template is not None and step.template not in messages:
             known = ", ".join(sorted(messages)) or "none defined"
             raise problem(f"{where}: template: no message {step.template!r} in messages ({known})")
-        if step.fallback == Channel.EMAIL.value:
-            raise problem(f"{where}: fallback: fall back to sms, call or a step id")
+        check_fallback(step, fallbacks or {})
         for role in step.roles or []:
             if role not in approver_roles:
                 raise problem(
@@ -54,6 +62,30 @@ def check_template(
         )
 
 
+def check_fallback(step: Step, overrides: Mapping[Channel, Channel | None]) -> None:
+    """A channel fallback goes to another channel and its chain never comes back."""
+    target = channels.find(step.fallback)
+    own = step.channel
+    if target is None or own is None:
+        return
+    chain = channels.fallback_chain(target.channel, overrides, after=own.channel)
+    if channels.loops(chain):
+        path = " → ".join(c.value for c in chain)
+        raise problem(
+            f"step '{step.id}': fallback: {path} loops; fall back to a channel not already "
+            "tried (or end the chain in `fallbacks`)"
+        )
+
+
+def check_fallbacks(overrides: Mapping[Channel, Channel | None]) -> None:
+    """The template's `fallbacks`: no channel falls back to one that leads back to it."""
+    for channel in overrides:
+        chain = channels.fallback_chain(channel, overrides)
+        if channels.loops(chain):
+            path = " → ".join(c.value for c in chain)
+            raise problem(f"fallbacks.{channel.value}: {path} loops; end the chain with null")
+
+
 def successors(steps: list[Step], index: int) -> list[str]:
     """Where step `index` can go: its jumps, else the step after it (`end` when last)."""
     step = steps[index]
@@ -63,7 +95,7 @@ def successors(steps: list[Step], index: int) -> list[str]:
     if step.type == "condition":
         return [t for t in (step.then, step.else_) if t is not None]
     targets = [step.next if step.next is not None else following]
-    if step.fallback is not None and step.fallback not in Channel._value2member_map_:
+    if step.fallback is not None and channels.find(step.fallback) is None:
         targets.append(step.fallback)
     return targets
 

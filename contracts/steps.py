@@ -30,13 +30,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+import contracts.channels as channels
 from contracts.conditions import Condition
-from contracts.policies import Channel, RetrySpec, parse_duration
+from contracts.policies import RetrySpec, parse_duration
 
-StepType = Literal[
-    "email", "sms", "call", "task", "wait", "condition", "approval", "webhook", "end"
-]
-STEP_TYPES: tuple[str, ...] = StepType.__args__  # type: ignore[attr-defined]
+# A step type is a channel of the registry (a message, or a call task) or one of these.
+OTHER_TYPES = ("task", "wait", "condition", "approval", "webhook", "end")
+STEP_TYPES: tuple[str, ...] = (*channels.names(), *OTHER_TYPES)
 
 # A jump target that ends the sequence; no step may take this id.
 END = "end"
@@ -50,10 +50,16 @@ _EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 _COMMON = {"id", "type", "name", "description"}
 _TIMED = {"delay", "at", "next"}
 _ACTING = {"requires_approval", "retry"}
+_MESSAGE = {"template", "message", "fallback"}
+_CALL = {"reason", "assign_to", "compensate"}
 FIELDS_BY_TYPE: dict[str, set[str]] = {
-    "email": _COMMON | _TIMED | _ACTING | {"template", "message", "subject", "fallback"},
-    "sms": _COMMON | _TIMED | _ACTING | {"template", "message", "fallback"},
-    "call": _COMMON | _TIMED | _ACTING | {"reason", "assign_to", "compensate"},
+    **{
+        entry.channel.value: _COMMON
+        | _TIMED
+        | _ACTING
+        | (_MESSAGE | ({"subject"} if entry.subject else set()) if entry.is_message else _CALL)
+        for entry in channels.CHANNELS.values()
+    },
     "task": _COMMON | _TIMED | _ACTING | {"reason", "assign_to", "task_type", "compensate"},
     "wait": _COMMON | {"duration", "until", "next"},
     "condition": _COMMON | {"if", "then", "else"},
@@ -104,7 +110,7 @@ class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
     id: str
-    type: StepType
+    type: str  # one of STEP_TYPES
     name: str | None = None
     description: str = ""
     # When: previous completion + delay, or the next local `at` time; then out of quiet hours.
@@ -115,12 +121,12 @@ class Step(BaseModel):
     requires_approval: bool = False
     retry: RetrySpec | None = None
     compensate: bool = False
-    # email / sms: a message of the template's `messages`, or one written inline.
+    # a message channel: a message of the template's `messages`, or one written inline.
     template: str | None = None
     message: str | None = None
     subject: str | None = None
-    # A channel (`sms`, `call`) that sends the same message, or a step id to jump to
-    # (a channel name wins over a step of the same id).
+    # A channel (`email`, `sms`, `call`, ...) that sends the same message, or a step id to
+    # jump to (a channel name wins over a step of the same id).
     fallback: str | None = None
     # call / task / approval
     reason: str | None = None
@@ -158,6 +164,13 @@ class Step(BaseModel):
     def _method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in STEP_TYPES:
+            raise ValueError(f"unknown type {value!r} (use one of {', '.join(STEP_TYPES)})")
+        return value
+
     @model_serializer(mode="wrap")
     def _only_what_was_written(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
@@ -174,7 +187,7 @@ class Step(BaseModel):
     @model_validator(mode="after")
     def _fits_its_type(self) -> Step:
         kind = self.type
-        if kind in ("email", "sms") and (self.template is None) == (self.message is None):
+        if self.sends_message and (self.template is None) == (self.message is None):
             raise ValueError("template: give either `template` (a message name) or `message`")
         if kind == "wait" and self.duration is None and self.until is None:
             raise ValueError("duration: a wait needs `duration`, `until` or both")
@@ -193,6 +206,17 @@ class Step(BaseModel):
         return self
 
     @property
+    def channel(self) -> channels.ChannelSpec | None:
+        """The registry entry of a step that contacts the family (a message or a call)."""
+        return channels.find(self.type)
+
+    @property
+    def sends_message(self) -> bool:
+        """Whether the step sends a message on a channel."""
+        entry = self.channel
+        return entry is not None and entry.is_message
+
+    @property
     def label(self) -> str:
         """What a person reads in the history and the timeline."""
         return self.name or self.id
@@ -202,7 +226,7 @@ class Step(BaseModel):
         for field_name, target in (("next", self.next), ("then", self.then), ("else", self.else_)):
             if target is not None:
                 yield field_name, target
-        if self.fallback is not None and self.fallback not in Channel._value2member_map_:
+        if self.fallback is not None and channels.find(self.fallback) is None:
             yield "fallback", self.fallback
 
     @property

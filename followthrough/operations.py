@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from contracts import (
     State,
     Verdict,
 )
+from followthrough.platform import runs
 from followthrough.triggers.imports import import_families as checked_import_families
 from store import Store
 from workflows.search_attributes import FAMILY_ID, STATE, TEMPLATE_NAME
@@ -33,27 +35,25 @@ class OperationError(ValueError):
 
 
 async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
+    """The sequence's current run, named by its run id: what this command reads or tells
+    is what that run gets, even if a newer run of the same id starts meanwhile."""
     if not workflow_id.startswith("intervention-"):
         raise OperationError(f"workflow id: {workflow_id!r} is not an intervention id")
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        await handle.describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise OperationError(f"workflow id: no sequence {workflow_id!r}") from err
-        raise
+    handle = await runs.current_run(client, workflow_id)
+    if handle is None:
+        raise OperationError(f"workflow id: no sequence {workflow_id!r}")
     return handle
 
 
-async def signal(client: Client, workflow_id: str, name: str, payload: BaseModel) -> None:
-    """Send one of the sequence's signals; a closed sequence is reported, not ignored."""
+async def signal(client: Client, workflow_id: str, name: str, payload: BaseModel) -> str:
+    """Send one of the sequence's signals to its current run (or the run that one continued
+    as); the run id signalled. A closed sequence is reported, not ignored."""
     handle = await _handle(client, workflow_id)
-    try:
-        await handle.signal(name, payload)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise OperationError(f"workflow id: {workflow_id!r} has already finished") from err
-        raise
+    assert handle.run_id is not None
+    signalled = await runs.signal_run(client, workflow_id, handle.run_id, name, payload)
+    if signalled is None:
+        raise OperationError(f"workflow id: {workflow_id!r} has already finished")
+    return signalled
 
 
 async def respond(client: Client, workflow_id: str, channel: str, note: str = "") -> None:
@@ -67,8 +67,25 @@ async def respond(client: Client, workflow_id: str, channel: str, note: str = ""
 
 async def decide(
     client: Client, workflow_id: str, verdict: str, by: str, role: str, note: str = ""
-) -> None:
-    await signal(client, workflow_id, verdict, Decision(approver=by, role=role, note=note))
+) -> str:
+    """Send the plain `approve`/`reject` signal, then read what the run did with it.
+
+    A signal gets no answer of its own; the run's decision log says whether the decision
+    answers the pending gate, waits for a later one, or was refused (then OperationError)."""
+    decision = Decision(approver=by, role=role, note=note)
+    run_id = await signal(client, workflow_id, verdict, decision)
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    st: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
+    taken = [
+        d
+        for d in st.decisions
+        if (d.get("verdict"), d.get("approver"), d.get("role")) == (verdict, by, role)
+    ]
+    if not taken:
+        return "sent"
+    if "refused" in taken[-1]:
+        raise OperationError(f"refused: {taken[-1]['refused']}")
+    return str(taken[-1].get("outcome") or "sent")
 
 
 async def decide_now(
@@ -120,9 +137,22 @@ async def answer_escalation(
     await signal(client, workflow_id, verdict, EscalationAnswer(by=by, note=note))
 
 
-async def status(client: Client, workflow_id: str) -> InterventionStatus:
-    handle = await _handle(client, workflow_id)
-    result: InterventionStatus = await handle.query("status", result_type=InterventionStatus)
+async def status(
+    client: Client,
+    workflow_id: str,
+    run_id: str | None = None,
+    *,
+    timeout: timedelta | None = None,
+) -> InterventionStatus:
+    """The `status` query of run `run_id`, or of the current run; with `timeout`, a run no
+    worker answers for is an RPCError after that long rather than a wait."""
+    if run_id is None:
+        handle = await _handle(client, workflow_id)
+    else:
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    result: InterventionStatus = await handle.query(
+        "status", result_type=InterventionStatus, rpc_timeout=timeout
+    )
     return result
 
 

@@ -45,6 +45,7 @@ from contracts import (
     StepRecord,
     TaskRequest,
     TaskResult,
+    channels,
 )
 from contracts.webhooks import WebhookRequest, WebhookResult
 from contracts.windows import AnswerHours, AnswerHoursRequest
@@ -78,16 +79,6 @@ class RecordingActivities:
     async def load_family_context(self, request: FamilyContextRequest) -> FamilyContext:
         """The family as read from the store before the run."""
         return self.family
-
-    @activity.defn(name="send_email")
-    async def send_email(self, request: SendRequest) -> SendResult:
-        """Record an email instead of sending it."""
-        return self._sent(request)
-
-    @activity.defn(name="send_sms")
-    async def send_sms(self, request: SendRequest) -> SendResult:
-        """Record an SMS instead of sending it."""
-        return self._sent(request)
 
     @activity.defn(name="open_task")
     async def open_task(self, request: TaskRequest) -> TaskResult:
@@ -136,13 +127,23 @@ class RecordingActivities:
             self.answer_hours,
             self.next_send_slot,
             self.load_family_context,
-            self.send_email,
-            self.send_sms,
+            *self.sends(),
             self.open_task,
             self.cancel_task,
             self.evaluate_condition,
             self.call_webhook,
         ]
+
+    def sends(self) -> list[Any]:
+        """A stand-in for the send activity of every message channel of the registry."""
+
+        def stand_in(name: str) -> Any:
+            async def send(request: SendRequest) -> SendResult:
+                return self._sent(request)
+
+            return activity.defn(name=name)(send)
+
+        return [stand_in(entry.activity or "") for entry in channels.message_channels()]
 
     def _sent(self, request: SendRequest) -> SendResult:
         self.calls.append(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from contracts import Channel
+from contracts import channels
 from followthrough import operations
 from followthrough.operations import OperationError
 from followthrough.triggers import imports
@@ -25,6 +25,7 @@ def families_import(path: Path) -> None:
 
     Every row is checked on its own; bad rows are reported with their line number and the
     good ones are kept. An `opted_out` column (e.g. `sms` or `email;sms`) adds opt-outs.
+    `whatsapp` (a number) and `whatsapp_opt_in` (yes/no) let sequences send on WhatsApp.
     """
     require_file(path)
 
@@ -41,7 +42,7 @@ def families_import(path: Path) -> None:
 @families_app.command("opt-out")
 def families_opt_out(
     family_id: Annotated[str, typer.Argument(help="Family id.")],
-    channel: Annotated[str, typer.Option(help="email, sms or call.")],
+    channel: Annotated[str, typer.Option(help="A channel: email, sms, call, ...")],
 ) -> None:
     """Never contact the family on this channel again; sequences fall back or escalate."""
 
@@ -55,11 +56,12 @@ def families_opt_out(
 
 async def opt_out(store: Store, family_id: str, channel: str) -> None:
     """Record an opt-out; the message names the bad field when the input is wrong."""
-    if channel not in Channel._value2member_map_:
-        choices = ", ".join(c.value for c in Channel)
+    entry = channels.find(channel)
+    if entry is None:
+        choices = ", ".join(channels.names())
         raise OperationError(f"channel: {channel!r} is not one of {choices}")
     try:
-        await store.families.opt_out(family_id, channel)
+        await store.families.opt_out(family_id, entry.opt_out_key)
     except LookupError as err:
         raise OperationError(f"family: no family with id {family_id!r}") from err
 

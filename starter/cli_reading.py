@@ -55,6 +55,11 @@ def status_lines(st: InterventionStatus) -> list[str]:
         lines.append(line)
     for response in st.responses:
         lines.append(f"  response via {response.channel.value} at {response.at.isoformat()}")
+    earlier = st.signals_rejected - len(st.rejected_signals)
+    if earlier > 0:
+        lines.append(f"  ({earlier} earlier rejected signals not shown)")
+    for rejected in st.rejected_signals:
+        lines.append(f"  {rejected.describe()} (at {rejected.at.isoformat()})")
     if st.outcome:
         lines.append(f"outcome: {st.outcome}")
     return lines

@@ -36,14 +36,18 @@ def _decision(verdict: str) -> Callable[..., None]:
         role: Annotated[str, typer.Option(help="Their role, e.g. coordinator.")],
         note: Annotated[str, typer.Option()] = "",
         signal: Annotated[
-            bool, typer.Option("--signal", help="Send the plain signal; no answer is awaited.")
+            bool,
+            typer.Option(
+                "--signal", help="Send the plain signal, then read what the sequence did with it."
+            ),
         ] = False,
     ) -> None:
         async def work() -> None:
             async with temporal() as client:
                 if signal:
-                    await operations.decide(client, workflow_id, verdict, by, role, note)
-                    typer.echo(f"{verdict} sent to {workflow_id}")
+                    # No answer comes back to a signal: the run's status says what it did.
+                    did = await operations.decide(client, workflow_id, verdict, by, role, note)
+                    typer.echo(f"{verdict} sent to {workflow_id}: {did}")
                     return
                 # The update answers at once: a refused decision exits 1 with the reason.
                 receipt = await operations.decide_now(client, workflow_id, verdict, by, role, note)

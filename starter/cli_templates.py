@@ -14,7 +14,7 @@ import yaml
 
 from activities.best_hour import ResponseHistoryActivities
 from activities.families import FamilyActivities
-from contracts import Channel, FamilyContextRequest, SequenceParams, parse_duration
+from contracts import Channel, FamilyContextRequest, SequenceParams, channels, parse_duration
 from contracts.webhook_rules import WebhookPolicy
 from contracts.windows import AnswerHoursRequest
 from followthrough import operations
@@ -233,8 +233,8 @@ def templates_simulate(
     except ValueError as err:
         fail(f"respond-after: {err}")
         return
-    if respond_on not in Channel._value2member_map_:
-        fail(f"respond-on: {respond_on!r} is not one of email, sms, call")
+    if channels.find(respond_on) is None:
+        fail(f"respond-on: {respond_on!r} is not one of {', '.join(channels.names())}")
 
     async def work(store: Store) -> None:
         path = Path(name)

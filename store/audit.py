@@ -136,6 +136,17 @@ class StepExecutionRepository:
         query = select(StepExecution).where(StepExecution.idempotency_key == key)
         return await reading(self._sessions, lambda session: session.scalar(query))
 
+    async def run_ids(self, keys: Sequence[str]) -> dict[str, str]:
+        """The run that wrote each of these idempotency keys (a message's, a task's), by key:
+        the run a message or task belongs to, whatever runs under its workflow id now."""
+        if not keys:
+            return {}
+        query = select(StepExecution.idempotency_key, StepExecution.run_id).where(
+            StepExecution.idempotency_key.in_(sorted(set(keys)))
+        )
+        rows = await reading(self._sessions, lambda session: list(session.execute(query)))
+        return {key: run_id for key, run_id in rows if run_id}
+
     async def for_family(self, family_id: str) -> list[StepExecution]:
         """A family's steps across all sequences, in time order."""
         return await self._where(StepExecution.family_id == family_id)

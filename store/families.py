@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts import Channel, FamilyContext
+from contracts.channels import CHANNELS
 from store.db import reading, writing
 from store.models import Family
 from store.unique import RACE_ATTEMPTS, Sessions
@@ -26,20 +27,28 @@ UNSET: Final = _Unset.UNSET
 
 
 def context_of(family: Family) -> FamilyContext:
-    """What a workflow may know of the family: time zone, usable channels and opt-outs."""
-    channels = []
-    if family.email:
-        channels.append(Channel.EMAIL)
-    if family.phone:
-        channels += [Channel.SMS, Channel.CALL]
-    opted_out = [Channel(c) for c in family.opted_out or [] if c in Channel._value2member_map_]
+    """What a workflow may know of the family: time zone, usable channels and opt-outs.
+
+    A channel is usable when the family has its address and, for a channel that asks for
+    one, its opt-in (both named by the registry); `missing` says why the others are not."""
+    usable, missing = [], {}
+    for channel, entry in CHANNELS.items():
+        if not getattr(family, entry.address, None):
+            missing[channel] = f"no {entry.address_label}"
+        elif entry.opt_in is not None and not getattr(family, entry.opt_in, False):
+            missing[channel] = f"no {entry.label} opt-in"
+        else:
+            usable.append(channel)
+    keys = {entry.opt_out_key: channel for channel, entry in CHANNELS.items()}
+    opted_out = [keys[c] for c in family.opted_out or [] if c in keys]
     preferred = family.preferred_channel
     return FamilyContext(
         family_id=family.family_id,
         timezone=family.timezone,
-        channels=channels,
+        channels=usable,
         opted_out=opted_out,
         preferred_channel=Channel(preferred) if preferred else None,
+        missing=missing,
     )
 
 
@@ -56,6 +65,8 @@ class FamilyRepository:
         *,
         email: str | None | _Unset = UNSET,
         phone: str | None | _Unset = UNSET,
+        whatsapp: str | None | _Unset = UNSET,
+        whatsapp_opt_in: bool | _Unset = UNSET,
         timezone: str | _Unset = UNSET,
         preferred_channel: str | None | _Unset = UNSET,
         opted_out: Iterable[str] | _Unset = UNSET,
@@ -66,15 +77,13 @@ class FamilyRepository:
 
         Fields not given keep their stored value on update (so re-importing contact details
         never clears an opt-out) and take the column default on insert: no email, phone or
-        preferred channel, "America/New_York", no opt-outs, no score, `{}` attributes.
+        preferred channel, no WhatsApp number or opt-in, "America/New_York", no opt-outs, no
+        score, `{}` attributes.
         """
+        fields: dict[str, object] = {"email": email, "phone": phone, "whatsapp": whatsapp}
+        fields |= {"whatsapp_opt_in": whatsapp_opt_in, "timezone": timezone}
         given: dict[str, Any] = {"name": name}
-        if email is not UNSET:
-            given["email"] = email
-        if phone is not UNSET:
-            given["phone"] = phone
-        if timezone is not UNSET:
-            given["timezone"] = timezone
+        given |= {field: value for field, value in fields.items() if value is not UNSET}
         if preferred_channel is not UNSET:
             given["preferred_channel"] = (
                 None if preferred_channel is None else str(preferred_channel)

@@ -1,16 +1,19 @@
 """Failure-handling state: provider circuit breakers and suspended templates.
 
-`provider_health` holds one row per (provider, worker): each worker process has its own
-breakers, and the row is rewritten on every transition, so `followthrough health` shows what
-every worker last saw. `template_suspensions` holds the templates whose new starts are
-refused because too many of their sequences failed.
+`provider_circuits` holds one breaker state per provider, shared by every worker: failures
+are counted together, so all workers open and close together, and one probe at a time
+(across workers) tries a provider whose open window has passed. `provider_health` holds one
+row per (provider, worker), rewritten on every transition the worker saw, so
+`followthrough health` shows what every worker last saw; rows of workers gone quiet for a
+day are removed (`ProviderHealthRepository.clean`). `template_suspensions` holds the
+templates whose new starts are refused because too many of their sequences failed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Text, select
+from sqlalchemy import Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from store.db import reading, writing
@@ -30,6 +33,20 @@ class ProviderHealth(Base):
     open_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     transitions: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderCircuit(Base):
+    """The circuit-breaker state of one provider, shared by every worker."""
+
+    __tablename__ = "provider_circuits"
+
+    provider: Mapped[str] = mapped_column(primary_key=True)
+    state: Mapped[str]  # closed, open, half_open
+    failures: Mapped[int]  # consecutive transient failures, all workers together
+    open_until: Mapped[datetime | None]
+    probe_until: Mapped[datetime | None]  # half_open: when the probe's claim lapses
+    last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -79,12 +96,86 @@ class ProviderHealthRepository:
 
         await writing(self._sessions, upsert)
 
+    async def clean(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Remove the rows of workers that have not reported for `older_than`; how many."""
+        cutoff = utcnow() - older_than
+        query = delete(ProviderHealth).where(ProviderHealth.updated_at < cutoff)
+
+        def clean(session: Session) -> int:
+            return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+        return await writing(self._sessions, clean)
+
     async def list(self) -> list[ProviderHealth]:
         """Every row, by provider, most recently changed first."""
         query = select(ProviderHealth).order_by(
             ProviderHealth.provider, ProviderHealth.updated_at.desc()
         )
         return await reading(self._sessions, lambda session: list(session.scalars(query)))
+
+
+class CircuitRepository:
+    """The shared breaker states; each change is one transaction holding the row's lock."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def get(self, provider: str) -> ProviderCircuit | None:
+        return await reading(self._sessions, lambda session: session.get(ProviderCircuit, provider))
+
+    async def failed(
+        self, provider: str, error: str, *, threshold: int, open_for: timedelta
+    ) -> ProviderCircuit:
+        """Count a transient failure; the `threshold`-th in a row, or a failed probe, opens
+        the circuit for `open_for`."""
+
+        def fail(session: Session) -> ProviderCircuit:
+            row = _locked(session, provider)
+            row.failures += 1
+            row.last_error = error
+            if row.state == "half_open" or (row.state == "closed" and row.failures >= threshold):
+                row.state, row.open_until, row.probe_until = "open", utcnow() + open_for, None
+            row.updated_at = utcnow()
+            return row
+
+        return await writing(self._sessions, fail)
+
+    async def succeeded(self, provider: str) -> ProviderCircuit:
+        """The provider answered: close the circuit and forget the failures."""
+
+        def close(session: Session) -> ProviderCircuit:
+            row = _locked(session, provider)
+            row.state, row.failures, row.open_until, row.probe_until = "closed", 0, None, None
+            row.updated_at = utcnow()
+            return row
+
+        return await writing(self._sessions, close)
+
+    async def claim_probe(self, provider: str, probe_for: timedelta) -> ProviderCircuit | None:
+        """The probe of an open circuit whose window has passed (or whose last probe's claim
+        lapsed), for one caller across workers: the row, half-open, or None when the
+        circuit is not due or another caller holds the probe."""
+
+        def claim(session: Session) -> ProviderCircuit | None:
+            row = _locked(session, provider)
+            now = utcnow()
+            due = row.state == "open" and (row.open_until is None or row.open_until <= now)
+            lapsed = row.state == "half_open" and (row.probe_until or now) <= now
+            if not (due or lapsed):
+                return None
+            row.state, row.probe_until, row.updated_at = "half_open", now + probe_for, now
+            return row
+
+        return await writing(self._sessions, claim)
+
+
+def _locked(session: Session, provider: str) -> ProviderCircuit:
+    row = session.get(ProviderCircuit, provider, with_for_update=True)
+    if row is None:
+        row = ProviderCircuit(provider=provider, state="closed", failures=0, updated_at=utcnow())
+        session.add(row)
+        session.flush()
+    return row
 
 
 class SuspensionRepository:

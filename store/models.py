@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -76,6 +77,9 @@ class Family(Base):
     name: Mapped[str]
     email: Mapped[str | None]
     phone: Mapped[str | None]
+    # WhatsApp: the number, and whether the family said yes to messages there.
+    whatsapp: Mapped[str | None]
+    whatsapp_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
     timezone: Mapped[str] = mapped_column(default="America/New_York")
     preferred_channel: Mapped[str | None]
     opted_out: Mapped[list[str]] = mapped_column(default=list)
@@ -142,7 +146,12 @@ class CoordinatorTask(Base):
 
 
 class Message(Base):
-    """The outbox: one row per message a provider accepted, keyed by idempotency key."""
+    """The outbox: one row per send, keyed by idempotency key.
+
+    `status`: `sending` (the intent, written before the provider call: the send may have
+    reached the provider), `failed` (the provider definitely refused it; it no longer counts
+    for caps), `sent` (accepted), then what callbacks say (`delivered`, `bounced`, ...).
+    """
 
     __tablename__ = "messages"
 
@@ -153,7 +162,7 @@ class Message(Base):
     step_id: Mapped[str]
     channel: Mapped[str]
     provider: Mapped[str]
-    provider_message_id: Mapped[str]
+    provider_message_id: Mapped[str]  # empty while `sending`
     recipient: Mapped[str]
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

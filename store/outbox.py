@@ -1,4 +1,12 @@
-"""The outbox: every message a provider accepted, keyed so a retry never sends twice."""
+"""The outbox: every send, keyed so a retry never sends twice.
+
+A send writes its intent (`sending`) under its step's idempotency key before it calls the
+provider (`MessageRepository.claim`), then the result: `sent` (`record`) or, after a definite
+refusal, `failed` (`release`). A retry that finds `sending` knows the first attempt may have
+reached the provider. The intent is written under a lock on the family's row, after counting
+the family's messages in its frequency cap's window (`sending` ones included), so two sends
+racing for the last place of a cap cannot both take it, on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,24 @@ from sqlalchemy.orm import Session
 from store.audit import add_steps_once
 from store.db import reading, writing
 from store.models import Family, Message, StepExecution
-from store.unique import Sessions, add_once, insert_once
+from store.unique import Sessions, add_once
+
+SENDING, SENT, FAILED = "sending", "sent", "failed"
+
+
+class Claim(NamedTuple):
+    """What `MessageRepository.claim` found or did.
+
+    `state`: `new` (the intent is recorded: call the provider), `sent` (a message went out
+    under this key already: a retry), `uncertain` (an earlier attempt recorded its intent and
+    never its result: it may have reached the provider) or `refused` (`build` raised
+    `refusal`; nothing recorded but the carried audit rows).
+    """
+
+    state: str
+    message: Message | None
+    family: Family | None
+    refusal: Exception | None = None
 
 
 class BeforeSend(NamedTuple):
@@ -61,6 +86,63 @@ class MessageRepository:
             return await writing(self._sessions, look_up)
         return await reading(self._sessions, look_up)
 
+    async def claim(
+        self,
+        key: str,
+        family_id: str,
+        audits: Sequence[StepExecution] = (),
+        *,
+        channel: str,
+        cap_window: Callable[[Family], tuple[datetime, datetime]] | None,
+        build: Callable[[Family | None, int], Message],
+    ) -> Claim:
+        """Record the intent to send under `key` (status `sending`), in one transaction that
+        holds the family's row lock: `build(family, counted)` makes the row from the family
+        and the messages counted in its cap's window (0 without `cap_window`), or raises to
+        refuse the send. `audits` are stored first (each once), whatever the answer."""
+
+        def claim(session: Session) -> Claim:
+            add_steps_once(session, audits)
+            # The lock that makes the cap's count and the intent one step (PostgreSQL;
+            # SQLite's writers take turns already: `store.db` begins them IMMEDIATE).
+            family = session.get(Family, family_id, with_for_update=True)
+            existing = _by_key(session, key)
+            if existing is not None and existing.status == SENDING:
+                return Claim("uncertain", existing, family)
+            if existing is not None and existing.status != FAILED:
+                return Claim("sent", existing, family)
+            counted = 0
+            if family is not None and cap_window is not None:
+                start, end = cap_window(family)
+                counted = _count_between(session, family_id, channel, start, end)
+            try:
+                intent = build(family, counted)
+            except Exception as refusal:  # kept apart, so the audit rows still commit
+                return Claim("refused", None, family, refusal)
+            intent.status = SENDING
+            if existing is None:
+                row, created = add_once(session, intent)
+                if not created:  # another attempt of the same step got there first
+                    return Claim("uncertain" if row.status == SENDING else "sent", row, family)
+                return Claim("new", row, family)
+            for name in ("recipient", "subject", "body", "provider", "created_at"):
+                setattr(existing, name, getattr(intent, name))
+            existing.status = SENDING
+            return Claim("new", existing, family)
+
+        return await writing(self._sessions, claim)
+
+    async def release(self, key: str) -> None:
+        """The provider definitely refused the send under `key`: mark it `failed`, so it no
+        longer counts for the family's cap (a later attempt may claim the key again)."""
+
+        def release(session: Session) -> None:
+            message = _by_key(session, key)
+            if message is not None and message.status == SENDING:
+                message.status = FAILED
+
+        await writing(self._sessions, release)
+
     async def record(
         self,
         *,
@@ -97,12 +179,19 @@ class MessageRepository:
             status="sent",
             **({"created_at": sent_at} if sent_at is not None else {}),
         )
-        if audit is None:
-            return await insert_once(self._sessions, message)
 
         def record_both(session: Session) -> tuple[Message, bool]:
-            recorded = add_once(session, message)
-            add_steps_once(session, [audit])
+            intent = _by_key(session, idempotency_key)
+            if intent is not None and intent.status in (SENDING, FAILED):
+                # The result of a claimed send: the intent becomes the sent message.
+                intent.provider_message_id = provider_message_id
+                intent.provider = provider
+                intent.status = SENT
+                recorded = intent, True
+            else:
+                recorded = add_once(session, message)
+            if audit is not None:
+                add_steps_once(session, [audit])
             return recorded
 
         return await writing(self._sessions, record_both)
@@ -117,6 +206,8 @@ class MessageRepository:
 
     async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
         """The message a provider knows by this id (callbacks name messages this way)."""
+        if not provider_message_id:
+            return None  # a send not yet answered has no id
         query = select(Message).where(Message.provider_message_id == provider_message_id)
         query = query.order_by(Message.id.desc()).limit(1)
         return await reading(self._sessions, lambda session: session.scalar(query))
@@ -154,6 +245,7 @@ def _count_between(
         Message.channel == str(channel),
         Message.created_at >= start,
         Message.created_at < end,
+        Message.status != FAILED,
     )
     return int(session.scalar(query) or 0)
 

@@ -14,9 +14,10 @@ from store.accounts import AccountRepository
 from store.audit import StepExecutionRepository
 from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
-from store.health import ProviderHealthRepository, SuspensionRepository
+from store.health import CircuitRepository, ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.predictions import PredictionRepository
+from store.reservations import ReservationRepository
 from store.rollouts import RolloutRepository
 from store.starts import StartRepository
 from store.tasks import TaskRepository
@@ -45,6 +46,8 @@ class Store:
         self.rollouts = RolloutRepository(sessions)
         self.starts = StartRepository(sessions)
         self.accounts = AccountRepository(sessions)
+        self.reservations = ReservationRepository(sessions)
+        self.circuits = CircuitRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

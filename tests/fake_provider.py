@@ -5,11 +5,14 @@ httpx, sockets and HTTP parsing exactly as it does against a real provider (emai
 APIs, or a webhook's system). It behaves like the real APIs where it matters here:
 
 - a message is accepted once per `Idempotency-Key`: a repeat of a key it already accepted gets
-  the first answer back and delivers nothing new;
+  the first answer back and delivers nothing new (`FakeProvider(honours_keys=False)` stands
+  for an API that ignores the header: every accepted request is a new delivery);
+- `delay` holds every answer back that long (a slow SMS API), after accepting the message;
 - it fails on cue: `script("email", 500, 500)` answers the next two requests to `/email` with
   500s, `queue(Answer(409))` answers the next request to any path; `down("sms", seconds)`
   answers 503 for a while; `hold("email")` accepts the next email and keeps the response back
   until `release()`, so a worker can be killed mid-send;
+- `drop("sms")` accepts the next SMS and closes the connection without an answer;
 - otherwise it succeeds with `default`, or with a message id in the shape the channel's API
   returns (`{"MessageID": ...}` for email, `{"sid": ...}` for the rest).
 
@@ -64,8 +67,12 @@ class Seen:
 class FakeProvider:
     """The scripted provider; `requests` is its log, `deliveries()` what it really sent."""
 
-    def __init__(self, default: Answer | None = None) -> None:
+    def __init__(
+        self, default: Answer | None = None, *, honours_keys: bool = True, delay: float = 0.0
+    ) -> None:
         self.default = default
+        self.honours_keys = honours_keys
+        self.delay = delay
         self.requests: list[Seen] = []
         self.held = threading.Event()
         self._lock = threading.Lock()
@@ -106,6 +113,12 @@ class FakeProvider:
         """Accept the next message on `channel` but keep the answer back until `release()`."""
         with self._lock:
             self._script.append((channel, "hold"))
+
+    def drop(self, channel: str) -> None:
+        """Accept the next message on `channel` and close the connection without answering:
+        an answer lost on the way, so the sender cannot tell whether it went out."""
+        with self._lock:
+            self._script.append((channel, "drop"))
 
     def release(self) -> None:
         self._release.set()
@@ -154,20 +167,20 @@ class FakeProvider:
 
     # ------------------------------------------------------------------ the server
 
-    def _answer(self, channel: str, key: str) -> tuple[Answer, bool, bool]:
-        """Decide the answer: (answer, hold it back, a new message went out)."""
+    def _answer(self, channel: str, key: str) -> tuple[Answer, str, bool]:
+        """Decide the answer: (answer, "hold" / "drop" / "", a new message went out)."""
         with self._lock:
-            if key and (channel, key) in self._accepted:  # a retry of a sent message
-                return self._accepted[(channel, key)], False, False
+            if self.honours_keys and key and (channel, key) in self._accepted:  # a retry
+                return self._accepted[(channel, key)], "", False
             if time.monotonic() < self._down_until.get(channel, 0.0):
-                return Answer(503, _error(503)), False, False
+                return Answer(503, _error(503)), "", False
             step = self._next_step(channel)
             answer = step if isinstance(step, Answer) else self._success(channel)
             if not 200 <= answer.status < 300:
-                return answer, False, False
+                return answer, "", False
             if key:
                 self._accepted[(channel, key)] = answer
-            return answer, step == "hold", True
+            return answer, step if isinstance(step, str) else "", True
 
     def _next_step(self, channel: str) -> Answer | str | None:
         for index, (wanted, step) in enumerate(self._script):
@@ -191,7 +204,7 @@ class FakeProvider:
                 body = self.rfile.read(length) if length else b""
                 channel = urlsplit(self.path).path.strip("/").split("/")[0]
                 key = self.headers.get("Idempotency-Key", "")
-                answer, hold, delivered = provider._answer(channel, key)
+                answer, how, delivered = provider._answer(channel, key)
                 provider.requests.append(
                     Seen(
                         at=time.monotonic(),
@@ -206,9 +219,14 @@ class FakeProvider:
                         delivered=delivered,
                     )
                 )
-                if hold:
+                if how == "drop":
+                    self.close_connection = True
+                    return  # no answer: the connection closes
+                if how == "hold":
                     provider.held.set()
                     provider._release.wait(timeout=20)
+                elif provider.delay and delivered:
+                    time.sleep(provider.delay)
                 self._reply(answer)
 
             def _reply(self, answer: Answer) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from activities.breaker import BreakerPolicy, BreakerProvider
+from contracts import Channel
 from followthrough.platform.settings import Settings
 from worker import breaker_policy_from, build_providers
 
@@ -24,6 +25,7 @@ async def test_http_providers_get_a_breaker_with_that_policy():
         breaker_failure_threshold=3,
     )
     async with httpx.AsyncClient() as http:
-        email, sms = build_providers(settings, http)
+        providers = build_providers(settings, http)
+    email, sms = providers[Channel.EMAIL], providers[Channel.SMS]
     assert isinstance(email, BreakerProvider) and not isinstance(sms, BreakerProvider)
     assert email.breaker.policy.failure_threshold == 3

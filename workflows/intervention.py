@@ -18,18 +18,22 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities import ChannelActivities, FamilyActivities
+    from activities import FamilyActivities
     from activities.best_hour import ResponseHistoryActivities
     from activities.channels import FREQUENCY_CAPPED
+    from activities.delivery import SEND_UNCERTAIN
     from contracts import (
         Channel,
         Condition,
         ConditionRequest,
+        FamilyContext,
         SendRequest,
+        SendResult,
         State,
         StepRecord,
         StepStatus,
         TaskKind,
+        channels,
     )
     from contracts.windows import AnswerHoursRequest, SendWindow
     from workflows import metrics, timing
@@ -41,6 +45,10 @@ from workflows.tasks import TaskBlocks
 __all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
 
 HISTORY_TIMEOUT = timedelta(seconds=10)
+# The patch behind which a fallback covers the next planned step on its channel.
+SKIP_COVERED_STEP = "skip-step-covered-by-fallback"
+# The patch behind which a send that may have gone out asks a coordinator, not a fallback.
+ASK_WHEN_UNCERTAIN = "ask-when-send-uncertain"
 
 
 class Intervention(TaskBlocks):
@@ -58,18 +66,34 @@ class Intervention(TaskBlocks):
     ) -> bool:
         """Send a message on a channel at the right local time.
 
-        On a permanent failure or exhausted retries, fall back (email → SMS → call task)
-        or escalate to a person. Returns True when a message went out on some channel.
+        On a permanent failure or exhausted retries, fall back (to `fallback`, then along
+        the template's `fallbacks` and the registry's, e.g. SMS → call task) or escalate to
+        a person. Returns True when a message went out on some channel.
         """
         self.check_cancelled()
         step_id = step or f"{channel.value}_{template_name}"
+        if self.covered_by_fallback(channel, step_id, template_name):
+            return True
+        return await self.deliver(channel, template_name, step_id, delay, at, fallback)
+
+    async def deliver(
+        self,
+        channel: Channel,
+        template_name: str,
+        step_id: str,
+        delay: timedelta = timedelta(0),
+        at: clock_time | None = None,
+        fallback: Channel | None = None,
+    ) -> bool:
+        """Send one step, a planned one or a fallback, on `channel` at its time."""
+        entry = channels.spec(channel)
         record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
         record.channel = channel
         note, window = None, None
-        if at is None and self.params.best_hour and channel != Channel.CALL:
+        if at is None and self.params.best_hour and entry.is_message:
             window, note = await self.best_hour(channel)
         await self.wait_until_due(record, delay, at, channel, note, window)
-        if channel == Channel.CALL:
+        if not entry.is_message:
             return await self.fallback_to_call(record, template_name)
         return await self.send_now(record, template_name, fallback)
 
@@ -84,16 +108,20 @@ class Intervention(TaskBlocks):
         family = self.progress.family
         assert channel is not None and family is not None
         cap = self.params.caps.get(channel)
+        # Each channel is sent by its own activity only (the registry names it).
+        activity = channels.spec(channel).activity
+        assert activity is not None
         while True:
-            if channel in family.opted_out or channel not in family.channels:
-                record.error = f"family has no usable {channel.value} channel"
-                return await self.after_failure(record, template_name, fallback, record.error)
+            unusable = _unusable(family, channel)
+            if unusable is not None:
+                record.error = f"family has no usable {channel.value} channel: {unusable}"
+                return await self.after_failure(
+                    record, template_name, fallback, record.error, because=unusable
+                )
             self.begin(record)
             try:
-                result = await workflow.execute_activity_method(
-                    ChannelActivities.send_email
-                    if channel == Channel.EMAIL
-                    else ChannelActivities.send_sms,
+                result = await workflow.execute_activity(
+                    activity,
                     SendRequest(
                         ref=self.ref(record.step_id).model_copy(
                             update={"round": self.progress.escalations.get(record.step_id, 0)}
@@ -104,7 +132,9 @@ class Intervention(TaskBlocks):
                         message=self.message(template_name),
                         cap=cap,
                         audits=self.take_carried_audits(),
+                        on_uncertain=self.params.on_uncertain,
                     ),
+                    result_type=SendResult,
                     start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self.retry_policy(),
                     summary=f"Send {channel.value} '{template_name}'",
@@ -116,6 +146,13 @@ class Intervention(TaskBlocks):
                     self.check_cancelled()
                     continue
                 self.note_send_error(record, err)
+                if _uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
+                    # It may have reached the family: a person says, not a fallback.
+                    if await self.escalate(record) == "resume":
+                        continue  # a deliberate new attempt, under a new key (the round)
+                    self.finish_step(record, StepStatus.DONE, "reached the family (a person said)")
+                    self.audit_step(record, "sent (confirmed by a person)")
+                    return True
                 if fallback is None and await self.escalate(record) == "resume":
                     continue
                 return await self.after_failure(record, template_name, fallback, record.error)
@@ -138,22 +175,49 @@ class Intervention(TaskBlocks):
         metrics.channel_error(self.params.name, record.channel.value, kind)
 
     async def after_failure(
-        self, record: StepRecord, template_name: str, fallback: Channel | None, error: str | None
+        self,
+        record: StepRecord,
+        template_name: str,
+        fallback: Channel | None,
+        error: str | None,
+        *,
+        because: str | None = None,
     ) -> bool:
-        """Skip a step that could not go out, or send its fallback (email → SMS → call)."""
+        """Skip a step that could not go out, or send its fallback, which falls back in turn
+        along the template's `fallbacks` and the registry's defaults (SMS → call task).
+
+        `because` is why the family could not be sent to at all (no address, no opt-in,
+        opted out): the audit row says it; a provider's own words never go there."""
+        why = "" if because is None else f": {because}"
         if fallback is None:
             self.finish_step(record, StepStatus.SKIPPED, f"skipped after: {error}")
-            self.audit_step(record, "skipped")
+            self.audit_step(record, f"skipped{why}")
             return False
         self.finish_step(record, StepStatus.FELL_BACK, f"fell back to {fallback.value}")
-        self.audit_step(record, f"fell back to {fallback.value}")
-        next_fallback = Channel.CALL if fallback == Channel.SMS else None
-        return await self.send(
-            fallback,
-            template_name,
-            step=f"{record.step_id}_fallback_{fallback.value}",
-            fallback=next_fallback,
-        )
+        self.audit_step(record, f"fell back to {fallback.value}{why}")
+        next_fallback = channels.next_fallback(fallback, self.params.fallbacks)
+        step_id = f"{record.step_id}_fallback_{fallback.value}"
+        sent = await self.deliver(fallback, template_name, step_id, fallback=next_fallback)
+        covering = self.find_step(step_id)
+        went_out = covering is not None and covering.status == StepStatus.DONE
+        if went_out and channels.spec(fallback).is_message:
+            self.progress.covered[fallback] = step_id
+        return sent
+
+    def covered_by_fallback(self, channel: Channel, step_id: str, template_name: str) -> bool:
+        """Whether a fallback that went out on `channel` stands for this planned step.
+
+        The story meant one message on that channel, not two: the next planned step on it
+        is skipped, at once, and audited as covered by the fallback."""
+        covering = self.progress.covered.pop(channel, None)
+        # Sequences that started before this rule send the step as they always did.
+        if covering is None or not workflow.patched(SKIP_COVERED_STEP):
+            return False
+        record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
+        record.channel = channel
+        self.finish_step(record, StepStatus.SKIPPED, f"covered by the fallback {covering}")
+        self.audit_step(record, f"skipped: covered by the fallback {covering}")
+        return True
 
     async def fall_back_after_bounce(self) -> None:
         """A sent step bounced: it falls back as a failed send does, once, then the story's
@@ -249,7 +313,8 @@ class Intervention(TaskBlocks):
             summary="Read when the family answered before",
         )
         quiet = None if self.params.urgent else self.params.quiet_hours
-        return pick_hour(history.hours, self.params.send_windows.get(channel), quiet)
+        window = channels.send_window(channel, self.params.send_windows)
+        return pick_hour(history.hours, window, quiet)
 
     async def wait_for_slot(self, record: StepRecord, slot: datetime) -> None:
         """Sleep until `slot` (the start of the cap's next window), moved out of quiet hours.
@@ -259,14 +324,14 @@ class Intervention(TaskBlocks):
         family = self.progress.family
         assert channel is not None and family is not None
         cap = self.params.caps[channel]
-        label = channel.value.upper() if channel == Channel.SMS else channel.value
+        label = channels.spec(channel).label
         now = workflow.now()
         placement = timing.next_allowed_time(
             slot,
             family.timezone,
             self.params.quiet_hours,
             urgent=self.params.urgent,
-            window=self.params.send_windows.get(channel),
+            window=channels.send_window(channel, self.params.send_windows),
         )
         reason = f"frequency cap: {cap.describe()} by {channel.value}"
         record.due_at = placement.at
@@ -282,6 +347,15 @@ class Intervention(TaskBlocks):
         self.progress.next_action_at = None
 
 
+def _unusable(family: FamilyContext, channel: Channel) -> str | None:
+    """Why the family cannot be sent to on `channel` at all, or None when it can."""
+    if channel in family.opted_out:
+        return f"opted out of {channel.value}"
+    if channel not in family.channels:
+        return family.missing.get(channel, f"no {channel.value} address")
+    return None
+
+
 def _capped_until(err: ActivityError) -> datetime | None:
     """The next slot of a send its frequency cap refused, or None for any other failure."""
     cause = err.cause
@@ -289,6 +363,12 @@ def _capped_until(err: ActivityError) -> datetime | None:
         return None
     details = cause.details[0] if cause.details else {}
     return datetime.fromisoformat(details["next_slot"])
+
+
+def _uncertain(err: ActivityError) -> bool:
+    """A send that may have reached the family, through a provider that cannot tell."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == SEND_UNCERTAIN
 
 
 def _attempts(err: ActivityError, max_attempts: int) -> int:

@@ -119,11 +119,11 @@ class PaymentReminder(StopsOnEvent):
         )
         await self.hold(delay("wait_after_call"), step="wait_after_call", waiting_for="payment")
         record = self.step("payment_plan_approval", "approval", "Approval: offer a payment plan")
-        approved = await self.approval_gate(
+        answer = await self.approval_gate(
             "payment_plan_approval", "Still unpaid after the call: offer a payment plan?"
         )
-        self.finish_step(record, StepStatus.DONE, "approved" if approved else "not approved")
-        if not approved:
+        self.finish_step(record, StepStatus.DONE, answer.value)
+        if not answer.passed:
             return "payment plan not approved"
         await self.send(
             Channel.EMAIL, "payment_plan_offer", step="payment_plan", fallback=Channel.SMS

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import time as clock_time
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from temporalio import workflow
@@ -31,6 +32,20 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.inputs import HumanInputs
 from workflows.runtime import SHORT_ACTIVITY, UNDO_RETRY, SequenceCancelled, describe
+
+
+class GateAnswer(StrEnum):
+    """How an approval gate was passed or not; its value is what the step records."""
+
+    APPROVED = "approved"
+    REJECTED = "not approved"
+    PROCEEDED = "timed out, proceeded"
+    SKIPPED = "timed out, skipped"
+
+    @property
+    def passed(self) -> bool:
+        """Whether the gated step goes ahead."""
+        return self in (GateAnswer.APPROVED, GateAnswer.PROCEEDED)
 
 
 class TaskBlocks(HumanInputs):
@@ -56,11 +71,15 @@ class TaskBlocks(HumanInputs):
         step_id = step or f"{kind.value}_task"
         record = self.step(step_id, kind.value, f"Open a {kind.value} task: {reason}")
         await self.wait_until_due(record, delay, at)
-        if approval and not await self.approval_gate(step_id, reason):
-            self.finish_step(record, StepStatus.SKIPPED, "not approved")
-            self.audit_step(record, "not approved")
+        answer = await self.approval_gate(step_id, reason) if approval else None
+        if answer is not None and not answer.passed:
+            self.finish_step(record, StepStatus.SKIPPED, answer.value)
+            self.audit_step(record, answer.value)
             return None
-        return await self.run_task(record, kind, reason, compensate=compensate)
+        task_id = await self.run_task(record, kind, reason, compensate=compensate)
+        if answer == GateAnswer.PROCEEDED:
+            record.result = f"{answer.value}: {record.result}"
+        return task_id
 
     async def run_task(
         self,
@@ -112,11 +131,13 @@ class TaskBlocks(HumanInputs):
         roles: list[str] | None = None,
         timeout: timedelta | None = None,
         on_timeout: str | None = None,
-    ) -> bool:
+    ) -> GateAnswer:
         """Wait for a person to approve or reject; an early decision is used at once.
 
         `roles`, `timeout` and `on_timeout` narrow the template's defaults for one gate
-        (a data-defined approval step); a decision from another role waits for a later gate.
+        (a data-defined approval step). Only a decision for this gate from one of its roles
+        answers it; one queued early from another role is refused here, never kept for a
+        later gate. A timeout that proceeds is recorded as such, not as an approval.
         """
         escalation = self.params.escalation
         allowed = roles or self.params.approver_roles
@@ -124,24 +145,26 @@ class TaskBlocks(HumanInputs):
         on_timeout = on_timeout or escalation.on_timeout
         now = workflow.now()
         progress = self.progress
-        progress.pending_approval = PendingApproval(
+        gate = PendingApproval(
             step_id=step_id, reason=reason, roles=allowed, since=now, decide_by=now + timeout
         )
+        progress.pending_approval = gate
+        self.refuse_early(gate)
         self.set_state(State.AWAITING_APPROVAL)
         decided = await self.wait(
-            lambda: any(d.role in allowed for _, d in progress.queued_decisions),
-            timeout,
-            f"Wait up to {describe(timeout)} for approval",
+            lambda: self.has_answer(gate), timeout, f"Wait up to {describe(timeout)} for approval"
         )
         progress.pending_approval = None
-        if not decided:
-            if on_timeout == "cancel":
-                raise SequenceCancelled("approval timed out")
-            return on_timeout == "proceed"
-        queued = progress.queued_decisions
-        index = next(i for i, (_, d) in enumerate(queued) if d.role in allowed)
-        verdict, _ = queued.pop(index)
-        return verdict == "approve"
+        if decided:
+            verdict = self.answer_for(gate)
+            return GateAnswer.APPROVED if verdict == "approve" else GateAnswer.REJECTED
+        if on_timeout == "cancel":
+            raise SequenceCancelled("approval timed out")
+        answer = GateAnswer.PROCEEDED if on_timeout == "proceed" else GateAnswer.SKIPPED
+        progress.decisions.append(
+            {"verdict": answer.value, "gate": step_id, "at": workflow.now().isoformat()}
+        )
+        return answer
 
     async def escalate(self, record: StepRecord) -> str:
         """Hand a failed step to a person: open an escalation task, pause, await an answer.

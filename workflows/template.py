@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         TaskKind,
         TemplateStart,
         Undo,
+        channels,
     )
     from contracts.webhooks import WebhookRequest
     from workflows.intervention import SHORT_ACTIVITY, Intervention, describe
@@ -108,7 +109,7 @@ class TemplateIntervention(Intervention):
 
     async def _run(self, step: Step) -> str | None:
         """Carry out one step; return the id to jump to, or None for the usual next step."""
-        if step.type in ("email", "sms"):
+        if step.sends_message:
             return await self._send(step)
         if step.type in ("call", "task"):
             kind = TaskKind.CALL if step.type == "call" else TaskKind.TASK
@@ -139,8 +140,12 @@ class TemplateIntervention(Intervention):
 
     async def _send(self, step: Step) -> str | None:
         channel = Channel(step.type)
-        fallback = step.fallback if step.fallback in Channel._value2member_map_ else None
+        target = channels.find(step.fallback)
+        fallback = None if target is None else target.channel
         delay, at = step.delay, step.at
+        # Covered by an earlier fallback: skipped before its gate (nobody approves a no-op).
+        if self.covered_by_fallback(channel, step.id, step.template or step.id):
+            return step.next
         if step.requires_approval:
             if not await self._gate_before(step, f"Send {channel.value} '{step.label}'"):
                 return step.next
@@ -151,7 +156,7 @@ class TemplateIntervention(Intervention):
             step=step.id,
             delay=delay,
             at=at,
-            fallback=Channel(fallback) if fallback else None,
+            fallback=fallback,
         )
         if sent:
             self.progress.last_outcome = f"{channel.value} sent"
@@ -182,11 +187,11 @@ class TemplateIntervention(Intervention):
         reason = step.reason or step.label
         record = self.step(step.id, "approval", f"Approval: {reason}")
         await self.wait_until_due(record, step.delay, step.at)
-        approved = await self.approval_gate(
+        answer = await self.approval_gate(
             step.id, reason, roles=step.roles, timeout=step.timeout, on_timeout=step.on_timeout
         )
-        self.finish_step(record, StepStatus.DONE, "approved" if approved else "not approved")
-        if not approved:
+        self.finish_step(record, StepStatus.DONE, answer.value)
+        if not answer.passed:
             self.progress.last_outcome = f"not approved at {step.id}"
             return END
         return step.next
@@ -265,9 +270,10 @@ class TemplateIntervention(Intervention):
         """Wait until the step is due, then for a person's approval; a no skips the step."""
         record = self.step(step.id, step.type, summary)
         await self.wait_until_due(record, step.delay, step.at)
-        if await self.approval_gate(step.id, step.reason or summary):
+        answer = await self.approval_gate(step.id, step.reason or summary)
+        if answer.passed:
             return True
-        self.finish_step(record, StepStatus.SKIPPED, "not approved")
+        self.finish_step(record, StepStatus.SKIPPED, answer.value)
         return False
 
     # ----------------------------------------------------------------- helpers

@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts import Channel, State, StepRecord
+    from contracts import Channel, State, StepRecord, channels
     from contracts.windows import SendWindow
     from workflows import timing
 
@@ -34,23 +34,32 @@ class Waiting(InterventionRuntime):
         place notices a bounce whenever the story is idle, and the fallback never runs in
         the middle of another step. A bounce that arrives while a step runs is acted on at
         the next wait; one that arrives after the story's last wait is only recorded (on
-        the message and in the audit by the receiver).
+        the message and in the audit by the receiver). A refused signal wakes it too: its
+        audit row is written at once, and the wait goes on.
         """
         deadline = workflow.now() + timeout
         while True:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: (
-                        until() or self.progress.cancel_request is not None or self.bounce_due()
+                        until()
+                        or self.progress.cancel_request is not None
+                        or self.bounce_due()
+                        or self.audit_due()
                     ),
                     timeout=timeout if timeout > timedelta(0) else None,
                     timeout_summary=summary,
                 )
             self.check_cancelled()
-            if until() or not self.bounce_due():
-                return until()
-            await self.fall_back_after_bounce()
-            self.check_cancelled()
+            if until():
+                return True
+            if self.audit_due():  # a refused signal: into the audit trail, then wait on
+                await self.write_carried_audits()
+            elif self.bounce_due():
+                await self.fall_back_after_bounce()
+                self.check_cancelled()
+            else:
+                return False
             if timeout > timedelta(0):
                 timeout = deadline - workflow.now()
                 if timeout <= timedelta(0):
@@ -67,6 +76,10 @@ class Waiting(InterventionRuntime):
     async def fall_back_after_bounce(self) -> None:
         """Send the fallback of a bounced step; `Intervention` knows how."""
         raise NotImplementedError
+
+    def audit_due(self) -> bool:
+        """A refused signal waits for the audit trail; `HumanInputs` knows."""
+        return False
 
     async def wait_until_due(
         self,
@@ -88,7 +101,8 @@ class Waiting(InterventionRuntime):
             self.params.quiet_hours,
             urgent=self.params.urgent,
             at=at,
-            window=window or (self.params.send_windows.get(channel) if channel else None),
+            window=window
+            or (channels.send_window(channel, self.params.send_windows) if channel else None),
         )
         step.due_at = placement.at
         step.due_reason = "; ".join(r for r in (note, placement.reason) if r) or None

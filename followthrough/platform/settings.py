@@ -48,6 +48,9 @@ class Settings:
     sms_api_url: str | None = None
     sms_account_sid: str | None = None
     sms_auth_token: str | None = None
+    # Whether each HTTP API accepts a message once per Idempotency-Key (README: "Exactly once")
+    email_api_idempotent: bool = False
+    sms_api_idempotent: bool = False
     # Failure handling: provider circuit breakers and template auto-suspension
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 60.0
@@ -69,6 +72,9 @@ class Settings:
     webhook_allowed_hosts: tuple[str, ...] = ()
     webhook_private_networks: tuple[IpNetwork, ...] = ()
     webhook_secrets: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # Tests only: the worker kills itself (SIGKILL) after a provider accepted a message and
+    # before the outbox records it, to prove a crash there sends nothing twice.
+    fault_kill_after_send: bool = False
 
     @classmethod
     def from_env(
@@ -93,6 +99,8 @@ class Settings:
             sms_api_url=get("SMS_API_URL"),
             sms_account_sid=get("SMS_ACCOUNT_SID"),
             sms_auth_token=get("SMS_AUTH_TOKEN"),
+            email_api_idempotent=get("EMAIL_API_IDEMPOTENT", "").strip().lower() in _TRUE,
+            sms_api_idempotent=get("SMS_API_IDEMPOTENT", "").strip().lower() in _TRUE,
             breaker_failure_threshold=_read(env, "BREAKER_FAILURE_THRESHOLD", int, 5),
             breaker_open_seconds=_read(env, "BREAKER_OPEN_SECONDS", float, 60.0),
             suspend_after_failures=_read(env, "SUSPEND_AFTER_FAILURES", int, 5),
@@ -109,6 +117,7 @@ class Settings:
             webhook_allowed_hosts=_read(env, "WEBHOOK_ALLOWED_HOSTS", parse_hosts, ()),
             webhook_private_networks=_read(env, "WEBHOOK_PRIVATE_NETWORKS", parse_networks, ()),
             webhook_secrets={k: v for k, v in env.items() if k.startswith(SECRET_PREFIX)},
+            fault_kill_after_send=get("FAULT_KILL_AFTER_SEND", "").strip().lower() in _TRUE,
         )
         settings.check()
         return settings

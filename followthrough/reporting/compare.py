@@ -195,8 +195,9 @@ async def compare(
     side. Each one costs a describe and a query, hence the bound."""
     versions: dict[int, VersionOutcome] = {}
     unread: list[str] = []
-    for workflow_id in (await _sequences(client, store, template, limit))[:limit]:
-        handle = client.get_workflow_handle(workflow_id)
+    for workflow_id, run_id in (await _sequences(client, store, template, limit))[:limit]:
+        # Each run is a sequence of its own: a family's second one under the same id too.
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
         description = await handle.describe()
         try:
             status: InterventionStatus = await handle.query(
@@ -241,13 +242,18 @@ def _count(
         outcome.first_response_s.append(max(0.0, (first - started_at).total_seconds()))
 
 
-async def _sequences(client: Client, store: Store, template: str, limit: int) -> list[str]:
-    """The workflow ids of the sequences of `template`, from visibility or the audit trail."""
+async def _sequences(
+    client: Client, store: Store, template: str, limit: int
+) -> list[tuple[str, str | None]]:
+    """The sequences of `template` as (workflow id, run id), from visibility, or from the
+    audit trail (the current run of each id) where visibility cannot list them. A run that
+    continued as new is left out: the run it continued as carries its state."""
     try:
         return [
-            execution.id
+            (execution.id, execution.run_id)
             async for execution in client.list_workflows(
-                f"TemplateName = '{template}'", limit=limit
+                f"TemplateName = '{template}' AND ExecutionStatus != 'ContinuedAsNew'",
+                limit=limit,
             )
         ]
     except RPCError as err:
@@ -257,7 +263,7 @@ async def _sequences(client: Client, store: Store, template: str, limit: int) ->
         rows = await session.scalars(
             select(StepExecution.workflow_id).where(StepExecution.template == template).distinct()
         )
-        return sorted(rows)
+        return [(workflow_id, None) for workflow_id in sorted(rows)]
 
 
 def _span(seconds: float) -> str:

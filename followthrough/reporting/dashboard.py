@@ -28,6 +28,7 @@ from temporalio.client import Client
 from followthrough.reporting.stats import (
     BASE,
     CONTACT_KINDS,
+    MESSAGE_KINDS,
     RESPONSE_CHECKS,
     Slo,
     add_business_days,
@@ -243,7 +244,7 @@ def _contacts(session: Session, report: Any, starts: dict[str, list[datetime]], 
             if run.first_contact is None:
                 run.first_contact = at
                 _first_contact(found, starts.get(workflow_id, []), at, slo)
-            if kind != "call":
+            if kind in MESSAGE_KINDS:
                 zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
                 run.last_contact = (channel or kind, at.astimezone(zone).hour, week_of(at))
                 _count(found, run.last_contact, answered=False)

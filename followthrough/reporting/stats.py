@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.client import Client
 
-from contracts import State
+from contracts import State, channels
 from store import StepExecution, Store
 from workflows.search_attributes import TEMPLATE_NAME, TEMPLATE_VERSION
 
 BASE = "WorkflowId STARTS_WITH 'intervention-'"
-CONTACT_KINDS = ("email", "sms", "call")
+# Audit rows whose kind is a channel of the registry contacted the family.
+CONTACT_KINDS = tuple(channels.names())
+MESSAGE_KINDS = tuple(entry.channel.value for entry in channels.message_channels())
 # The check a sequence runs after a wait for a reply; its result says whether they answered.
 RESPONSE_CHECKS = ("answered",)
 
@@ -113,7 +115,8 @@ class _Scan:
 
     per_template: dict[str, TemplateStats] = field(default_factory=dict)
     versions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    started: dict[str, datetime] = field(default_factory=dict)
+    started: dict[str, datetime] = field(default_factory=dict)  # by run id
+    workflow_ids: set[str] = field(default_factory=set)
 
 
 async def collect(
@@ -135,7 +138,7 @@ async def collect(
     scan = await _scan(client, base, limit)
     by_version = await _version_counts(client, base, scan.versions)
 
-    rows = await _audit(store, list(scan.started))
+    rows = await _audit(store, sorted(scan.workflow_ids))
     responses, failures = _responses_and_failures(rows)
     _count_first_contacts(rows, scan, slo)
     _lateness(rows, scan)
@@ -180,7 +183,9 @@ async def _scan(client: Client, base: str, limit: int) -> _Scan:
         version = attrs.get(TEMPLATE_VERSION)
         if version is not None:
             scan.versions[name].add(version)
-        scan.started[execution.id] = execution.start_time
+        # By run: a family's second sequence under the same id is a sequence of its own.
+        scan.started[execution.run_id] = execution.start_time
+        scan.workflow_ids.add(execution.id)
         if execution.close_time is not None:
             stats.durations_s.append((execution.close_time - execution.start_time).total_seconds())
     return scan
@@ -200,11 +205,14 @@ async def _version_counts(
 
 def _count_first_contacts(rows: list[StepExecution], scan: _Scan, slo: Slo) -> None:
     """Per template: how many sequences made first contact within the SLO's business days."""
-    for workflow_id, first in _first_contacts(rows).items():
+    for run_id, first in _first_contacts(rows).items():
         template, at = first
+        started = scan.started.get(run_id)
+        if started is None:  # a run visibility did not list (past the limit)
+            continue
         stats = scan.per_template.setdefault(template, TemplateStats(template))
         stats.first_contact_total += 1
-        due = add_business_days(scan.started[workflow_id], slo.first_contact_business_days)
+        due = add_business_days(started, slo.first_contact_business_days)
         stats.first_contact_ok += at <= due
 
 
@@ -221,10 +229,11 @@ async def _audit(store: Store, workflow_ids: list[str]) -> list[StepExecution]:
 
 
 def _first_contacts(rows: list[StepExecution]) -> dict[str, tuple[str, datetime]]:
+    """Each run's first contact: its template and when."""
     first: dict[str, tuple[str, datetime]] = {}
     for row in rows:
-        if row.kind in CONTACT_KINDS and row.outcome != "failed" and row.workflow_id not in first:
-            first[row.workflow_id] = (row.template, row.created_at)
+        if row.kind in CONTACT_KINDS and row.outcome != "failed" and row.run_id not in first:
+            first[row.run_id] = (row.template, row.created_at)
     return first
 
 
@@ -243,7 +252,7 @@ def _responses_and_failures(
     for row in rows:
         if row.error_type:
             failures[row.error_type] += 1
-        if row.kind in ("email", "sms") and not row.error_type:
+        if row.kind in MESSAGE_KINDS and not row.error_type:
             sent[f"{row.template}:{row.step_id}"] += 1
             last_contact[row.workflow_id] = row
         elif row.kind == "condition" and row.step_id in RESPONSE_CHECKS:

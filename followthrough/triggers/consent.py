@@ -5,28 +5,21 @@ the `opted_out` column of an import, a STOP reply). The sequences themselves ski
 opted-out channel at each send; this check refuses the start when every channel the
 template could contact the family on is opted out, since such a sequence could only fail.
 
-A data-defined template (`steps`) contacts the family on the channels of its email, sms and
-call steps and their fallbacks; a code-defined one may use any channel.
+A data-defined template (`steps`) contacts the family on the channels of its channel steps
+(messages and calls) and their fallback chains; a code-defined one may use any channel.
 """
 
 from __future__ import annotations
 
-from contracts import Channel, FamilyContext, SequenceParams
+from contracts import Channel, FamilyContext, SequenceParams, channels
 from followthrough.triggers.errors import NoConsent
-
-_CONTACTS = {channel.value: channel for channel in Channel}
 
 
 def channels_of(params: SequenceParams) -> frozenset[Channel]:
     """The channels a sequence of `params` may contact the family on."""
     if params.steps is None:
-        return frozenset(Channel)
-    used: set[Channel] = set()
-    for step in params.steps:
-        for name in (step.type, step.fallback):
-            if name in _CONTACTS and step.type in _CONTACTS:
-                used.add(_CONTACTS[name])
-    return frozenset(used)
+        return frozenset(channels.CHANNELS)
+    return frozenset(params.step_channels())
 
 
 def check_consent(params: SequenceParams, family: FamilyContext) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from temporalio.client import Client
 
 from contracts import Event, workflow_id_for
-from followthrough.triggers import policy
+from followthrough.platform import runs
 from followthrough.triggers.errors import TriggerError
 from followthrough.triggers.outcome import TriggerOutcome
 from followthrough.triggers.pipeline import StartRequest, start_intervention
@@ -64,7 +64,8 @@ async def _signal_stoppers(client: Client, store: Store, event: Event, family_id
         if event.name not in params.stop_when:
             continue
         workflow_id = workflow_id_for(params.name, family_id)
-        if await policy.is_running(client, workflow_id):
-            await client.get_workflow_handle(workflow_id).signal("record_event", event)
+        running = await runs.current_run(client, workflow_id, running=True)
+        if running is not None:  # that run gets the event, never a newer one of the id
+            await running.signal("record_event", event)
             signalled.append(workflow_id)
     return signalled

@@ -2,9 +2,10 @@
 which version a new start gets while a new version takes a share of them.
 
 - Quota: `max_active` running sequences per template, counted through Temporal visibility
-  (`TemplateName = 'x' AND ExecutionStatus = 'Running'`). Like any count taken just before a
-  start, two starts in the same instant can both pass it: it stops runaway starts, it is not a
-  lock. The refusal names the quota and the owner, who is the person to ask for more.
+  (`TemplateName = 'x' AND ExecutionStatus = 'Running'`). Visibility lags, so two starts in
+  the same instant can both pass this count; the start pipeline's reservation
+  (`followthrough.triggers.reservations`) is the lock that refuses the second. The refusal
+  names the quota and the owner, who is the person to ask for more.
 - Rollout: `templates rollout NAME --version N --percent P` gives version N the share P of new
   starts. The side a family lands on is a stable hash of (family id, template name), so the
   same family always gets the same version, and raising the share only moves families from

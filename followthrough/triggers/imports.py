@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from contracts import Channel
+from contracts import channels
 from followthrough.triggers import start as triggers
 from followthrough.triggers.cache import TriggerCache
 from store import Store
@@ -26,7 +26,7 @@ DEFAULT_TIMEZONE = "America/New_York"
 _FAMILY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
-_CHANNELS = ", ".join(c.value for c in Channel)
+_CHANNELS = ", ".join(channels.names())
 # How the summary counts each outcome; the rest (cooldown, suspended, refused): not started.
 _KINDS = {
     "started": "started",
@@ -85,17 +85,20 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
     if not name:
         raise RowError("name: required")
     email, phone = row.get("email") or None, row.get("phone") or None
+    whatsapp = row.get("whatsapp") or None
     if email and not _EMAIL.match(email):
         raise RowError(f"email: {email!r} is not an email address")
     if phone and not _PHONE.match(phone):
         raise RowError(f"phone: {phone!r} is not a phone number")
-    if not email and not phone:
-        raise RowError("email, phone: at least one is required")
+    if whatsapp and not _PHONE.match(whatsapp):
+        raise RowError(f"whatsapp: {whatsapp!r} is not a phone number")
+    if not email and not phone and not whatsapp:
+        raise RowError("email, phone, whatsapp: at least one is required")
     timezone = row.get("timezone") or DEFAULT_TIMEZONE
     if not is_valid_timezone(timezone):
         raise RowError(f"timezone: {timezone!r} is not an IANA time zone, e.g. America/Chicago")
     preferred = row.get("preferred_channel") or None
-    if preferred and preferred not in Channel._value2member_map_:
+    if preferred and channels.find(preferred) is None:
         raise RowError(f"preferred_channel: {preferred!r} is not one of {_CHANNELS}")
     score_text = row.get("engagement_score", "")
     try:
@@ -104,18 +107,29 @@ def _family(row: dict[str, str]) -> dict[str, Any]:
         raise RowError(f"engagement_score: {score_text!r} is not a number") from None
     opted_out = [c.strip() for c in re.split(r"[;,|]", row.get("opted_out", "")) if c.strip()]
     for channel in opted_out:
-        if channel not in Channel._value2member_map_:
+        if channels.find(channel) is None:
             raise RowError(f"opted_out: {channel!r} is not one of {_CHANNELS}")
+    contacts: dict[str, Any] = {"email": email, "phone": phone, "whatsapp": whatsapp}
+    if row.get("whatsapp_opt_in"):  # an empty cell keeps what is stored
+        contacts["whatsapp_opt_in"] = _yes_no(row, "whatsapp_opt_in")
     return {
         "family_id": family_id,
         "name": name,
-        "email": email,
-        "phone": phone,
+        **contacts,
         "timezone": timezone,
         "preferred_channel": preferred,
         "engagement_score": score,
         "opted_out": opted_out,
     }
+
+
+def _yes_no(row: dict[str, str], name: str) -> bool:
+    text = row.get(name, "").lower()
+    if text in ("yes", "y", "true", "1"):
+        return True
+    if text in ("no", "n", "false", "0"):
+        return False
+    raise RowError(f"{name}: {row[name]!r} is not yes or no")
 
 
 async def import_families(store: Store, path: Path) -> FamilyImport:

@@ -1,9 +1,9 @@
 """`max_active_per_family`: how many sequences a family may be in at once.
 
 Counted through Temporal visibility (`FamilyId = 'X' AND ExecutionStatus = 'Running'`), so
-every template, code- or data-defined, counts. The count is taken just before the start:
-two triggers for the same family in the same instant can both pass it. That is accepted —
-the limit keeps families from being flooded, it is not a lock.
+every template, code- or data-defined, counts. Visibility lags, so two triggers for the same
+family in the same instant can both pass this count; the start pipeline's reservation
+(`followthrough.triggers.reservations`) is the lock that refuses the second.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from contracts import (
     workflow_id_for,
 )
 from contracts.webhook_rules import template_problems
-from followthrough.triggers import governance, limits, policy, suspension
+from followthrough.triggers import governance, limits, policy, reservations, suspension
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
 from followthrough.triggers.errors import TemplateSuspended, TriggerError
@@ -143,7 +143,9 @@ async def start_intervention(
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
        above read the template as the trigger chose it.
     3. [Holdout: a later change assigns holdouts here.]
-    4. [Reservations: a later change reserves places in the store here.]
+    4. Reservations: the sequence's place under `max_active` and `max_active_per_family`
+       is taken in the store, atomically (`reservations.reserve_place`); a start that then
+       fails gives it back.
     5. Start the new sequence (one per template and family: a second is `already_running`),
        and record the start for later cooldowns.
     6. Only then cancel the lighter sequences it supersedes (`upgraded`).
@@ -173,16 +175,47 @@ async def start_intervention(
     params, rollout = await _version(store, records, params, family_id)
     # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
     #    version choice; a held-out family is recorded and starts nothing.
-    # 4. RESERVATIONS (a later change): atomically reserve the family's and the template's
-    #    places in the store here, just before the start; a failed start releases them.
-    # 5. Start
-    outcome = await _start(client, request, params, rollout, family, task_queue)
+    # 4. Reservations, then 5. Start
+    outcome = await _reserved_start(client, request, store, params, rollout, family, task_queue)
     if not outcome.started:
         return outcome
     if records is not None:
         await records.record_start(_record_of(request, params, workflow_id))
     # 6. Supersede, now that the heavier sequence runs.
     return await _supersede(client, request, outcome)
+
+
+async def _reserved_start(
+    client: Client,
+    request: StartRequest,
+    store: Store | None,
+    params: SequenceParams,
+    rollout: str | None,
+    family: FamilyContext | None,
+    task_queue: str,
+) -> TriggerOutcome:
+    """Steps 4 and 5: hold the place (not for a dry run, nor without a store), then start;
+    a place taken for a start that did not happen is given back."""
+    if store is None or request.dry_run:
+        return await _start(client, request, params, rollout, family, task_queue)
+    family_id = request.family_id
+    workflow_id = workflow_id_for(params.name, family_id)
+    replaced = [workflow_id_for(name, family_id) for name in request.supersedes]
+    try:
+        new = await reservations.reserve_place(
+            client, store, params, family_id, workflow_id, replaced
+        )
+    except TriggerError as err:
+        return refused(err, params.name)
+    try:
+        outcome = await _start(client, request, params, rollout, family, task_queue)
+    except BaseException:
+        if new:
+            await store.reservations.release([workflow_id])
+        raise
+    if new and not outcome.started and outcome.status != "already_running":
+        await store.reservations.release([workflow_id])
+    return outcome
 
 
 async def _read_family(store: Store | None, family_id: str) -> FamilyContext | None:

@@ -23,6 +23,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import CancelRequest, SequenceParams, workflow_id_for
+from followthrough.platform import runs
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def cooldown_message(params: SequenceParams, family_id: str, last: datetime) -> 
 
 
 async def is_running(client: Client, workflow_id: str) -> bool:
-    """Whether a sequence with this id is running now."""
+    """Whether a sequence with this id is running now (whichever run is current)."""
     try:
         description = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as err:
@@ -75,9 +76,11 @@ async def supersede(
     for template in lighter:
         workflow_id = workflow_id_for(template, family_id)
         try:
-            if not await is_running(client, workflow_id):
+            # The run found running is the one told to cancel, never a newer one of the id.
+            running = await runs.current_run(client, workflow_id, running=True)
+            if running is None:
                 continue
-            await client.get_workflow_handle(workflow_id).signal(
+            await running.signal(
                 "cancel", CancelRequest(reason=f"superseded by {heavier}", by="trigger")
             )
         except RPCError as err:

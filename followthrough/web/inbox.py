@@ -20,7 +20,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -31,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contracts import InterventionStatus, State
+from contracts import InterventionStatus, State, channels
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import stats
@@ -39,6 +39,7 @@ from followthrough.web.pages import Pages
 from followthrough.web.signin import SignIn, SignInPolicy, SignInRefused, refusal
 from store import CoordinatorTask, Store
 from store.accounts import Identity
+from store.families import context_of
 from workflows.search_attributes import RISK_SCORE
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ PAGES = Path(__file__).resolve().parent / "templates_html"
 SESSION_COOKIE = "ft_session"
 AUTH_COOKIE = "ft_auth"
 ACTIONS = ("approve", "reject", "resume", "skip", "cancel")
+STATUS_TIMEOUT = timedelta(seconds=5)
 _pages = Environment(loader=FileSystemLoader(PAGES), autoescape=select_autoescape(["html"]))
 
 
@@ -84,9 +86,12 @@ def _order(items: list[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (-i.risk, -(i.since.timestamp() if i.since else 0.0)))
 
 
-async def _status(client: Client, workflow_id: str) -> InterventionStatus | None:
+async def _status(
+    client: Client, workflow_id: str, run_id: str | None
+) -> InterventionStatus | None:
+    # The run the row belongs to, and an answer within seconds even if no worker replies.
     try:
-        return await operations.status(client, workflow_id)
+        return await operations.status(client, workflow_id, run_id, timeout=STATUS_TIMEOUT)
     except (operations.OperationError, RPCError) as err:
         # A sequence whose worker is gone still belongs in the inbox, just without a timeline.
         log.warning("no status for %s: %s", workflow_id, err)
@@ -97,9 +102,12 @@ async def _family(store: Store, family_id: str) -> dict[str, Any]:
     row = await store.families.get(family_id)
     if row is None:
         return {}
+    reach = context_of(row)
     return {
         "name": row.name,
         "timezone": row.timezone,
+        # The channels the family can be contacted on, as the registry names them.
+        "reachable": [channels.spec(c).label for c in reach.channels if c not in reach.opted_out],
         "preferred_channel": row.preferred_channel,
         "opted_out": row.opted_out,
         "engagement_score": row.engagement_score,
@@ -124,7 +132,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
         f"AND InterventionState = '{State.AWAITING_APPROVAL.value}'"
     )
     async for execution in client.list_workflows(query):
-        status = await _status(client, execution.id)
+        status = await _status(client, execution.id, execution.run_id)
         # Visibility lags the workflow a little: trust the query over the search attribute.
         if status is None or status.pending_approval is None:
             continue
@@ -143,6 +151,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
         )
     open_tasks: list[CoordinatorTask] = await store.tasks.list_open()
     risks = await _risks(client, [t.workflow_id for t in open_tasks])
+    task_runs = await store.steps.run_ids([t.idempotency_key for t in open_tasks])
     tasks = [
         Item(
             kind=task.kind,
@@ -152,7 +161,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
             risk=risks.get(task.workflow_id, 0.0),
             since=task.created_at,
             family=await _family(store, task.family_id),
-            status=await _status(client, task.workflow_id),
+            status=await _status(client, task.workflow_id, task_runs.get(task.idempotency_key)),
             task_id=task.id,
             ui_link=ui_link(settings, task.workflow_id),
         )

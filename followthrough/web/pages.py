@@ -27,7 +27,7 @@ from temporalio.service import RPCError
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import dashboard
-from followthrough.reporting.stats import Slo
+from followthrough.reporting.stats import MESSAGE_KINDS, Slo
 from followthrough.web import charts
 from store import Store
 from store.accounts import Identity
@@ -163,7 +163,7 @@ class Pages:
             timezone=found.timezone if found else None,
             known=found is not None,
             sequences=sequences,
-            messages=[r for r in rows if r.kind in ("email", "sms")],
+            messages=[r for r in rows if r.kind in MESSAGE_KINDS],
         )
 
 

@@ -8,8 +8,11 @@ body over `MAX_BODY_BYTES` with 413. The body is then read up to that limit (413
 its signature compared as bytes, so an unsigned, tampered, stale or oversized request can
 neither signal nor write, and every refusal is one line.
 
-- `replied` → the `record_response` signal on the sequence that sent the message
+- `replied` → the `record_response` signal on the run that sent the message (named by the
+  message's key, workflow id / run id / step, kept with it in the outbox); a callback for a
+  run that has finished reaches no newer run of the same id, and its audit row says so
 - `stop` (or a reply that is only a STOP word) → the family is opted out of that channel
+  only (its opt-out key in the channel registry)
 - `bounced` → the message is marked bounced and the `record_bounce` signal tells the
   sequence, whose step then falls back; `delivered` → the message is marked delivered
 Each writes one PII-free audit row; a provider's retry of the same callback does nothing twice.
@@ -29,14 +32,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from contracts import Bounce, Channel, Response
+from contracts import Bounce, Channel, Response, channels
 from contracts.callbacks import CallbackAnswer, ProviderCallback
+from followthrough.platform import runs
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.templates import format_errors
 from store import Store
-from store.models import Message
+from store.models import Message, StepExecution
 
 SIGNATURE_HEADER = "X-Followthrough-Signature"
 TIMESTAMP_HEADER = "X-Followthrough-Timestamp"
@@ -151,58 +154,75 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
             kind = "stop"
         if await store.steps.get_by_key(f"{message.idempotency_key}/{kind}") is not None:
             return answer(200, f"{kind}: already recorded")
+        sent = await store.steps.get_by_key(message.idempotency_key)
+        run_id = sent.run_id if sent is not None else _run_of(message)
         if kind == "replied":
-            action = await _signal_reply(client, message, event.text)
+            action = await _signal_reply(client, message, run_id, event.text)
         elif kind == "stop":
-            await store.families.opt_out(message.family_id, message.channel)
-            action = f"family opted out of {message.channel}"
+            # The channel's own opt-out: a STOP on one channel leaves the others open.
+            key = channels.spec(message.channel).opt_out_key
+            await store.families.opt_out(message.family_id, key)
+            action = f"family opted out of {key}"
         else:
             if not (kind == "delivered" and message.status == "bounced"):
                 await store.messages.set_status(message.id, kind)
             action = f"message marked {kind}"
             if kind == "bounced":
-                action = await _signal_bounce(client, message, event.text)
-        await _audit(store, message, kind)
+                action = await _signal_bounce(client, message, run_id, event.text)
+        await _audit(store, message, kind, sent, run_id, action)
         return answer(200, action)
 
     return app
 
 
-async def _signal_reply(client: Client | None, message: Message, text: str) -> str:
+async def _signal_reply(client: Client | None, message: Message, run_id: str, text: str) -> str:
     response = Response(channel=Channel(message.channel), note=text)
-    if not await _signal(client, message, "record_response", response):
-        return "reply recorded; the sequence had already finished"
+    if not await _signal(client, message, run_id, "record_response", response):
+        return f"reply recorded; {IGNORED}"
     return f"reply signalled to {message.workflow_id}"
 
 
-async def _signal_bounce(client: Client | None, message: Message, reason: str) -> str:
+async def _signal_bounce(client: Client | None, message: Message, run_id: str, reason: str) -> str:
     bounce = Bounce(channel=Channel(message.channel), step_id=message.step_id, reason=reason[:500])
-    if not await _signal(client, message, "record_bounce", bounce):
-        return "message marked bounced; the sequence had already finished"
+    if not await _signal(client, message, run_id, "record_bounce", bounce):
+        return f"message marked bounced; {IGNORED}"
     return f"message marked bounced; bounce signalled to {message.workflow_id}"
 
 
-async def _signal(client: Client | None, message: Message, name: str, arg: Any) -> bool:
-    """Signal the sequence that sent `message`; False when it has already finished."""
+# A callback for a run that has ended is told to no one: a newer run under the same workflow
+# id (the family's next sequence) did not send the message.
+IGNORED = "ignored: the run that sent it has finished"
+
+
+async def _signal(
+    client: Client | None, message: Message, run_id: str, name: str, arg: Any
+) -> bool:
+    """Signal the run that sent `message` (or the run it continued as, the same sequence);
+    False when that sequence has finished."""
     if client is None:
         raise RuntimeError("the receiver has no Temporal client")
-    handle = client.get_workflow_handle(message.workflow_id)
-    try:
-        await handle.signal(name, arg)
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+    return await runs.signal_run(client, message.workflow_id, run_id, name, arg) is not None
 
 
-async def _audit(store: Store, message: Message, kind: str) -> None:
-    # The send's own audit row names the run, template and prediction behind the message.
-    sent = await store.steps.get_by_key(message.idempotency_key)
+def _run_of(message: Message) -> str:
+    """The run in the message's key (`<workflow id>/<run id>/<step>`), for a message whose
+    send wrote no audit row."""
+    return message.idempotency_key.removeprefix(f"{message.workflow_id}/").split("/")[0]
+
+
+async def _audit(
+    store: Store,
+    message: Message,
+    kind: str,
+    sent: StepExecution | None,
+    run_id: str,
+    action: str,
+) -> None:
+    # The send's own audit row (`sent`) names the template and prediction behind the message.
     await store.steps.record(
         idempotency_key=f"{message.idempotency_key}/{kind}",
         workflow_id=message.workflow_id,
-        run_id=sent.run_id if sent else "",
+        run_id=run_id,
         step_id=message.step_id,
         family_id=message.family_id,
         template=sent.template if sent else "",
@@ -212,7 +232,8 @@ async def _audit(store: Store, message: Message, kind: str) -> None:
         channel=message.channel,
         provider_message_id=message.provider_message_id,
         attempts=1,
-        outcome={"stop": "opted out (STOP)"}.get(kind, kind),
+        outcome={"stop": "opted out (STOP)"}.get(kind, kind)
+        + (f" ({IGNORED})" if action.endswith(IGNORED) else ""),
         error_type="HardBounce" if kind == "bounced" else None,
     )
 

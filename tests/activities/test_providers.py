@@ -23,6 +23,7 @@ from activities.providers import (
     PROVIDER_UNREACHABLE,
     HttpEmailProvider,
     HttpSmsProvider,
+    WhatsAppProvider,
     classify,
 )
 from tests.fake_provider import Answer, FakeProvider
@@ -82,6 +83,21 @@ async def test_sms_request_shape_basic_auth_and_idempotency_key(http, fake):
     assert request.headers["Idempotency-Key"] == "wf/r/s1"
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(request.body.decode()) == {"To": ["family@example.org"], "Body": ["Hi there"]}
+
+
+async def test_whatsapp_goes_through_the_sms_api_to_a_whatsapp_address(http, fake):
+    fake.queue(Answer(201, {"sid": "SM100", "status": "queued"}))
+    whatsapp = WhatsAppProvider(sms(http, fake))
+    sent = await whatsapp.send(
+        recipient="+15550100101", subject="Hello", body="Hi there", idempotency_key="wf/r/wa"
+    )
+    assert sent == "SM100" and whatsapp.name == "http-sms"
+    [request] = fake.requests
+    assert request.path == "/sms"
+    assert parse_qs(request.body.decode()) == {
+        "To": ["whatsapp:+15550100101"],
+        "Body": ["Hi there"],
+    }
 
 
 async def failure(provider: HttpEmailProvider | HttpSmsProvider) -> ApplicationError:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -74,3 +75,42 @@ async def test_foreign_keys_are_enforced(store: Store) -> None:
     # On SQLite this depends on PRAGMA foreign_keys=ON at connect.
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         await store.predictions.add("F-missing", 0.9, 90.0)
+
+
+async def test_the_whatsapp_columns_leave_existing_families_unchanged(
+    new_database: Callable[[], AbstractAsyncContextManager[str]],
+) -> None:
+    def upgrade(connection: Connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with new_database() as url:
+        engine = make_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(upgrade, "i9_sequence_starts")
+                await connection.execute(
+                    text(
+                        "INSERT INTO families (family_id, name, email, phone, timezone, "
+                        "opted_out, attributes, created_at, updated_at) VALUES ('OLD', 'Old', "
+                        "'old@example.org', '+15550100009', 'UTC', '[\"sms\"]', '{}', "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+            async with engine.begin() as connection:
+                await connection.run_sync(upgrade, "head")
+        finally:
+            await engine.dispose()
+        store = Store.from_url(url)
+        try:
+            family = await store.families.get("OLD")
+        finally:
+            await store.close()
+    assert family is not None
+    assert (family.email, family.phone, family.opted_out) == (
+        "old@example.org",
+        "+15550100009",
+        ["sms"],
+    )
+    assert (family.whatsapp, family.whatsapp_opt_in) == (None, False)

@@ -82,6 +82,20 @@ ESCALATING: dict[str, Any] = {
 
 SARAH = Decision(approver="sarah", role="coordinator")
 DANA = Decision(approver="dana", role="billing")
+DIRECTOR = Decision(approver="dan", role="director")
+# Two gates for different roles: a decision answers only the gate it is for.
+TWO_GATES: dict[str, Any] = {
+    "name": "two_gates",
+    "quiet_hours": None,
+    "caps": {},
+    "approver_roles": ["billing", "director"],
+    "steps": [
+        {"id": "pause", "type": "wait", "duration": "1h"},
+        {"id": "billing_ok", "type": "approval", "roles": ["billing"], "timeout": "1d"},
+        {"id": "director_ok", "type": "approval", "roles": ["director"], "timeout": "1d"},
+        {"id": "thanks", "type": "email", "message": "Thank you, {{ first_name }}."},
+    ],
+}
 
 
 async def nothing(env: WorkflowEnvironment, handle: Handle) -> None:
@@ -132,6 +146,20 @@ async def cancel_in_second_run(env: WorkflowEnvironment, handle: Handle) -> None
     await handle.signal("cancel", CancelRequest(reason="family withdrew"))
 
 
+async def wrong_approval_first(env: WorkflowEnvironment, handle: Handle) -> None:
+    await env.sleep(timedelta(hours=1))  # the wait for a reply runs
+    await handle.signal("approve", {"approver": "sarah"})  # no role: refused and audited
+    await handle.signal("approve", SARAH)  # kept for the gate
+
+
+async def director_too_early(env: WorkflowEnvironment, handle: Handle) -> None:
+    await handle.signal("approve", DIRECTOR)  # refused at the billing gate, not kept
+    await env.sleep(timedelta(hours=2))
+    await handle.signal("approve", DANA)
+    await env.sleep(timedelta(hours=1))
+    await handle.signal("approve", DIRECTOR)
+
+
 def answer_when_paused(signal: str) -> Act:
     async def act(env: WorkflowEnvironment, handle: Handle) -> None:
         for _ in range(150):
@@ -158,6 +186,8 @@ class Shape:
     update: dict[str, Any] = field(default_factory=lambda: {"quiet_hours": None})
     family: str = "F1"
     sms_refused: bool = False
+    patches: tuple[str, ...] = ()  # the `workflow.patched` ids its history takes
+    sms_answer_lost: bool = False  # the provider takes the SMS, its answer never arrives
 
 
 SHAPES: dict[str, Shape] = {
@@ -166,6 +196,13 @@ SHAPES: dict[str, Shape] = {
     "high_risk_cancelled": Shape("high_risk", "high_risk_intervention", cancel),
     "high_risk_approved_early": Shape("high_risk", "high_risk_intervention", approve_early),
     "high_risk_bounce_fallback": Shape("high_risk", "high_risk_intervention", bounce),
+    # The fallback SMS covers the story's own SMS: skipped, no second SMS.
+    "high_risk_bounce_covered": Shape(
+        "high_risk",
+        "high_risk_intervention",
+        bounce,
+        patches=("skip-step-covered-by-fallback",),
+    ),
     "medium_risk_no_reply": Shape("medium_risk", "medium_risk_intervention", nothing),
     "payment_reminder_full": Shape(
         "payment_and_onboarding", "payment_reminder", billing_approves, {}, "F2"
@@ -177,6 +214,19 @@ SHAPES: dict[str, Shape] = {
     "template_full": Shape("template", "high_risk_as_data", approve),
     "template_loop": Shape("template", LOOP, loop_then_reply, {}),
     "template_loop_cancelled": Shape("template", LOOP, cancel_in_second_run, {}),
+    "signal_rejected": Shape(
+        "signals",
+        "high_risk_intervention",
+        wrong_approval_first,
+        patches=("signal-rejections",),
+    ),
+    "gate_refuses_early_decision": Shape(
+        "signals",
+        TWO_GATES,
+        director_too_early,
+        {},
+        patches=("decisions-per-gate", "signal-rejections"),
+    ),
     **{
         f"escalation_{answer}": Shape(
             "escalation",
@@ -187,6 +237,24 @@ SHAPES: dict[str, Shape] = {
         )
         for answer in ("resume", "skip", "cancel")
     },
+    # The SMS may have gone out (its answer was lost): a person is asked, and says it did.
+    "uncertain_send_asks": Shape(
+        "escalation",
+        "medium_risk_intervention",
+        answer_when_paused("skip"),
+        {
+            "quiet_hours": None,
+            **ESCALATING,
+            "retry": {
+                "max_attempts": 5,
+                "initial_interval": 0.2,
+                "backoff": 1.0,
+                "max_interval": 1,
+            },
+        },
+        sms_answer_lost=True,
+        patches=("ask-when-send-uncertain",),
+    ),
 }
 
 
@@ -222,6 +290,8 @@ async def record_one(
         params = SequenceParams.model_validate(shape.template)
     if shape.sms_refused:
         provider.script("sms", 400)
+    if shape.sms_answer_lost:
+        provider.drop("sms")
     row = await store.families.get(shape.family)
     assert row is not None
     outcome = await start_sequence(

@@ -50,12 +50,14 @@ async def test_opted_out_channel_is_never_called(time_env, store):
             await handle.signal("approve", COORDINATOR)
             result = await handle.result()
 
-    assert [r.path for r in fake.requests] == ["/sms", "/sms"]
+    # One SMS: the fallback stands for the story's own SMS, which is skipped.
+    assert [r.path for r in fake.requests] == ["/sms"]
     steps = {s.step_id: s for s in result.steps}
     assert steps["first_email"].status == StepStatus.FELL_BACK
     assert steps["first_email_fallback_sms"].status == StepStatus.DONE
+    assert steps["first_sms"].status == StepStatus.SKIPPED
     messages = await store.messages.for_workflow(handle.id)
-    assert [m.channel for m in messages] == ["sms", "sms"]
+    assert [m.channel for m in messages] == ["sms"]
 
 
 async def test_capped_sms_moves_to_the_next_day(time_env, store, settings, ts_worker):

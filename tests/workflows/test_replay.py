@@ -6,7 +6,9 @@ The histories are recorded by `tests/workflows/record_histories.py`, one or more
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -35,16 +37,30 @@ def test_every_shape_is_stored() -> None:
         assert runs, f"no stored history of {name}: run tests/workflows/record_histories.py"
 
 
-def test_the_baseline_records_no_patch() -> None:
-    """Histories of the 1.0 baseline take no `workflow.patched` branch: no patch marker and
-    no `TemporalChangeVersion` upsert."""
-    for name in STORED:
-        for event in history(name).events:
-            if event.HasField("marker_recorded_event_attributes"):
-                assert event.marker_recorded_event_attributes.marker_name != "core_patch", name
-            if event.HasField("upsert_workflow_search_attributes_event_attributes"):
-                fields = event.upsert_workflow_search_attributes_event_attributes
-                assert "TemporalChangeVersion" not in fields.search_attributes.indexed_fields
+def test_each_history_takes_only_its_shapes_patches() -> None:
+    """Histories of the 1.0 baseline take no `workflow.patched` branch (no patch marker and no
+    `TemporalChangeVersion` upsert); a later shape takes exactly the patches it names."""
+    for name, shape in SHAPES.items():
+        runs = [s for s in STORED if s == f"{shape.folder}/{name}"]
+        runs += [s for s in STORED if s.startswith(f"{shape.folder}/{name}_run")]
+        taken: set[str] = set()
+        for run in runs:
+            for event in history(run).events:
+                if event.HasField("marker_recorded_event_attributes"):
+                    taken |= _patch_ids(event.marker_recorded_event_attributes)
+                if event.HasField("upsert_workflow_search_attributes_event_attributes"):
+                    fields = event.upsert_workflow_search_attributes_event_attributes
+                    versions = fields.search_attributes.indexed_fields.get("TemporalChangeVersion")
+                    if versions is not None:  # the SDK lists the patches a run took
+                        assert set(json.loads(versions.data)) <= set(shape.patches), name
+        assert taken == set(shape.patches), name
+
+
+def _patch_ids(marker: Any) -> set[str]:
+    if marker.marker_name != "core_patch":
+        return set()
+    payload = marker.details["patch-data"].payloads[0]
+    return {json.loads(payload.data)["id"]}
 
 
 @pytest.mark.parametrize("name", STORED)

@@ -109,7 +109,11 @@ async def test_a_role_not_allowed_cannot_approve(time_env, store, settings, ts_w
     await time_env.sleep(timedelta(days=5, hours=1))
     st = await status(handle)
     assert st.state == State.AWAITING_APPROVAL
-    assert st.decisions[0]["refused"] == "role 'parent' may not decide"
+    refusal = (
+        "role: 'parent' may not decide on high_risk_intervention (allowed: coordinator, director)"
+    )
+    assert st.decisions[0]["refused"] == refusal
+    assert [r.describe() for r in st.rejected_signals] == [f"rejected approve from pat: {refusal}"]
 
     await handle.signal("approve", COORDINATOR)
     result = await handle.result()

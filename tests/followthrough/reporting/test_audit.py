@@ -23,11 +23,11 @@ async def test_every_step_is_audited_without_pii(time_env, store: Store, setting
 
     rows = await store.steps.for_workflow(handle.id)
     assert [(r.step_id, r.outcome, r.error_type) for r in rows] == [
-        ("first_email", "fell back to sms", "NoUsableChannel"),
+        ("first_email", "fell back to sms: opted out of email", "NoUsableChannel"),
         ("first_email_fallback_sms", "sent", None),
         ("wait_reply", "no reply", None),
         ("answered", "False", None),
-        ("first_sms", "sent", None),
+        ("first_sms", "skipped: covered by the fallback first_email_fallback_sms", None),
         ("call", rows[-1].outcome, None),
     ]
     assert rows[-1].outcome.startswith("task ")

@@ -38,15 +38,45 @@ async def test_families_import_keeps_good_rows_and_names_bad_ones(store: Store, 
     assert report.imported == 2
     assert report.problems == [
         "line 3: timezone: 'Mars/Olympus' is not an IANA time zone, e.g. America/Chicago",
-        "line 5: email, phone: at least one is required",
+        "line 5: email, phone, whatsapp: at least one is required",
         "line 6: email: 'not-an-address' is not an email address",
         "line 7: family_id: 'N1' repeats line 2",
-        "line 8: preferred_channel: 'fax' is not one of email, sms, call",
+        "line 8: preferred_channel: 'fax' is not one of email, sms, whatsapp, call",
     ]
     n1, n3 = await store.families.get("N1"), await store.families.get("N3")
     assert n1 is not None and (n1.timezone, n1.preferred_channel) == ("America/Chicago", "email")
     assert n3 is not None and n3.timezone == "America/New_York" and n3.opted_out == ["sms"]
     assert await store.families.get("N2") is None
+
+
+WHATSAPP_CSV = """family_id,name,phone,whatsapp,whatsapp_opt_in
+W1,Costa,+15550109101,+15550109201,yes
+W2,Lima,+15550109102,+15550109202,
+W3,Reis,,+15550109203,no
+W4,Bad Answer,+15550109104,+15550109204,maybe
+W5,Bad Number,+15550109105,call-me,yes
+"""
+
+
+async def test_families_import_reads_whatsapp_and_its_opt_in(store: Store, tmp_path):
+    report = await import_families(store, write(tmp_path, "families.csv", WHATSAPP_CSV))
+
+    assert report.problems == [
+        "line 5: whatsapp_opt_in: 'maybe' is not yes or no",
+        "line 6: whatsapp: 'call-me' is not a phone number",
+    ]
+    rows = {f: await store.families.get(f) for f in ("W1", "W2", "W3")}
+    read = {f: (r.whatsapp, r.whatsapp_opt_in) for f, r in rows.items() if r is not None}
+    assert read == {
+        "W1": ("+15550109201", True),
+        "W2": ("+15550109202", False),  # no answer: no opt-in
+        "W3": ("+15550109203", False),
+    }
+    # An import without the column keeps the opt-in it had.
+    again = "family_id,name,phone\nW1,Costa,+15550109101\n"
+    await import_families(store, write(tmp_path, "again.csv", again))
+    w1 = await store.families.get("W1")
+    assert w1 is not None and w1.whatsapp_opt_in
 
 
 async def test_families_import_missing_column(store: Store, tmp_path):
@@ -105,7 +135,7 @@ def test_opt_out_command(env, tmp_path: Path):
 
     bad = runner.invoke(app, ["families", "opt-out", "F2", "--channel", "fax"])
     assert bad.exit_code == 1
-    assert "error: channel: 'fax' is not one of email, sms, call" in bad.output
+    assert "error: channel: 'fax' is not one of email, sms, whatsapp, call" in bad.output
     unknown = runner.invoke(app, ["families", "opt-out", "F404", "--channel", "sms"])
     assert unknown.exit_code == 1 and "error: family: no family with id 'F404'" in unknown.output
 

@@ -14,7 +14,7 @@ from contracts import InterventionResult, State
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
-from followthrough.web.inbox import create_app, gather
+from followthrough.web.inbox import _family, create_app, gather
 from followthrough.web.signin import hash_password
 from store import Store
 
@@ -163,3 +163,9 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
             f"/sequences/{approve_id}/explode", data={"csrf_token": csrf}, follow_redirects=True
         )
         assert "action: &#39;explode&#39; is not one of" in unknown.text
+
+
+async def test_the_family_line_names_the_channels_it_can_be_reached_on(store):
+    await store.families.opt_out("F1", "sms")
+    assert (await _family(store, "F1"))["reachable"] == ["email", "call"]
+    assert (await _family(store, "F3"))["reachable"] == ["SMS", "call"]  # no email address

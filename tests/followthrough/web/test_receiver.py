@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ def receiver_client(app: Any) -> httpx.AsyncClient:
 
 async def record_sms(store: Store, family: str, provider_id: str) -> None:
     await store.messages.record(
-        idempotency_key=f"intervention-x-{family}/run/{provider_id}",
+        idempotency_key=f"intervention-x-{family}/{uuid.uuid4()}/{provider_id}",
         family_id=family,
         workflow_id=f"intervention-x-{family}",
         step_id="sms",
@@ -53,7 +54,8 @@ async def test_reply_signals_only_when_signed(dev_client, dev_worker, store, set
     assert outcome.handle is not None
     for _ in range(100):  # the first email goes out at once
         messages = await store.messages.for_workflow(outcome.handle.id)
-        if messages:
+        # A send records its intent first; wait for the provider's answer on it.
+        if messages and all(m.provider_message_id for m in messages):
             break
         await asyncio.sleep(0.1)
     [email] = messages
@@ -93,7 +95,8 @@ async def test_a_bounce_makes_the_sequence_fall_back(dev_client, dev_worker, sto
     assert outcome.handle is not None
     for _ in range(100):
         messages = await store.messages.for_workflow(outcome.handle.id)
-        if messages:
+        # A send records its intent first; wait for the provider's answer on it.
+        if messages and all(m.provider_message_id for m in messages):
             break
         await asyncio.sleep(0.1)
     [email] = messages
@@ -140,8 +143,8 @@ async def test_stop_bounce_and_bad_input(dev_client, store):
         )
         assert bounce.status_code == 200
         # No such sequence is running: the message and the audit still record the bounce.
-        assert (
-            bounce.json()["action"] == "message marked bounced; the sequence had already finished"
+        assert bounce.json()["action"] == (
+            "message marked bounced; ignored: the run that sent it has finished"
         )
         late = await http.post(
             "/callbacks", **signed({"event": "delivered", "message_id": "SM-bounce"})
@@ -162,9 +165,33 @@ async def test_stop_bounce_and_bad_input(dev_client, store):
     ]
     assert audit == [
         ("SM-stop", "opted out (STOP)", None),
-        ("SM-bounce", "bounced", "HardBounce"),
+        ("SM-bounce", "bounced (ignored: the run that sent it has finished)", "HardBounce"),
         ("SM-bounce", "delivered", None),
     ]
+
+
+async def test_a_whatsapp_stop_opts_out_of_whatsapp_only(dev_client, store):
+    await store.families.upsert("F2", "Okafor", whatsapp="+15550100102", whatsapp_opt_in=True)
+    await store.messages.record(
+        idempotency_key="intervention-x-F2/run/wa",
+        family_id="F2",
+        workflow_id="intervention-x-F2",
+        step_id="hello",
+        channel="whatsapp",
+        provider="http-sms",
+        provider_message_id="SM-wa",
+        recipient="+15550100102",
+        subject=None,
+        body="hello",
+    )
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        stop = await http.post(
+            "/callbacks", **signed({"event": "replied", "message_id": "SM-wa", "text": "STOP"})
+        )
+    assert stop.status_code == 200 and stop.json()["action"] == "family opted out of whatsapp"
+    family = await store.families.get("F2")
+    assert family is not None and family.opted_out == ["whatsapp"]  # SMS and email stay open
 
 
 def test_secret_is_required():
@@ -173,3 +200,57 @@ def test_secret_is_required():
     with pytest.raises(SettingsError, match="RECEIVER_SECRET"):
         receiver_secret(Settings(receiver_secret="short"))
     assert receiver_secret(Settings(receiver_secret="x" * 16)) == b"x" * 16
+
+
+async def first_message(store: Store, workflow_id: str, after: int = 0) -> Any:
+    for _ in range(100):  # the first email goes out at once
+        messages = await store.messages.for_workflow(workflow_id)
+        if len(messages) > after and messages[after].provider_message_id:
+            return messages[after]  # sent: not only its intent recorded
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} sent nothing")
+
+
+async def test_a_late_callback_reaches_only_the_run_that_sent_it(
+    dev_client, dev_worker, store, settings
+):
+    """A family's first sequence was called off and a second one started under the same id:
+    a late reply to the first one's email is recorded, audited as ignored, and never told to
+    the second one; a reply to the second one's email reaches it."""
+    params = await store.templates.active("high_risk_intervention")
+    assert params is not None
+    params = params.model_copy(update={"quiet_hours": None})
+    first = await start_sequence(dev_client, params, "F1", task_queue=settings.task_queue)
+    assert first.handle is not None
+    old = await first_message(store, first.handle.id)
+    await first.handle.signal("cancel", CancelRequest(reason="family asked for a pause"))
+    await first.handle.result()
+    second = await start_sequence(dev_client, params, "F1", task_queue=settings.task_queue)
+    assert second.handle is not None and second.handle.id == first.handle.id
+    new = await first_message(store, second.handle.id, after=1)
+
+    app = create_receiver(dev_client, store, SECRET)
+    async with receiver_client(app) as http:
+        late = {"event": "replied", "message_id": old.provider_message_id, "text": "Call me"}
+        ignored = await http.post("/callbacks", **signed(late))
+        assert ignored.status_code == 200, ignored.text
+        assert ignored.json()["action"] == (
+            "reply recorded; ignored: the run that sent it has finished"
+        )
+        status = await second.handle.query("status", result_type=InterventionStatus)
+        assert status.responses == []  # the second run heard nothing of it
+
+        reply = {"event": "replied", "message_id": new.provider_message_id, "text": "Hi"}
+        told = await http.post("/callbacks", **signed(reply))
+        assert told.json()["action"] == f"reply signalled to {second.handle.id}"
+    result = await second.handle.result()
+    assert result.outcome == "responded to outreach"
+    callbacks = [
+        (a.run_id, a.outcome)
+        for a in await store.steps.for_workflow(second.handle.id)
+        if a.kind == "callback"
+    ]
+    assert callbacks == [
+        (first.handle.result_run_id, "replied (ignored: the run that sent it has finished)"),
+        (second.handle.result_run_id, "replied"),
+    ]

@@ -3,8 +3,8 @@
 Rows recorded before this revision keep NULL in all three columns, which the sequence page
 shows as "unknown".
 
-Revision ID: k11_web_timeline
-Revises: j10_sign_in
+Revision ID: m13_web_timeline
+Revises: l12_sign_in
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "k11_web_timeline"
-down_revision: str | None = "j10_sign_in"
+revision: str = "m13_web_timeline"
+down_revision: str | None = "l12_sign_in"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Sign-in for the web inbox: accounts (Argon2 password hashes, roles) and server-side sessions.
 
-Revision ID: j10_sign_in
-Revises: i9_sequence_starts
+Revision ID: l12_sign_in
+Revises: k11_exactly_once
 Create Date: 2026-11-27
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "j10_sign_in"
-down_revision: str | None = "i9_sequence_starts"
+revision: str = "l12_sign_in"
+down_revision: str | None = "k11_exactly_once"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
