@@ -13,6 +13,7 @@ from contracts.activities import (
     SendResult,
     StepOutcome,
     StepRef,
+    StepTiming,
     TaskRequest,
     TaskResult,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "StepOutcome",
     "StepRecord",
     "StepRef",
+    "StepTiming",
     "StepStatus",
     "TaskKind",
     "TaskRequest",

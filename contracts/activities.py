@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -10,6 +11,15 @@ from contracts.caps import FrequencyCap
 from contracts.conditions import Condition
 from contracts.policies import Channel, TaskKind
 from contracts.sequences import MessageTemplate
+
+
+class StepTiming(BaseModel):
+    """When a step was due, when it started and why its due time moved (quiet hours, a send
+    window, a frequency cap); copied onto the step's audit row for the sequence page."""
+
+    due_at: datetime | None = None
+    started_at: datetime | None = None
+    due_reason: str | None = None
 
 
 class StepRef(BaseModel):
@@ -25,6 +35,8 @@ class StepRef(BaseModel):
     # request (the address may have been fixed), which a provider must not answer from its
     # idempotency cache with the old refusal.
     round: int = 0
+    # Not part of the key: the step's timing as the sequence knew it when the activity ran.
+    timing: StepTiming | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -1,7 +1,7 @@
 """Set-up and long-running commands: `dev`, `worker`, `migrate`, `demo`, and the listeners.
 
-The listeners (`inbox`, `receiver`, `codec-server`) are separate processes on separate ports:
-the provider callbacks and the codec endpoint never share one.
+The listeners (`web`, `receiver`, `codec-server`) are separate processes on separate ports:
+the provider callbacks and the codec endpoint never share the signed-in web app's.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ def dev(
     demo: Annotated[bool, typer.Option(help="Load the demo and trigger its sequences.")] = True,
     port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
+    web_port: Annotated[int, typer.Option(help="The signed-in web app's port.")] = 8080,
     data_dir: Annotated[Path, typer.Option(help="Where SQLite files live.")] = Path(".data"),
 ) -> None:
     """Embedded Temporal (SQLite) + store migrations + worker (+ demo), until Ctrl-C."""
     from starter.embedded import run_embedded
 
-    run(lambda: run_embedded(data_dir=data_dir, port=port, ui_port=ui_port, demo=demo))
+    run(
+        lambda: run_embedded(
+            data_dir=data_dir, port=port, ui_port=ui_port, demo=demo, web_port=web_port
+        )
+    )
 
 
 @serve_app.command()
@@ -64,14 +69,14 @@ def demo() -> None:
 
 
 @serve_app.command()
-def inbox(
+def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the inbox page.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8080,
 ) -> None:
-    """Serve the coordinator inbox (approvals and open tasks) until Ctrl-C."""
+    """Serve the signed-in web app (inbox, dashboard, sequence and family pages) until Ctrl-C."""
     from followthrough.web.inbox import serve
 
-    typer.echo(f"inbox on http://{host}:{port}/")
+    typer.echo(f"web app on http://{host}:{port}/ (inbox; dashboard at /dashboard)")
     run(lambda: serve(settings(), host, port))
 
 

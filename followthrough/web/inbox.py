@@ -35,6 +35,7 @@ from contracts import InterventionStatus, State, channels
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import stats
+from followthrough.web.pages import Pages
 from followthrough.web.signin import SignIn, SignInPolicy, SignInRefused, refusal
 from store import CoordinatorTask, Store
 from store.accounts import Identity
@@ -222,8 +223,9 @@ def create_app(
     secret: bytes | None = None,
     policy: SignInPolicy | None = None,
 ) -> FastAPI:
-    """The inbox app over an already connected client and an open store; its routes, here."""
-    app = FastAPI(title="Follow-through inbox", docs_url=None, redoc_url=None)
+    """The signed-in web app (inbox, dashboard, sequence and family pages) over an already
+    connected client and an open store; its routes, here."""
+    app = FastAPI(title="Follow-through", docs_url=None, redoc_url=None)
     csrf = Csrf(secret or secrets.token_bytes(32))
     inbox = Inbox(client, store, settings, csrf, SignIn(store, settings, policy))
     app.add_api_route("/", inbox.page, methods=["GET"], response_class=HTMLResponse)
@@ -232,6 +234,7 @@ def create_app(
     app.add_api_route("/logout", inbox.logout, methods=["POST"])
     app.add_api_route("/sequences/{workflow_id}/{action}", inbox.act, methods=["POST"])
     app.add_api_route("/tasks/{task_id}/done", inbox.task_done, methods=["POST"])
+    Pages(client, store, settings, inbox.who, inbox.form_token).add_routes(app)
     return app
 
 
@@ -273,6 +276,10 @@ class Inbox:
             except RPCError as err:
                 log.warning("no SLO summary: %s", err)
         return self._slo_lines
+
+    def form_token(self, request: Request) -> str:
+        """The CSRF token for this browser's forms (the sign-out button on every page)."""
+        return self.csrf.token(request.cookies.get(SESSION_COOKIE) or "")
 
     async def who(self, request: Request) -> Identity | None:
         """The signed-in account behind the request, read from the store; None: nobody."""

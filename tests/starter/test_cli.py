@@ -12,7 +12,7 @@ from starter.cli import app
 STARTER = Path(__file__).resolve().parents[2] / "starter"
 
 COMMANDS = {
-    "dev", "worker", "migrate", "demo", "inbox", "receiver", "codec-server",
+    "dev", "worker", "migrate", "demo", "web", "receiver", "codec-server",
     "predict", "trigger", "event",
     "respond", "approve", "reject", "resume", "skip", "cancel",
     "status", "list", "tasks", "stats",
