@@ -3,8 +3,8 @@
 Rows recorded before this revision keep NULL in all three columns, which the sequence page
 shows as "unknown".
 
-Revision ID: m13_web_timeline
-Revises: l12_sign_in
+Revision ID: n14_web_timeline
+Revises: m13_impact
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "m13_web_timeline"
-down_revision: str | None = "l12_sign_in"
+revision: str = "n14_web_timeline"
+down_revision: str | None = "m13_impact"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
