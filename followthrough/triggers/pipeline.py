@@ -9,14 +9,13 @@ It is the only place outside tests and benchmarks that calls `client.start_workf
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from contracts import (
@@ -26,11 +25,18 @@ from contracts import (
     InterventionStart,
     PredictionRef,
     SequenceParams,
-    State,
     workflow_id_for,
 )
 from contracts.webhook_rules import template_problems
-from followthrough.triggers import governance, holdout, limits, policy, reservations, suspension
+from followthrough.triggers import (
+    governance,
+    holdout,
+    labels,
+    limits,
+    policy,
+    reservations,
+    suspension,
+)
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
 from followthrough.triggers.errors import TemplateSuspended, TriggerError
@@ -39,13 +45,6 @@ from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
 from store.starts import NewStart
-from workflows.search_attributes import (
-    FAMILY_ID,
-    RISK_SCORE,
-    STATE,
-    TEMPLATE_NAME,
-    TEMPLATE_VERSION,
-)
 
 
 @dataclass(frozen=True)
@@ -369,8 +368,8 @@ async def _start(
             ),
             start_signal="record_event" if event is not None else None,
             start_signal_args=[event] if event is not None else [],
-            search_attributes=_attributes(params, family_id, prediction),
-            static_summary=run_summary(params, family_id, prediction, event),
+            search_attributes=labels.search_attributes(params, family_id, prediction),
+            static_summary=labels.run_summary(params, family_id, prediction, event),
             result_type=InterventionResult,
         )
     except WorkflowAlreadyStartedError:
@@ -380,21 +379,6 @@ async def _start(
     else:
         message = f"started {workflow_id}"
     return TriggerOutcome("started", workflow_id, message, params.name, handle)
-
-
-def _attributes(
-    params: SequenceParams, family_id: str, prediction: PredictionRef | None
-) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            # A run on today's code says `running` until it waits on a person or ends.
-            SearchAttributePair(STATE, State.RUNNING.value),
-            SearchAttributePair(FAMILY_ID, family_id),
-            SearchAttributePair(TEMPLATE_NAME, params.name),
-            SearchAttributePair(TEMPLATE_VERSION, params.version),
-            SearchAttributePair(RISK_SCORE, prediction.probability if prediction else 0.0),
-        ]
-    )
 
 
 def _already_running(workflow_id: str, template: str) -> TriggerOutcome:
@@ -413,17 +397,3 @@ def _record_of(request: StartRequest, params: SequenceParams, workflow_id: str) 
         started_at=datetime.now(UTC),
         prediction_id=None if request.prediction is None else request.prediction.prediction_id,
     )
-
-
-def run_summary(
-    params: SequenceParams, family_id: str, prediction: PredictionRef | None, event: Event | None
-) -> str:
-    """What a run is, in words, for the Web UI's list and run page (no names or addresses):
-    "High-risk intervention · family F1001 · risk 0.87 · v3"."""
-    title = re.sub(r"\b(high|medium|low) risk\b", r"\1-risk", params.name.replace("_", " "))
-    parts = [title[:1].upper() + title[1:], f"family {family_id}"]
-    if prediction is not None:
-        parts.append(f"risk {prediction.probability:.2f}")
-    if event is not None:
-        parts.append(f"event {event.name}")
-    return " · ".join([*parts, f"v{params.version}"])

@@ -14,8 +14,6 @@ CSRF token bound to a per-browser cookie.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -36,7 +34,7 @@ from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import stats
 from followthrough.web.pages import Pages
-from followthrough.web.signin import SignIn, SignInPolicy, SignInRefused, refusal
+from followthrough.web.signin import Csrf, SignIn, SignInPolicy, SignInRefused, refusal
 from store import CoordinatorTask, Store
 from store.accounts import Identity
 from store.families import context_of
@@ -173,20 +171,6 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
         for task in open_tasks
     ]
     return InboxView(approvals=_order(approvals), tasks=_order(tasks))
-
-
-class Csrf:
-    """Tokens bound to a random per-browser cookie by an HMAC only the server can compute."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def token(self, session: str) -> str:
-        return hmac.new(self._secret, session.encode(), hashlib.sha256).hexdigest()
-
-    def check(self, session: str | None, token: str) -> None:
-        if not session or not hmac.compare_digest(self.token(session), token):
-            raise HTTPException(status_code=403, detail="csrf: missing or wrong form token")
 
 
 async def perform(

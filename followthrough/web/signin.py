@@ -23,6 +23,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import HTTPException
 
 from followthrough.platform.settings import Settings
 from store import Store
@@ -145,3 +146,17 @@ def _matches(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class Csrf:
+    """Tokens bound to a random per-browser cookie by an HMAC only the server can compute."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def token(self, session: str) -> str:
+        return hmac.new(self._secret, session.encode(), hashlib.sha256).hexdigest()
+
+    def check(self, session: str | None, token: str) -> None:
+        if not session or not hmac.compare_digest(self.token(session), token):
+            raise HTTPException(status_code=403, detail="csrf: missing or wrong form token")
