@@ -128,22 +128,10 @@ class Intervention(TaskBlocks):
                     summary=f"Send {channel.value} '{template_name}'",
                 )
             except ActivityError as err:
-                slot = _capped_until(err)
-                if slot is not None:  # not a failure: wait for the cap's next window
-                    await self.wait_for_slot(record, slot)
-                    self.check_cancelled()
-                    continue
-                self.note_send_error(record, err)
-                if _uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
-                    # It may have reached the family: a person says, not a fallback.
-                    if await self.escalate(record) == "resume":
-                        continue  # a deliberate new attempt, under a new key (the round)
-                    self.finish_step(record, StepStatus.DONE, "reached the family (a person said)")
-                    self.audit_step(record, "sent (confirmed by a person)")
-                    return True
-                if fallback is None and await self.escalate(record) == "resume":
-                    continue
-                return await self.after_failure(record, template_name, fallback, record.error)
+                outcome = await self.after_send_error(record, template_name, fallback, err)
+                if outcome is None:
+                    continue  # the cap's next slot, or a person said: send it again
+                return outcome
             return self.sent(record, result, template_name, fallback)
 
     def sent(
@@ -172,6 +160,27 @@ class Intervention(TaskBlocks):
             audits=self.take_carried_audits(),
             on_uncertain=self.params.on_uncertain,
         )
+
+    async def after_send_error(
+        self, record: StepRecord, template_name: str, fallback: Channel | None, err: ActivityError
+    ) -> bool | None:
+        """A send that did not go out: None to try it again, else what `send_now` returns."""
+        slot = _capped_until(err)
+        if slot is not None:  # not a failure: wait for the cap's next window
+            await self.wait_for_slot(record, slot)
+            self.check_cancelled()
+            return None
+        self.note_send_error(record, err)
+        if _uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
+            # It may have reached the family: a person says, not a fallback.
+            if await self.escalate(record) == "resume":
+                return None  # a deliberate new attempt, under a new key (the round)
+            self.finish_step(record, StepStatus.DONE, "reached the family (a person said)")
+            self.audit_step(record, "sent (confirmed by a person)")
+            return True
+        if fallback is None and await self.escalate(record) == "resume":
+            return None
+        return await self.after_failure(record, template_name, fallback, record.error)
 
     def note_send_error(self, record: StepRecord, err: ActivityError) -> None:
         """Record a failed send on its step and in the channel error metric."""
