@@ -140,8 +140,8 @@ def build_worker(
     )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
-    # A webhook step's `env:NAME` headers read the environment the settings were read from.
-    webhooks = WebhookActivities(store, http, settings.webhook_env)
+    # Webhook steps reach only allowed destinations and read only WEBHOOK_SECRET_* variables.
+    webhooks = WebhookActivities(store, http, settings.webhook_policy, settings.webhook_secrets)
     consent = ConsentActivities(store)
     audit = AuditActivities(store)
     history = ResponseHistoryActivities(store)

@@ -89,7 +89,11 @@ class Bounce(BaseModel):
 
 
 class Decision(BaseModel):
-    """Signals `approve` / `reject`: a person's decision at an approval gate."""
+    """Signals `approve` / `reject`: a person's decision at an approval gate.
+
+    `identity`: `signed_in` when the inbox read the approver and role from a signed-in
+    account; `declared` when the caller stated them (the CLI, `temporal workflow signal`).
+    """
 
     approver: str = Field(min_length=1, max_length=100)
     role: str = Field(min_length=1, max_length=50)
@@ -97,6 +101,7 @@ class Decision(BaseModel):
     # The gate (its step id) the decision answers; None: the pending gate, or if none is
     # pending yet, the next one. A decision never answers a gate its role may not decide.
     gate: str | None = Field(default=None, min_length=1, max_length=200)
+    identity: Literal["signed_in", "declared"] = "declared"
 
 
 class Verdict(StrEnum):

@@ -67,7 +67,7 @@ FIELDS_BY_TYPE: dict[str, set[str]] = {
     "webhook": _COMMON
     | _TIMED
     | _ACTING
-    | {"url", "method", "body", "headers", "undo", "compensate"},
+    | {"url", "method", "body", "headers", "undo", "compensate", "keep"},
     "end": _COMMON | {"outcome"},
 }
 # Field names of the JSON spelling, read as ours.
@@ -149,6 +149,8 @@ class Step(BaseModel):
     body: dict[str, Any] | None = None
     headers: dict[str, str] = {}
     undo: WebhookCall | None = None
+    # Top-level fields of the webhook's JSON answer to keep; the rest is dropped.
+    keep: list[str] = []
     # end
     outcome: str | None = None
 

@@ -21,6 +21,7 @@ from starter import (
     cli_signals,
     cli_templates,
     cli_triggers,
+    cli_users,
 )
 
 app = typer.Typer(help="Follow-through: turn predictions into action.", no_args_is_help=True)
@@ -43,6 +44,7 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(cli_data.families_app, name="families")  # import, opt-out
 app.add_typer(cli_data.predictions_app, name="predictions")  # import
 app.add_typer(cli_schedules.schedules_app, name="schedules")  # sync, list
+app.add_typer(cli_users.users_app, name="users")  # add, list
 
 
 def main() -> None:

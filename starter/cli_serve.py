@@ -52,13 +52,13 @@ def migrate_command() -> None:
 @serve_app.command()
 def demo() -> None:
     """Load the demo families and templates and trigger the demo sequences."""
-    from starter.embedded import load_demo, print_guide
+    from starter.embedded import demo_admin, load_demo, print_guide
 
     async def work() -> None:
         async with session() as (current, client, store):
             await migrate(current.database_url)
             started = await load_demo(client, store, current)
-            print_guide(current, started)
+            print_guide(current, started, await demo_admin(store))
 
     run(work)
 

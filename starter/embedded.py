@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from followthrough.platform.devserver import DevServer
 from followthrough.platform.settings import Settings
 from followthrough.templates import builtin_templates
 from followthrough.triggers import start as triggers
+from followthrough.web.signin import hash_password
 from store import Store, migrate
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -24,6 +26,15 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_PREDICTIONS = [("F1001", 0.87, 82.0), ("F1002", 0.68, 74.0), ("F1003", 0.41, 90.0)]
 # Quick sequences that reach their approval gate within a minute.
 DEMO_QUICK = ["F1004", "F1005"]
+# The demo's inbox account; `director` may approve every shipped template and cancel.
+DEMO_ADMIN, DEMO_ADMIN_ROLE = "admin", "director"
+
+
+async def demo_admin(store: Store) -> str:
+    """Give the demo's inbox account a new random password (made if missing); returns it."""
+    password = secrets.token_urlsafe(12)
+    await store.accounts.set_password(DEMO_ADMIN, hash_password(password), DEMO_ADMIN_ROLE)
+    return password
 
 
 async def load_demo(client: Client, store: Store, settings: Settings) -> list[str]:
@@ -55,7 +66,7 @@ async def load_demo(client: Client, store: Store, settings: Settings) -> list[st
     return started
 
 
-def print_guide(settings: Settings, started: list[str]) -> None:
+def print_guide(settings: Settings, started: list[str], password: str) -> None:
     ui = settings.ui_url.rstrip("/")
     quick = next(
         (w for w in started if "demo_quick" in w), "intervention-demo_quick_intervention-F1004"
@@ -82,6 +93,12 @@ def print_guide(settings: Settings, started: list[str]) -> None:
     )
     typer.echo("  .venv/bin/followthrough list --state awaiting_approval")
     typer.echo("  .venv/bin/followthrough tasks")
+    typer.echo("  .venv/bin/followthrough inbox      # then open http://127.0.0.1:8080/")
+    typer.echo(
+        f"  and sign in as {DEMO_ADMIN} with password {password} "
+        f"(role {DEMO_ADMIN_ROLE}; a new password every run)"
+    )
+    typer.echo("  Add people with: .venv/bin/followthrough users add NAME --role coordinator")
     typer.echo("\nCtrl-C stops the worker and the server; .data/ keeps everything for next time.")
 
 
@@ -112,9 +129,10 @@ async def run_embedded(data_dir: Path, port: int, ui_port: int, demo: bool) -> N
             store = Store.from_url(settings.database_url)
             try:
                 started = await load_demo(client, store, settings)
+                password = await demo_admin(store)
             finally:
                 await store.close()
-            print_guide(settings, started)
+            print_guide(settings, started, password)
         await stop.wait()
         typer.echo("stopping worker and server...")
         await worker_task

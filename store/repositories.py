@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.accounts import AccountRepository
 from store.audit import StepExecutionRepository
 from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
@@ -46,6 +47,7 @@ class Store:
         self.starts = StartRepository(sessions)
         self.reservations = ReservationRepository(sessions)
         self.circuits = CircuitRepository(sessions)
+        self.accounts = AccountRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

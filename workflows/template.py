@@ -222,6 +222,7 @@ class TemplateIntervention(Intervention):
             method=step.method,
             headers=step.headers,
             body=step.body,
+            keep=step.keep,
         )
         await self.write_carried_audits()  # the webhook writes its own row: earlier ones first
         while True:

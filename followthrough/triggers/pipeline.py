@@ -28,6 +28,7 @@ from contracts import (
     State,
     workflow_id_for,
 )
+from contracts.webhook_rules import template_problems
 from followthrough.triggers import governance, limits, policy, reservations, suspension
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
@@ -132,7 +133,8 @@ async def start_intervention(
 ) -> TriggerOutcome:
     """Start the request's sequence, in this fixed order; the first step that refuses ends it.
 
-    1. Eligibility: the family is known; the template is active; it is not suspended
+    1. Eligibility: the family is known; the template is active and its webhooks keep the
+       rules that need no settings (`contracts.webhook_rules`); it is not suspended
        (`suspension.guard_start`); the family has not opted out of every channel it uses
        (`consent`); no start of it for the family within its cooldown (a running sequence
        is answered `already_running` instead); the template is under its quota
@@ -238,6 +240,7 @@ async def _eligibility(
             raise TriggerError(f"family: no family with id {family_id!r}")
         if not params.active and not request.dry_run:
             raise TriggerError(f"template: {params.name} v{params.version} is not active")
+        _check_webhooks(params)
         if records is not None:
             await records.guard_start(params.name)
         if family is not None:
@@ -259,6 +262,17 @@ async def _eligibility(
     except TriggerError as err:
         return refused(err, params.name)
     return None
+
+
+def _check_webhooks(params: SequenceParams) -> None:
+    """A template whose webhooks read other secrets or hide their host never starts.
+
+    (The allowed hosts are the worker's settings: each call checks them again.)
+    """
+    problems = template_problems(params, None)
+    if problems:
+        where = f"{params.name} v{params.version}"
+        raise TriggerError(f"template: {where} breaks the webhook rules: {problems[0]}")
 
 
 async def _version(

@@ -17,7 +17,7 @@ COMMANDS = {
     "respond", "approve", "reject", "resume", "skip", "cancel",
     "status", "list", "tasks", "stats",
     "families-import", "audit", "health", "quarantine",
-    "templates", "families", "predictions", "schedules",
+    "templates", "families", "predictions", "schedules", "users",
 }  # fmt: skip
 GROUPS = {
     "templates": {
@@ -27,6 +27,7 @@ GROUPS = {
     "families": {"import", "opt-out"},
     "predictions": {"import"},
     "schedules": {"sync", "list"},
+    "users": {"add", "list"},
 }  # fmt: skip
 
 
