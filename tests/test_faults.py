@@ -188,8 +188,12 @@ async def test_invalid_recipient_falls_back_to_sms(
     assert steps["first_email"].error is not None
     assert steps["first_email"].error.startswith("InvalidRecipient")
     assert steps["first_email_fallback_sms"].status == StepStatus.DONE
-    sent = [(m.step_id, m.channel) for m in await store.messages.for_workflow(handle.id)]
-    assert sent == [("first_email_fallback_sms", "sms")]  # it covers the planned nudge_sms
+    rows = await store.messages.for_workflow(handle.id)
+    # The refused email's intent is kept as failed; one SMS, which covers the planned nudge_sms.
+    assert [(m.step_id, m.channel, m.status) for m in rows] == [
+        ("first_email", "email", "failed"),
+        ("first_email_fallback_sms", "sms", "sent"),
+    ]
     assert steps["nudge_sms"].status == StepStatus.SKIPPED
     assert duplicates(provider) == 0
     sms = provider.on("sms")
