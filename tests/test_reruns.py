@@ -15,7 +15,7 @@ from contracts import InterventionResult, State
 from followthrough import operations
 from followthrough.reporting.stats import collect
 from followthrough.web.inbox import create_app, gather
-from tests.followthrough.web.test_inbox import inbox_client, start_quick, until
+from tests.followthrough.web.test_inbox import account, inbox_client, sign_in, start_quick, until
 
 PROMPT = 10.0  # seconds: "in seconds", with room for a loaded machine
 
@@ -53,8 +53,10 @@ async def test_stats_and_inbox_answer_while_a_newer_run_is_open(
     assert task.status is not None and task.status.state == State.COMPLETED
     assert task.status.outcome == "call scheduled"
 
+    await account(store, "sarah", "coordinator")
     app = create_app(dev_client, store, settings, secret=b"k" * 32)
     async with inbox_client(app) as http:
+        await sign_in(http, "sarah")
         page = await asyncio.wait_for(http.get("/"), PROMPT)
     assert page.status_code == 200 and again in page.text
 
