@@ -141,8 +141,8 @@ def build_worker(
     )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
-    # A webhook step's `env:NAME` headers read the environment the settings were read from.
-    webhooks = WebhookActivities(store, http, settings.webhook_env)
+    # Webhook steps reach only allowed destinations and read only WEBHOOK_SECRET_* variables.
+    webhooks = WebhookActivities(store, http, settings.webhook_policy, settings.webhook_secrets)
     consent = ConsentActivities(store)
     audit = AuditActivities(store)
     history = ResponseHistoryActivities(store)
@@ -167,6 +167,7 @@ def build_worker(
             history.answer_hours,
             schedules.match_scheduled_families,
             schedules.start_scheduled_sequences,
+            schedules.start_scheduled_page,
         ],
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )

@@ -8,6 +8,8 @@ falls back or escalates); transient ones raise a retryable one, honouring `Retry
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -23,6 +25,11 @@ PROVIDER_REJECTED = "ProviderRejected"
 PROVIDER_UNAVAILABLE = "ProviderUnavailable"
 PROVIDER_THROTTLED = "ProviderThrottled"
 PROVIDER_UNREACHABLE = "ProviderUnreachable"
+# An error code worth keeping: a short token, never free text that could quote a person.
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+# The longest a provider's `Retry-After` holds a send back; past it, the template's retry
+# policy decides (a header of `inf` or a date years ahead would otherwise never retry).
+RETRY_AFTER_MAX = timedelta(hours=1)
 
 
 class Provider(Protocol):
@@ -139,9 +146,13 @@ async def _call(method: object, url: str, **kwargs: object) -> httpx.Response:
     try:
         response: httpx.Response = await method(url, **kwargs)  # type: ignore[operator]
     except httpx.TimeoutException as err:
-        raise ApplicationError(f"provider timed out: {err}", type=PROVIDER_UNREACHABLE) from err
+        raise ApplicationError(
+            f"provider timed out: {type(err).__name__}", type=PROVIDER_UNREACHABLE
+        ) from err
     except httpx.TransportError as err:
-        raise ApplicationError(f"provider unreachable: {err}", type=PROVIDER_UNREACHABLE) from err
+        raise ApplicationError(
+            f"provider unreachable: {type(err).__name__}", type=PROVIDER_UNREACHABLE
+        ) from err
     classify(response)
     return response
 
@@ -162,13 +173,13 @@ def classify(response: httpx.Response) -> None:
     text = response.text[:300]
     if status == 429:
         raise ApplicationError(
-            f"provider throttled (429): {text}",
+            "provider throttled (429)",
             type=PROVIDER_THROTTLED,
             next_retry_delay=retry_after(response),
         )
     if status >= 500 or status in (408, 409):
         raise ApplicationError(
-            f"provider error {status}: {text}",
+            f"provider error {diagnosis(response)}",
             type=PROVIDER_UNAVAILABLE,
             next_retry_delay=retry_after(response),
         )
@@ -184,25 +195,45 @@ def classify(response: httpx.Response) -> None:
         kind = INVALID_RECIPIENT
     else:
         kind = PROVIDER_REJECTED
-    raise ApplicationError(f"provider refused ({status}): {text}", type=kind, non_retryable=True)
+    # The status and the provider's error code: its text may quote the address or the message.
+    raise ApplicationError(
+        f"provider refused ({diagnosis(response)})", type=kind, non_retryable=True
+    )
+
+
+def diagnosis(response: httpx.Response) -> str:
+    """What a failure message keeps of an answer: the status, and a short error code if any."""
+    data = _json(response)
+    for name in ("ErrorCode", "code", "error_code", "error"):
+        code = data.get(name)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return f"{response.status_code}, {name} {code}"
+        if isinstance(code, str) and _CODE.match(code):
+            return f"{response.status_code}, {name} {code}"
+    return str(response.status_code)
 
 
 def retry_after(response: httpx.Response) -> timedelta | None:
-    """`Retry-After` as seconds or as an HTTP date; None when absent or unreadable."""
+    """`Retry-After` as seconds or as an HTTP date, at most `RETRY_AFTER_MAX`; None when
+    absent or unreadable (`NaN` included). `inf` or a date years ahead waits the most."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return timedelta(seconds=max(0.0, float(value)))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if math.isnan(seconds):
+            return None
+        return timedelta(seconds=min(max(0.0, seconds), RETRY_AFTER_MAX.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - datetime.now(UTC))
+    return min(max(timedelta(0), when - datetime.now(UTC)), RETRY_AFTER_MAX)
 
 
 # Documented error codes of the two API styles, more precise than reading the message:

@@ -13,9 +13,11 @@ from contracts.activities import (
     SendResult,
     StepOutcome,
     StepRef,
+    StepTiming,
     TaskRequest,
     TaskResult,
 )
+from contracts.events import Event
 from contracts.runs import (
     TASK_QUEUE,
     Bounce,
@@ -56,7 +58,6 @@ from contracts.steps import (
     END,
     RESPONSE_RECEIVED,
     TEMPLATE_WORKFLOW,
-    Event,
     ScheduleSpec,
     Step,
     WebhookCall,
@@ -108,6 +109,7 @@ __all__ = [
     "StepOutcome",
     "StepRecord",
     "StepRef",
+    "StepTiming",
     "StepStatus",
     "TaskKind",
     "TaskRequest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -10,6 +11,15 @@ from contracts.caps import FrequencyCap
 from contracts.conditions import Condition
 from contracts.policies import Channel, TaskKind
 from contracts.sequences import MessageTemplate
+
+
+class StepTiming(BaseModel):
+    """When a step was due, when it started and why its due time moved (quiet hours, a send
+    window, a frequency cap); copied onto the step's audit row for the sequence page."""
+
+    due_at: datetime | None = None
+    started_at: datetime | None = None
+    due_reason: str | None = None
 
 
 class StepRef(BaseModel):
@@ -25,11 +35,19 @@ class StepRef(BaseModel):
     # request (the address may have been fixed), which a provider must not answer from its
     # idempotency cache with the old refusal.
     round: int = 0
+    # Not part of the key: the step's timing as the sequence knew it when the activity ran.
+    timing: StepTiming | None = None
 
     @property
     def idempotency_key(self) -> str:
-        key = f"{self.workflow_id}/{self.run_id}/{self.step_id}"
-        return key if self.round == 0 else f"{key}/r{self.round}"
+        return idempotency_key(self.workflow_id, self.run_id, self.step_id, self.round)
+
+
+def idempotency_key(workflow_id: str, run_id: str, step_id: str, round_: int = 0) -> str:
+    """`workflow/run/step`, and `/rN` once a person resumed the step N times: the same for
+    every retry of one attempt, new for each run of a loop and each resumed round."""
+    key = f"{workflow_id}/{run_id}/{step_id}"
+    return key if round_ == 0 else f"{key}/r{round_}"
 
 
 class StepOutcome(BaseModel):

@@ -6,12 +6,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.activities import FamilyContext, StepOutcome, StepRef
+from contracts.bounds import KEPT, NOTE_MAX, REPLY_MAX, clip, keep_last
+from contracts.events import Event
 from contracts.sequences import Channel, SequenceParams
 from contracts.signals import RejectedSignal
-from contracts.steps import Event
 from contracts.webhooks import WebhookRequest
 
 TASK_QUEUE = "interventions"
@@ -50,7 +51,7 @@ class PredictionRef(BaseModel):
     probability: float = Field(ge=0.0, le=1.0)
     confidence: float = Field(ge=0.0, le=100.0)
     model_version: str = "unknown"
-    window_days: int | None = None
+    window_days: int | None = Field(default=None, ge=0, le=3650)
 
 
 class InterventionStart(BaseModel):
@@ -77,7 +78,7 @@ class Response(BaseModel):
     """Signal `record_response`: the family answered."""
 
     channel: Channel
-    note: str = ""
+    note: str = Field(default="", max_length=REPLY_MAX)
 
 
 class Bounce(BaseModel):
@@ -89,14 +90,19 @@ class Bounce(BaseModel):
 
 
 class Decision(BaseModel):
-    """Signals `approve` / `reject`: a person's decision at an approval gate."""
+    """Signals `approve` / `reject`: a person's decision at an approval gate.
+
+    `identity`: `signed_in` when the inbox read the approver and role from a signed-in
+    account; `declared` when the caller stated them (the CLI, `temporal workflow signal`).
+    """
 
     approver: str = Field(min_length=1, max_length=100)
     role: str = Field(min_length=1, max_length=50)
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_MAX)
     # The gate (its step id) the decision answers; None: the pending gate, or if none is
     # pending yet, the next one. A decision never answers a gate its role may not decide.
     gate: str | None = Field(default=None, min_length=1, max_length=200)
+    identity: Literal["signed_in", "declared"] = "declared"
 
 
 class Verdict(StrEnum):
@@ -121,17 +127,20 @@ class DecisionReceipt(BaseModel):
 
 class CancelRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
-    by: str = "operator"
+    by: str = Field(default="operator", min_length=1, max_length=100)
 
 
 class EscalationAnswer(BaseModel):
     """Signals `resume` / `skip`: a person's answer after an escalation."""
 
     by: str = Field(min_length=1, max_length=100)
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_MAX)
 
 
 class StepRecord(BaseModel):
+    # A result or error is clipped whenever it is set: provider texts can be whole pages.
+    model_config = ConfigDict(validate_assignment=True)
+
     step_id: str
     kind: str
     summary: str
@@ -146,6 +155,11 @@ class StepRecord(BaseModel):
     error: str | None = None
     # Which run of a looping data-defined sequence it belongs to (each pass is a new run).
     run: int = 1
+
+    @field_validator("result", "error")
+    @classmethod
+    def _clipped(cls, value: str | None) -> str | None:
+        return clip(value)
 
 
 class ReceivedResponse(BaseModel):
@@ -229,11 +243,32 @@ class InterventionStatus(BaseModel):
     last_outcome: str = "completed"
     # When the story began (an onboarding's enrolment: its steps are offsets from it).
     began_at: datetime | None = None
+    # How many entries each bounded list (`contracts.bounds.KEPT`; the step records and the
+    # decision log at each next run) has let go: it keeps its newest ones only.
+    dropped: dict[str, int] = {}
 
     @field_validator("decisions", mode="before")
     @classmethod
     def _decisions(cls, value: Any) -> list[dict[str, Any]]:
         return list(value or [])
+
+    def keep(self, name: str, item: Any) -> None:
+        """Append `item` to the list `name`, which keeps its newest `KEPT[name]` entries.
+
+        Events keep one entry per name (the newest): a wait or a stop rule asks only whether
+        an event came, and a condition reads its latest data."""
+        items: list[Any] = getattr(self, name)
+        if name == "events":
+            before = len(items)
+            items[:] = [event for event in items if event.name != item.name]
+            self.let_go(name, before - len(items))
+        items.append(item)
+        self.let_go(name, keep_last(items, KEPT[name]))
+
+    def let_go(self, name: str, count: int) -> None:
+        """Count `count` entries of the list `name` as let go."""
+        if count > 0:
+            self.dropped[name] = self.dropped.get(name, 0) + count
 
     def next_run(
         self, resume_at: str, *, steps_kept: int, decisions_kept: int
@@ -247,6 +282,11 @@ class InterventionStatus(BaseModel):
         undone = {(undo.step_id, undo.run) for undo in self.undos}
         cut = max(len(self.steps) - steps_kept, 0)
         older = [r for r in self.steps[:cut] if (r.step_id, r.run) in undone]
+        dropped = dict(self.dropped)
+        cut_decisions = max(len(self.decisions) - decisions_kept, 0)
+        for name, count in (("steps", cut - len(older)), ("decisions", cut_decisions)):
+            if count > 0:
+                dropped[name] = dropped.get(name, 0) + count
         return self.model_copy(
             update={
                 "state": State.SCHEDULED,
@@ -261,7 +301,8 @@ class InterventionStatus(BaseModel):
                 "published_state": None,
                 "ran": [],
                 "steps": [*older, *self.steps[cut:]],
-                "decisions": self.decisions[max(len(self.decisions) - decisions_kept, 0) :],
+                "decisions": self.decisions[cut_decisions:],
+                "dropped": dropped,
                 "run": self.run + 1,
                 "resume_at": resume_at,
             }

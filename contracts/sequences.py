@@ -87,6 +87,9 @@ class SequenceParams(Strict):
     active: bool = True
     priority: int = Field(default=5, ge=0, le=10)
     urgent: bool = False
+    # A safety template (a welfare check, a safeguarding call) must reach every family it
+    # matches: it may not hold any of them out.
+    safety: bool = False
     # Refuse a start while the family already has this many sequences running (any template).
     max_active_per_family: int | None = Field(default=None, ge=1)
     trigger: TriggerSpec = Field(default_factory=lambda: TriggerSpec())
@@ -115,6 +118,15 @@ class SequenceParams(Strict):
     # Events (or `response_received`) that end the sequence: a data-defined one before its
     # next step, the payment reminder and onboarding at once, even in the middle of a wait.
     stop_when: list[str] = []
+    # Measuring impact: this share of the families a start would reach get no sequence (the
+    # held-out group), chosen by a hash of the template's name, the family and `holdout_salt`.
+    # Changing either makes a new version; assignments already made stand.
+    holdout_percent: int = Field(default=0, ge=0, le=50)
+    holdout_salt: str = Field(default="", max_length=100)
+    # The family outcome that counts as success, and what a family with no outcome recorded
+    # by the end of its window counts as (no withdrawal recorded = retained, say).
+    success_outcome: str | None = Field(default=None, min_length=1, max_length=100)
+    no_outcome_means: Literal["success", "failure"] = "failure"
 
     @model_validator(mode="before")
     @classmethod
@@ -192,6 +204,27 @@ class SequenceParams(Strict):
                     f"{where}: {window.describe()} lies entirely in quiet hours "
                     f"({quiet.start:%H:%M}–{quiet.end:%H:%M}); nothing could be sent"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _holdout(self) -> SequenceParams:
+        if self.holdout_percent == 0:
+            return self
+        if self.urgent:
+            raise ValueError(
+                "holdout_percent: an urgent template reaches every family it matches at once; "
+                "holding some out would withhold an urgent sequence (set it to 0)"
+            )
+        if self.safety:
+            raise ValueError(
+                "holdout_percent: a safety template (safety: true) must reach every family it "
+                "matches; a holdout would leave some without it (set it to 0)"
+            )
+        if self.success_outcome is None:
+            raise ValueError(
+                "success_outcome: a holdout is measured by an outcome; name the one that "
+                "counts as success (e.g. success_outcome: retained)"
+            )
         return self
 
     def step_channels(self) -> set[Channel]:

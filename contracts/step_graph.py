@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import contracts.channels as channels
+from contracts.events import problem
 from contracts.policies import Channel
-from contracts.steps import END, TEMPLATE_WORKFLOW, Step, problem
+from contracts.steps import END, TEMPLATE_WORKFLOW, Step
 
 
 def check_template(

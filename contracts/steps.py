@@ -28,11 +28,11 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 import contracts.channels as channels
 from contracts.conditions import Condition
-from contracts.policies import RetrySpec, parse_duration
+from contracts.events import problem
+from contracts.policies import MAX_DURATION, RetrySpec, parse_duration
 
 # A step type is a channel of the registry (a message, or a call task) or one of these.
 OTHER_TYPES = ("task", "wait", "condition", "approval", "webhook", "end")
@@ -43,6 +43,9 @@ END = "end"
 # The event every wait understands without a signal of its own: the family answered.
 RESPONSE_RECEIVED = "response_received"
 TEMPLATE_WORKFLOW = "TemplateIntervention"
+
+# The shortest wait or delay that counts as a pause in a loop.
+MIN_WAIT = timedelta(seconds=1)
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EVENT = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
@@ -67,18 +70,12 @@ FIELDS_BY_TYPE: dict[str, set[str]] = {
     "webhook": _COMMON
     | _TIMED
     | _ACTING
-    | {"url", "method", "body", "headers", "undo", "compensate"},
+    | {"url", "method", "body", "headers", "undo", "compensate", "keep"},
     "end": _COMMON | {"outcome"},
 }
 # Field names of the JSON spelling, read as ours.
 _JSON_NAMES = {"template_id": "template", "if_true_step": "then", "if_false_step": "else"}
 _JSON_DAYS = {"delay_days": "delay", "duration_days": "duration"}
-
-
-def problem(text: str) -> PydanticCustomError:
-    """A validation error whose text is shown as written."""
-    # The detail goes through the context so braces in it (message templates) stay literal.
-    return PydanticCustomError("template", "{detail}", {"detail": text})
 
 
 class WebhookCall(BaseModel):
@@ -149,6 +146,8 @@ class Step(BaseModel):
     body: dict[str, Any] | None = None
     headers: dict[str, str] = {}
     undo: WebhookCall | None = None
+    # Top-level fields of the webhook's JSON answer to keep; the rest is dropped.
+    keep: list[str] = []
     # end
     outcome: str | None = None
 
@@ -189,6 +188,16 @@ class Step(BaseModel):
             raise ValueError("template: give either `template` (a message name) or `message`")
         if kind == "wait" and self.duration is None and self.until is None:
             raise ValueError("duration: a wait needs `duration`, `until` or both")
+        if (
+            kind == "wait"
+            and self.until is None
+            and self.duration is not None
+            and self.duration < MIN_WAIT
+        ):
+            raise ValueError(
+                f"duration: a wait of {self.duration.total_seconds():g}s waits for nothing "
+                f"(at least {MIN_WAIT.total_seconds():g}s, or wait `until` an event)"
+            )
         if self.until is not None and not _EVENT.match(self.until):
             raise ValueError(f"until: {self.until!r} is not an event name")
         if kind == "condition" and (self.if_ is None or self.then is None or self.else_ is None):
@@ -230,19 +239,18 @@ class Step(BaseModel):
     @property
     def waits(self) -> bool:
         """Whether running this step takes time: a cycle through it is not a busy loop."""
+        # A wait of no time (or a delay of less than a second) is no pause: a loop through
+        # it would spin, continuing as new as fast as the server lets it.
         return (
-            self.type in ("wait", "approval")
-            or self.delay > timedelta(0)
+            (
+                self.type == "wait"
+                and (self.until is not None or (self.duration or MIN_WAIT) >= MIN_WAIT)
+            )
+            or self.type == "approval"
+            or self.delay >= MIN_WAIT
             or self.at is not None
             or self.requires_approval
         )
-
-
-class Event(BaseModel):
-    """Signal `record_event`: something happened outside (an event trigger's payload)."""
-
-    name: str = Field(min_length=1, max_length=100)
-    data: dict[str, Any] = {}
 
 
 class ScheduleSpec(BaseModel):
@@ -326,9 +334,15 @@ def _read_step(item: dict[str, Any], step_id: str, ids: list[str]) -> Step:
     for json_name, days_name in _JSON_DAYS.items():
         if json_name in data:
             days = data.pop(json_name)
-            if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
+            if isinstance(days, bool) or not isinstance(days, int | float) or not days >= 0:
                 raise problem(f"{where}: {json_name}: not a number of days: {days!r}")
-            data[days_name] = timedelta(days=days)
+            try:
+                data[days_name] = parse_duration(days * 86400.0)
+            except ValueError:
+                raise problem(
+                    f"{where}: {json_name}: {days!r} days is more than "
+                    f"{MAX_DURATION.days}, the longest"
+                ) from None
     for json_name, name in _JSON_NAMES.items():
         if json_name not in data:
             continue

@@ -32,9 +32,12 @@ class WebhookRequest(BaseModel):
 
     `url` and every string inside `body` are sandboxed, strict templates (variables:
     `family_id`, `family_name`, `workflow_id`, `step_id`, `template`, `prediction_id`, the
-    family's attributes and `context`). A header value `env:NAME` is read from the worker's
-    environment at call time, so secrets stay out of templates and workflow histories.
-    Statuses are matched in order success, transient, permanent; anything else is permanent.
+    family's attributes and `context`); the URL's host is written out and must be allowed
+    (`contracts.webhook_rules`). A header value `env:WEBHOOK_SECRET_NAME` is read from the
+    worker's `WEBHOOK_SECRET_*` variables at call time, so secrets stay out of templates and
+    workflow histories. Statuses are matched in order success, transient, permanent;
+    anything else is permanent. Of the answer, only the top-level fields named in `keep`
+    are returned (and so kept in the history).
     """
 
     ref: StepRef
@@ -49,6 +52,8 @@ class WebhookRequest(BaseModel):
     permanent: list[str] = ["4xx"]
     # Top-level field of the JSON answer that names the created object (kept in the audit).
     id_field: str | None = "id"
+    # Top-level fields of the JSON answer returned to the workflow; nothing else is kept.
+    keep: list[str] = []
 
     @field_validator("success", "transient", "permanent")
     @classmethod
@@ -72,3 +77,4 @@ class WebhookResult(BaseModel):
 WEBHOOK_REJECTED = "WebhookRejected"
 WEBHOOK_UNAVAILABLE = "WebhookUnavailable"
 WEBHOOK_CONFIG = "WebhookConfigError"
+WEBHOOK_DESTINATION = "WebhookDestinationRefused"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -89,17 +89,26 @@ async def decide(
 
 
 async def decide_now(
-    client: Client, workflow_id: str, verdict: str, by: str, role: str, note: str = ""
+    client: Client,
+    workflow_id: str,
+    verdict: str,
+    by: str,
+    role: str,
+    note: str = "",
+    *,
+    signed_in: bool = False,
 ) -> DecisionReceipt:
     """Decide through the `decide` update: accepted or refused at once, with the reason.
 
     The signals `approve`/`reject` stay for scripts and the Temporal CLI; this path is for
     people, who should hear "your role may not approve this" now, not find it in a log.
+    `signed_in`: the inbox read `by` and `role` from a signed-in account; otherwise the
+    decision is recorded as declared by the caller.
     """
+    identity: Literal["signed_in", "declared"] = "signed_in" if signed_in else "declared"
     try:
-        request = DecideRequest(
-            verdict=Verdict(verdict), decision=Decision(approver=by, role=role, note=note)
-        )
+        decision = Decision(approver=by, role=role, note=note, identity=identity)
+        request = DecideRequest(verdict=Verdict(verdict), decision=decision)
     except ValueError as err:
         raise OperationError(f"verdict: {verdict!r} is not approve or reject") from err
     handle = await _handle(client, workflow_id)

@@ -50,6 +50,7 @@ from contracts import (
 from contracts.webhooks import WebhookRequest, WebhookResult
 from contracts.windows import AnswerHours, AnswerHoursRequest
 from followthrough.platform.devserver import SEARCH_ATTRIBUTES, find_binary
+from followthrough.triggers.holdout import held_out
 from followthrough.triggers.pipeline import StartRequest, start_intervention
 from workflows.sequences import SEQUENCES
 
@@ -240,6 +241,13 @@ async def simulate(
             say(f"running {params.name} v{params.version} for {family.family_id}, time skipped")
             result, events = await _play(
                 env, outcome.handle, params, decision, respond_after, respond_on
+            )
+        if held_out(params, family.family_id):
+            # A dry run is never held out; say what a real start would do instead.
+            events.insert(
+                0,
+                f"held out: family {family.family_id} is in the {params.holdout_percent}% "
+                "holdout, so a real start gives it no sequence; below is what it would get",
             )
         return Simulation(
             params=params,

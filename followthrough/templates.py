@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from activities.rendering import BASE_VARIABLES, RenderError, variables
 from contracts import MessageTemplate, SequenceParams
+from contracts.webhook_rules import WebhookPolicy, template_problems
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -18,8 +19,9 @@ class TemplateFileError(ValueError):
     """A template file that cannot be used; the message names the file and the field."""
 
 
-def read_template(path: Path) -> SequenceParams:
-    """Parse and validate one template file."""
+def read_template(path: Path, policy: WebhookPolicy | None = None) -> SequenceParams:
+    """Parse and validate one template file; its webhooks against `policy` when given
+    (the deployer's allowed hosts), else against the rules that need no settings."""
     try:
         data: Any = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:
@@ -31,7 +33,15 @@ def read_template(path: Path) -> SequenceParams:
     except ValidationError as err:
         raise TemplateFileError(f"{path}: {format_errors(err)}") from err
     check_messages(params, str(path))
+    check_webhooks(params, str(path), policy)
     return params
+
+
+def check_webhooks(params: SequenceParams, where: str, policy: WebhookPolicy | None) -> None:
+    """Every webhook of the template reaches only allowed hosts and reads only its secrets."""
+    problems = template_problems(params, policy)
+    if problems:
+        raise TemplateFileError(f"{where}: {'; '.join(problems)}")
 
 
 def check_messages(params: SequenceParams, where: str) -> None:

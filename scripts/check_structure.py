@@ -14,7 +14,17 @@ import ast
 import sys
 from pathlib import Path
 
-SKIPPED = {".venv", ".git", ".data", "tests", "bench", "build", "migrations", "node_modules"}
+SKIPPED = {
+    ".venv",
+    ".git",
+    ".data",
+    "tests",
+    "bench",
+    "build",
+    "migrations",
+    "node_modules",
+    "mutants",
+}
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -14,6 +14,7 @@ import typer
 from starter import (
     cli_data,
     cli_governance,
+    cli_impact,
     cli_ops,
     cli_reading,
     cli_schedules,
@@ -21,6 +22,7 @@ from starter import (
     cli_signals,
     cli_templates,
     cli_triggers,
+    cli_users,
 )
 
 app = typer.Typer(help="Follow-through: turn predictions into action.", no_args_is_help=True)
@@ -32,6 +34,7 @@ app.add_typer(cli_signals.signals_app)  # respond, approve, reject, resume, skip
 app.add_typer(cli_reading.reading_app)  # status, list, tasks, stats
 app.add_typer(cli_data.data_app)  # families-import, audit
 app.add_typer(cli_ops.ops_app)  # health, quarantine
+app.add_typer(cli_impact.impact_app)  # impact, calibration, impact-demo
 
 # `followthrough templates ...`: files and versions, governance, failures.
 templates_app = typer.Typer(help="Sequence templates: validate, load, list.", no_args_is_help=True)
@@ -43,6 +46,8 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(cli_data.families_app, name="families")  # import, opt-out
 app.add_typer(cli_data.predictions_app, name="predictions")  # import
 app.add_typer(cli_schedules.schedules_app, name="schedules")  # sync, list
+app.add_typer(cli_users.users_app, name="users")  # add, list
+app.add_typer(cli_impact.outcomes_app, name="outcomes")  # import, record
 
 
 def main() -> None:

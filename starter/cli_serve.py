@@ -1,7 +1,7 @@
 """Set-up and long-running commands: `dev`, `worker`, `migrate`, `demo`, and the listeners.
 
-The listeners (`inbox`, `receiver`, `codec-server`) are separate processes on separate ports:
-the provider callbacks and the codec endpoint never share one.
+The listeners (`web`, `receiver`, `codec-server`) are separate processes on separate ports:
+the provider callbacks and the codec endpoint never share the signed-in web app's.
 """
 
 from __future__ import annotations
@@ -22,12 +22,17 @@ def dev(
     demo: Annotated[bool, typer.Option(help="Load the demo and trigger its sequences.")] = True,
     port: Annotated[int, typer.Option(help="Temporal frontend port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
+    web_port: Annotated[int, typer.Option(help="The signed-in web app's port.")] = 8080,
     data_dir: Annotated[Path, typer.Option(help="Where SQLite files live.")] = Path(".data"),
 ) -> None:
     """Embedded Temporal (SQLite) + store migrations + worker (+ demo), until Ctrl-C."""
     from starter.embedded import run_embedded
 
-    run(lambda: run_embedded(data_dir=data_dir, port=port, ui_port=ui_port, demo=demo))
+    run(
+        lambda: run_embedded(
+            data_dir=data_dir, port=port, ui_port=ui_port, demo=demo, web_port=web_port
+        )
+    )
 
 
 @serve_app.command()
@@ -52,26 +57,26 @@ def migrate_command() -> None:
 @serve_app.command()
 def demo() -> None:
     """Load the demo families and templates and trigger the demo sequences."""
-    from starter.embedded import load_demo, print_guide
+    from starter.embedded import demo_admin, load_demo, print_guide
 
     async def work() -> None:
         async with session() as (current, client, store):
             await migrate(current.database_url)
             started = await load_demo(client, store, current)
-            print_guide(current, started)
+            print_guide(current, started, await demo_admin(store))
 
     run(work)
 
 
 @serve_app.command()
-def inbox(
+def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the inbox page.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8080,
 ) -> None:
-    """Serve the coordinator inbox (approvals and open tasks) until Ctrl-C."""
+    """Serve the signed-in web app (inbox, dashboard, sequence and family pages) until Ctrl-C."""
     from followthrough.web.inbox import serve
 
-    typer.echo(f"inbox on http://{host}:{port}/")
+    typer.echo(f"web app on http://{host}:{port}/ (inbox; dashboard at /dashboard)")
     run(lambda: serve(settings(), host, port))
 
 

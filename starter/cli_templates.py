@@ -15,10 +15,17 @@ import yaml
 from activities.best_hour import ResponseHistoryActivities
 from activities.families import FamilyActivities
 from contracts import Channel, FamilyContextRequest, SequenceParams, channels, parse_duration
+from contracts.webhook_rules import WebhookPolicy
 from contracts.windows import AnswerHoursRequest
 from followthrough import operations
+from followthrough.platform.settings import Settings, SettingsError
 from followthrough.simulate import simulate
-from followthrough.templates import TemplateFileError, read_template
+from followthrough.templates import (
+    TemplateFileError,
+    check_messages,
+    check_webhooks,
+    read_template,
+)
 from starter.cli_runtime import fail, open_store, require_file, run
 from starter.progress import Phases
 from store import Store
@@ -56,22 +63,68 @@ async def _with_store(work: Any) -> Any:
 
 
 @templates_app.command("validate")
-def templates_validate(path: Path) -> None:
-    """Check a template file; problems are named by field."""
+def templates_validate(
+    path: Annotated[Path | None, typer.Argument(help="A template file.")] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Check every stored version instead of a file.")
+    ] = False,
+) -> None:
+    """Check a template file, or every stored version (`--all`); problems are named by field."""
+    if every:
+        _validate_stored()
+        return
+    if path is None:
+        fail("path: give a template file, or --all for the stored templates")
+        return
     require_file(path)
     try:
-        params = read_template(path)
+        params = read_template(path, _policy())
     except TemplateFileError as err:
         fail(str(err))
         return
     typer.echo(f"{path}: ok ({params.name}, workflow {params.workflow})")
 
 
+def _policy() -> WebhookPolicy:
+    """The deployer's webhook rules; a malformed setting is one line naming it."""
+    try:
+        # Read now: `validate FILE` runs before (and without) any command's settings.
+        return Settings.from_env().webhook_policy
+    except SettingsError as err:
+        fail(str(err))
+        raise
+
+
+def _validate_stored() -> None:
+    policy = _policy()
+
+    async def work(store: Store) -> list[str]:
+        problems = []
+        for latest in await store.templates.list_latest():
+            for params in await store.templates.versions(latest.name):
+                where = f"{params.name} v{params.version}" + " (active)" * params.active
+                try:
+                    check_messages(params, where)
+                    check_webhooks(params, where, policy)
+                except TemplateFileError as err:
+                    problems.append(str(err))
+                else:
+                    typer.echo(f"{where}: ok")
+        return problems
+
+    problems = run(lambda: _with_store(work))
+    for problem in problems:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
 @templates_app.command("load")
 def templates_load(paths: list[Path]) -> None:
     """Validate and store template files; a changed template becomes the next version."""
+    policy = _policy()
     try:
-        parsed = [read_template(p) for p in paths if require_file(p)]
+        parsed = [read_template(p, policy) for p in paths if require_file(p)]
     except TemplateFileError as err:
         fail(str(err))
         return

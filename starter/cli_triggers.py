@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.bounds import check_event_data
 from followthrough.triggers import start as triggers
 from followthrough.triggers.events import send_event
 from starter.cli_runtime import fail, run, session
@@ -79,6 +80,11 @@ def event_command(
         return
     if not isinstance(payload, dict):
         fail("data: must be a JSON object, e.g. '{\"amount\": 40}'")
+        return
+    try:
+        check_event_data(payload)
+    except ValueError as err:
+        fail(f"data: {err}")
 
     async def work() -> None:
         async with session() as (settings, client, store):

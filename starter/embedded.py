@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
+import socket
 from pathlib import Path
 
 import typer
@@ -16,6 +18,7 @@ from followthrough.platform.devserver import DevServer
 from followthrough.platform.settings import Settings
 from followthrough.templates import builtin_templates
 from followthrough.triggers import start as triggers
+from followthrough.web.signin import hash_password
 from store import Store, migrate
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
@@ -24,6 +27,15 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_PREDICTIONS = [("F1001", 0.87, 82.0), ("F1002", 0.68, 74.0), ("F1003", 0.41, 90.0)]
 # Quick sequences that reach their approval gate within a minute.
 DEMO_QUICK = ["F1004", "F1005"]
+# The demo's inbox account; `director` may approve every shipped template and cancel.
+DEMO_ADMIN, DEMO_ADMIN_ROLE = "admin", "director"
+
+
+async def demo_admin(store: Store) -> str:
+    """Give the demo's inbox account a new random password (made if missing); returns it."""
+    password = secrets.token_urlsafe(12)
+    await store.accounts.set_password(DEMO_ADMIN, hash_password(password), DEMO_ADMIN_ROLE)
+    return password
 
 
 async def load_demo(client: Client, store: Store, settings: Settings) -> list[str]:
@@ -55,7 +67,9 @@ async def load_demo(client: Client, store: Store, settings: Settings) -> list[st
     return started
 
 
-def print_guide(settings: Settings, started: list[str]) -> None:
+def print_guide(
+    settings: Settings, started: list[str], password: str, web_url: str = "http://127.0.0.1:8080/"
+) -> None:
     ui = settings.ui_url.rstrip("/")
     quick = next(
         (w for w in started if "demo_quick" in w), "intervention-demo_quick_intervention-F1004"
@@ -84,10 +98,47 @@ def print_guide(settings: Settings, started: list[str]) -> None:
     )
     typer.echo("  .venv/bin/followthrough list --state awaiting_approval")
     typer.echo("  .venv/bin/followthrough tasks")
+    typer.secho(f"\nWeb app (inbox, dashboard): {web_url}", bold=True)
+    typer.echo(
+        f"  sign in as {DEMO_ADMIN} with password {password} "
+        f"(role {DEMO_ADMIN_ROLE}; a new password every run)"
+    )
+    typer.echo("  Add people with: .venv/bin/followthrough users add NAME --role coordinator")
     typer.echo("\nCtrl-C stops the worker and the server; .data/ keeps everything for next time.")
 
 
-async def run_embedded(data_dir: Path, port: int, ui_port: int, demo: bool) -> None:
+async def serve_web(
+    client: Client, settings: Settings, port: int, stop: asyncio.Event
+) -> tuple[str, asyncio.Task[None]]:
+    """The signed-in web app on 127.0.0.1:`port` until `stop` is set; its address and task."""
+    import uvicorn
+
+    from followthrough.web.inbox import create_app
+
+    with socket.socket() as probe:  # one clear line instead of uvicorn exiting the process
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise OSError(f"--web-port: 127.0.0.1:{port} is in use ({err.strerror})") from None
+    store = Store.from_url(settings.database_url)
+    app = create_app(client, store, settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+
+    async def serve() -> None:
+        serving = asyncio.create_task(server.serve())
+        try:
+            await stop.wait()
+        finally:
+            server.should_exit = True
+            await serving
+            await store.close()
+
+    return f"http://127.0.0.1:{port}/", asyncio.create_task(serve())
+
+
+async def run_embedded(
+    data_dir: Path, port: int, ui_port: int, demo: bool, web_port: int = 8080
+) -> None:
     """Start everything, wait for Ctrl-C, stop everything."""
     data_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, at start-up
     # The embedded server, always: a user's temporal.toml or TEMPORAL_ADDRESS is not read.
@@ -109,15 +160,20 @@ async def run_embedded(data_dir: Path, port: int, ui_port: int, demo: bool) -> N
         from worker import run_worker
 
         worker_task = asyncio.create_task(run_worker(settings, stop, client))
+        web_url, web_task = await serve_web(client, settings, web_port, stop)
         if demo:
             store = Store.from_url(settings.database_url)
             try:
                 started = await load_demo(client, store, settings)
+                password = await demo_admin(store)
             finally:
                 await store.close()
-            print_guide(settings, started)
+            print_guide(settings, started, password, web_url)
+        else:
+            typer.echo(f"web app on {web_url} (add people with: followthrough users add)")
         await stop.wait()
-        typer.echo("stopping worker and server...")
+        typer.echo("stopping the web app, worker and server...")
+        await web_task
         await worker_task
     finally:
         stop.set()

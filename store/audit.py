@@ -31,7 +31,11 @@ def step_for(
     """The audit row of a step an activity ran, not yet stored: the ids come from its
     `StepRef`. `StepExecutionRepository.add` stores it; a send stores it with its
     outbox row (`MessageRepository.record(audit=...)`)."""
+    timing = ref.timing
     return StepExecution(
+        due_at=None if timing is None else timing.due_at,
+        started_at=None if timing is None else timing.started_at,
+        due_reason=None if timing is None else (timing.due_reason or ""),
         idempotency_key=key or ref.idempotency_key,
         workflow_id=ref.workflow_id,
         run_id=ref.run_id,

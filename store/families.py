@@ -150,6 +150,13 @@ class FamilyRepository:
         query = select(Family).order_by(Family.family_id)
         return await reading(self._sessions, lambda session: builtins.list(session.scalars(query)))
 
+    async def page(self, after: str | None, limit: int) -> builtins.list[Family]:
+        """The next `limit` families by id after `after` (from the first when None)."""
+        query = select(Family).order_by(Family.family_id).limit(limit)
+        if after is not None:
+            query = query.where(Family.family_id > after)
+        return await reading(self._sessions, lambda session: builtins.list(session.scalars(query)))
+
 
 def _channels(channels: Iterable[str]) -> list[str]:
     # str() turns a Channel member into its value; dict.fromkeys drops repeats, keeps order.

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     MetaData,
     Text,
     TypeDecorator,
@@ -173,6 +174,12 @@ class StepExecution(Base):
     """The audit trail of every step a sequence ran; no message bodies or addresses (PII)."""
 
     __tablename__ = "step_executions"
+    # The dashboard's funnel counts sequences per template, version and step.
+    __table_args__ = (
+        Index(
+            "ix_step_executions_template_version_step", "template", "template_version", "step_id"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(unique=True)
@@ -191,3 +198,8 @@ class StepExecution(Base):
     outcome: Mapped[str]
     error_type: Mapped[str | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the step was due and started, and why its due time moved ("" when it did not);
+    # all None on rows recorded before the sequences passed their timing along.
+    due_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    due_reason: Mapped[str | None] = mapped_column(Text)

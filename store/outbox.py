@@ -225,15 +225,18 @@ class MessageRepository:
         return await writing(self._sessions, mark)
 
     async def for_family(self, family_id: str) -> list[Message]:
-        """Messages sent to a family, oldest first."""
+        """Messages that went out to a family, oldest first (not intents, not refusals)."""
         return await self._where(Message.family_id == family_id)
 
-    async def for_workflow(self, workflow_id: str) -> list[Message]:
-        """Messages a sequence sent, oldest first."""
-        return await self._where(Message.workflow_id == workflow_id)
+    async def for_workflow(self, workflow_id: str, *, unsent: bool = False) -> list[Message]:
+        """Messages a sequence sent, oldest first; with `unsent`, also the intents still
+        `sending` and the sends that `failed`."""
+        return await self._where(Message.workflow_id == workflow_id, unsent=unsent)
 
-    async def _where(self, condition: Any) -> list[Message]:
+    async def _where(self, condition: Any, *, unsent: bool = False) -> list[Message]:
         query = select(Message).where(condition).order_by(Message.created_at, Message.id)
+        if not unsent:
+            query = query.where(Message.status.not_in((SENDING, FAILED)))
         return await reading(self._sessions, lambda session: list(session.scalars(query)))
 
 

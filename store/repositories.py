@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from store.accounts import AccountRepository
 from store.audit import StepExecutionRepository
 from store.db import make_engine, make_sessionmaker
 from store.families import UNSET, FamilyRepository
 from store.health import CircuitRepository, ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
+from store.outcomes import OutcomeRepository
 from store.predictions import PredictionRepository
 from store.reservations import ReservationRepository
 from store.rollouts import RolloutRepository
@@ -44,8 +46,10 @@ class Store:
         self.suspensions = SuspensionRepository(sessions)
         self.rollouts = RolloutRepository(sessions)
         self.starts = StartRepository(sessions)
+        self.outcomes = OutcomeRepository(sessions)
         self.reservations = ReservationRepository(sessions)
         self.circuits = CircuitRepository(sessions)
+        self.accounts = AccountRepository(sessions)
 
     @classmethod
     def from_url(cls, url: str) -> Store:

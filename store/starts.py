@@ -1,8 +1,10 @@
 """Sequence starts: when each template was last started for each family, whatever started it.
 
-One row per start the trigger pipeline made (a prediction, an event, a schedule run, a person).
-Cooldowns read it: "no second start of this template for this family within N days" is one
-rule for every kind of trigger, and it holds after Temporal has forgotten the run.
+One row per start the trigger pipeline made (a prediction, an event, a schedule run, a person),
+and one per family it held out (`held_out`: the start it would have made, which a holdout
+decision replaces). Cooldowns read it: "no second start of this template for this family
+within N days" is one rule for every kind of trigger, held-out families included, and it holds
+after Temporal has forgotten the run. Impact reports read it as the list of decisions.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SequenceStart(Base):
     __tablename__ = "sequence_starts"
     __table_args__ = (
         Index("ix_sequence_starts_family_id_template", "family_id", "template", "started_at"),
+        Index("ix_sequence_starts_template", "template", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -38,6 +41,10 @@ class SequenceStart(Base):
     workflow_id: Mapped[str]
     triggered_by: Mapped[str]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The family was held out: no sequence ran (`workflow_id` is the one it would have had).
+    held_out: Mapped[bool] = mapped_column(default=False)
+    # Not a foreign key either: event, schedule and manual starts have no prediction.
+    prediction_id: Mapped[int | None]
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,8 @@ class NewStart:
     workflow_id: str
     triggered_by: str
     started_at: datetime
+    held_out: bool = False
+    prediction_id: int | None = None
 
 
 class StartRepository:
@@ -74,6 +83,8 @@ class StartRepository:
                 "workflow_id": s.workflow_id,
                 "triggered_by": s.triggered_by,
                 "started_at": s.started_at,
+                "held_out": s.held_out,
+                "prediction_id": s.prediction_id,
             }
             for s in starts
         ]

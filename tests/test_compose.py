@@ -43,6 +43,9 @@ DEPENDS_ON_CONDITIONS = {
     "service_completed_successfully",
 }
 
+# Variables compose must refuse to start without: they come from the uncommitted `.env`.
+FROM_DOT_ENV = {"PAYLOAD_KEYS"}
+
 # ${VAR}, ${VAR:-default}, ${VAR-default}; ${VAR:?err} / ${VAR?err} mean "required".
 _INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
@@ -54,6 +57,8 @@ def interpolate(value: str) -> str:
         op = match.group("op")
         if op is None:
             return ""
+        if op.endswith("?") and match.group("name") in FROM_DOT_ENV:
+            return f"<{match.group('name')} from .env>"
         if op.endswith("?"):
             raise AssertionError(f"required variable without a default: {match.group(0)}")
         return match.group("arg")
@@ -338,6 +343,32 @@ def test_worker_environment(services: dict[str, dict[str, Any]]) -> None:
     app_database_url(services, WORKER)
     assert worker_env["EMAIL_PROVIDER"] in {"outbox", "http"}
     assert worker_env["SMS_PROVIDER"] in {"outbox", "http"}
+
+
+def test_encryption_is_on_with_keys_from_an_uncommitted_env_file(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    raw = str(services[WORKER]["environment"]["PAYLOAD_KEYS"])
+    # Required (compose refuses to start without it), never defaulted to a key in this file.
+    assert raw.startswith("${PAYLOAD_KEYS:?"), raw
+    assert env(services[WORKER])["PAYLOAD_KEYS"] == "<PAYLOAD_KEYS from .env>"
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert ".env" in ignored
+    example = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert example["PAYLOAD_KEYS"] == ""  # a template to fill in, no key committed
+
+
+def test_every_published_port_is_bound_to_loopback(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        for entry in service.get("ports") or []:
+            if isinstance(entry, dict):
+                assert entry.get("host_ip") == "127.0.0.1", f"{name}: {entry}"
+            else:
+                assert str(entry).startswith("127.0.0.1:"), f"{name}: {entry}"
 
 
 def test_worker_startup_and_scaling(services: dict[str, dict[str, Any]]) -> None:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         check_signal,
         sender_of,
     )
+    from contracts.bounds import KEPT
 
 from workflows.waiting import Waiting
 
@@ -67,16 +68,22 @@ class HumanInputs(Waiting):
         """The family answered; a wait for a reply wakes up at once."""
         response = self.accept("record_response", Response, payload)
         if response is not None:
-            self.progress.responses.append(
-                ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now())
+            self.progress.keep(
+                "responses",
+                ReceivedResponse(channel=response.channel, note=response.note, at=workflow.now()),
             )
 
     @workflow.signal
     def record_bounce(self, payload: RawValue = NO_INPUT) -> None:
         """A sent message bounced: the step's fallback goes out at the sequence's next wait."""
         bounce = self.accept("record_bounce", Bounce, payload)
-        if bounce is not None:
-            self.progress.bounces.setdefault(bounce.step_id, bounce)
+        if bounce is None:
+            return
+        bounces = self.progress.bounces
+        if bounce.step_id not in bounces and len(bounces) >= KEPT["bounces"]:
+            self.progress.let_go("bounces", 1)  # the first ones are the ones acted on
+            return
+        bounces.setdefault(bounce.step_id, bounce)
 
     @workflow.signal
     def approve(self, payload: RawValue = NO_INPUT) -> None:
@@ -130,7 +137,7 @@ class HumanInputs(Waiting):
         """Something happened outside (an event trigger); a wait `until` it wakes up."""
         event = self.accept("record_event", Event, payload)
         if event is not None:
-            self.progress.events.append(event)
+            self.progress.keep("events", event)
 
     @workflow.signal
     def cancel(self, payload: RawValue = NO_INPUT) -> None:
@@ -209,7 +216,7 @@ class HumanInputs(Waiting):
         refusal = self.decision_refusal(decision, pending)
         if refusal is not None:
             entry["refused"] = refusal
-            self.progress.decisions.append(entry)
+            self.progress.keep("decisions", entry)
             self.reject_signal(verdict, decision.approver, refusal)
             return
         if pending is not None and decision.gate is None:
@@ -220,8 +227,8 @@ class HumanInputs(Waiting):
             entry["outcome"] = f"kept for gate {decision.gate!r}"
         else:
             entry["outcome"] = "kept for the next gate"
-        self.progress.decisions.append(entry)
-        self.progress.queued_decisions.append((verdict, decision))
+        self.progress.keep("decisions", entry)
+        self.progress.keep("queued_decisions", (verdict, decision))
 
     def decision_refusal(self, decision: Decision, pending: PendingApproval | None) -> str | None:
         """Why a decision may not be queued, or None."""

@@ -107,7 +107,6 @@ class Intervention(TaskBlocks):
         channel = record.channel
         family = self.progress.family
         assert channel is not None and family is not None
-        cap = self.params.caps.get(channel)
         # Each channel is sent by its own activity only (the registry names it).
         activity = channels.spec(channel).activity
         assert activity is not None
@@ -122,18 +121,7 @@ class Intervention(TaskBlocks):
             try:
                 result = await workflow.execute_activity(
                     activity,
-                    SendRequest(
-                        ref=self.ref(record.step_id).model_copy(
-                            update={"round": self.progress.escalations.get(record.step_id, 0)}
-                        ),
-                        family_id=self.start.family_id,
-                        channel=channel,
-                        template_name=template_name,
-                        message=self.message(template_name),
-                        cap=cap,
-                        audits=self.take_carried_audits(),
-                        on_uncertain=self.params.on_uncertain,
-                    ),
+                    self.send_request(record, template_name),
                     result_type=SendResult,
                     start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self.retry_policy(),
@@ -156,12 +144,34 @@ class Intervention(TaskBlocks):
                 if fallback is None and await self.escalate(record) == "resume":
                     continue
                 return await self.after_failure(record, template_name, fallback, record.error)
-            record.attempts += result.attempts
-            record.error = None
-            self.finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
-            if fallback is not None:
-                self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
-            return True
+            return self.sent(record, result, template_name, fallback)
+
+    def sent(
+        self, record: StepRecord, result: SendResult, template_name: str, fallback: Channel | None
+    ) -> bool:
+        """A send went out: the step is done, and a later bounce of it has its fallback."""
+        record.attempts += result.attempts
+        record.error = None
+        self.finish_step(record, StepStatus.DONE, f"sent via {result.provider}")
+        if fallback is not None:
+            self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
+        return True
+
+    def send_request(self, record: StepRecord, template_name: str) -> SendRequest:
+        """The send activity's input for this attempt (a resumed step has a new round)."""
+        assert record.channel is not None
+        return SendRequest(
+            ref=self.ref(record.step_id).model_copy(
+                update={"round": self.progress.escalations.get(record.step_id, 0)}
+            ),
+            family_id=self.start.family_id,
+            channel=record.channel,
+            template_name=template_name,
+            message=self.message(template_name),
+            cap=self.params.caps.get(record.channel),
+            audits=self.take_carried_audits(),
+            on_uncertain=self.params.on_uncertain,
+        )
 
     def note_send_error(self, record: StepRecord, err: ActivityError) -> None:
         """Record a failed send on its step and in the channel error metric."""

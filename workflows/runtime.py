@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
         StepRef,
         StepStatus,
+        StepTiming,
         Undo,
     )
     from workflows import metrics
@@ -261,6 +262,12 @@ class InterventionRuntime:
         """Who and what an activity acts for; its idempotency key comes from this."""
         info = workflow.info()
         prediction = self.start.prediction
+        record = self.find_step(step_id)
+        timing = None
+        if record is not None:
+            timing = StepTiming(
+                due_at=record.due_at, started_at=record.started_at, due_reason=record.due_reason
+            )
         return StepRef(
             workflow_id=info.workflow_id,
             run_id=info.run_id,
@@ -268,6 +275,7 @@ class InterventionRuntime:
             template=self.params.name,
             template_version=self.params.version,
             prediction_id=prediction.prediction_id if prediction else None,
+            timing=timing,
         )
 
     def retry_policy(self) -> RetryPolicy:

@@ -161,8 +161,9 @@ class TaskBlocks(HumanInputs):
         if on_timeout == "cancel":
             raise SequenceCancelled("approval timed out")
         answer = GateAnswer.PROCEEDED if on_timeout == "proceed" else GateAnswer.SKIPPED
-        progress.decisions.append(
-            {"verdict": answer.value, "gate": step_id, "at": workflow.now().isoformat()}
+        progress.keep(
+            "decisions",
+            {"verdict": answer.value, "gate": step_id, "at": workflow.now().isoformat()},
         )
         return answer
 

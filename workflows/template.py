@@ -159,10 +159,21 @@ class TemplateIntervention(Intervention):
             fallback=fallback,
         )
         if sent:
-            self.progress.last_outcome = f"{channel.value} sent"
+            self.progress.last_outcome = self._sent_outcome(step.id, channel)
         elif step.fallback is not None and fallback is None:
             return step.fallback  # a step id: the author's own fallback path
         return step.next
+
+    def _sent_outcome(self, step_id: str, channel: Channel) -> str:
+        """`sms sent`, or `sms sent (fallback)` when a fallback carried the message."""
+        run = self.progress.run
+        for record in reversed(self.progress.steps):
+            fell_back = record.step_id.startswith(f"{step_id}_fallback_")
+            if fell_back and record.run == run and record.status == StepStatus.DONE:
+                entry = channels.find(record.kind)
+                verb = "sent" if entry is not None and entry.is_message else "scheduled"
+                return f"{record.kind} {verb} (fallback)"
+        return f"{channel.value} sent"
 
     async def _wait_step(self, step: Step) -> None:
         timeout = step.duration or timedelta(0)
@@ -211,6 +222,7 @@ class TemplateIntervention(Intervention):
             method=step.method,
             headers=step.headers,
             body=step.body,
+            keep=step.keep,
         )
         await self.write_carried_audits()  # the webhook writes its own row: earlier ones first
         while True:

@@ -20,7 +20,11 @@ from collections.abc import Mapping, Sequence
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -98,7 +102,16 @@ def codec_from_keys(keys: Mapping[str, bytes]) -> AesGcmCodec | None:
 
 
 def data_converter(codec: PayloadCodec | None) -> DataConverter:
-    """The pydantic converter every client uses, with the codec when there is one."""
+    """The pydantic converter every client uses, with the codec when there is one.
+
+    With a codec, failures are encoded too: their message and stack trace move into the
+    encrypted `encoded_attributes` (the history shows "Encoded failure"), because a failure
+    can quote what a provider answered about a family.
+    """
     if codec is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

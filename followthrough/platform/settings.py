@@ -17,6 +17,13 @@ from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import TLSConfig
 
 from contracts import TASK_QUEUE, parse_duration
+from contracts.webhook_rules import (
+    SECRET_PREFIX,
+    IpNetwork,
+    WebhookPolicy,
+    parse_hosts,
+    parse_networks,
+)
 from followthrough.platform.codec import CodecError, parse_keys
 from store import DEFAULT_DATABASE_URL
 
@@ -69,8 +76,13 @@ class Settings:
     # Tests only: the worker kills itself (SIGKILL) after a provider accepted a message and
     # before the outbox records it, to prove a crash there sends nothing twice.
     fault_kill_after_send: bool = False
-    # What a webhook step's `env:NAME` header may read (the worker's environment).
-    webhook_env: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # The inbox's optional sign-in by a trusted reverse proxy (off unless both are set).
+    inbox_sso_header: str = ""
+    inbox_sso_secret: str = ""
+    # Webhook steps: where they may go, and the only variables an `env:NAME` header reads.
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    webhook_private_networks: tuple[IpNetwork, ...] = ()
+    webhook_secrets: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_env(
@@ -121,7 +133,11 @@ class Settings:
             codec_server_token=get("CODEC_SERVER_TOKEN", ""),
             receiver_secret=get("RECEIVER_SECRET", ""),
             fault_kill_after_send=get("FAULT_KILL_AFTER_SEND", "").strip().lower() in _TRUE,
-            webhook_env=env,
+            inbox_sso_header=get("INBOX_SSO_HEADER", "").strip(),
+            inbox_sso_secret=get("INBOX_SSO_SECRET", ""),
+            webhook_allowed_hosts=_read(env, "WEBHOOK_ALLOWED_HOSTS", parse_hosts, ()),
+            webhook_private_networks=_read(env, "WEBHOOK_PRIVATE_NETWORKS", parse_networks, ()),
+            webhook_secrets={k: v for k, v in env.items() if k.startswith(SECRET_PREFIX)},
         )
         settings.check()
         return settings
@@ -146,9 +162,18 @@ class Settings:
         _check(self.breaker_open_seconds > 0, "BREAKER_OPEN_SECONDS must be positive")
         _check(self.suspend_after_failures >= 0, "SUSPEND_AFTER_FAILURES must not be negative")
         _check(
+            not self.inbox_sso_header or len(self.inbox_sso_secret) >= 16,
+            "INBOX_SSO_SECRET must be set to at least 16 characters when INBOX_SSO_HEADER is",
+        )
+        _check(
             self.otel_exporter in ("console", "none"),
             f"OTEL_EXPORTER must be 'console' or 'none', not {self.otel_exporter!r}",
         )
+
+    @property
+    def webhook_policy(self) -> WebhookPolicy:
+        """The webhook rules: checked on templates and on every call."""
+        return WebhookPolicy(self.webhook_allowed_hosts, self.webhook_private_networks)
 
     def __repr__(self) -> str:  # secrets never reach a log line
         return (
@@ -170,6 +195,8 @@ _MEANING: dict[Any, str] = {
     int: "a whole number",
     float: "a number",
     parse_duration: "a duration such as 30m, 1h or 2d",
+    parse_hosts: "host names, *.domain or IP addresses, comma-separated",
+    parse_networks: "networks such as 10.0.0.0/8, comma-separated",
 }
 
 

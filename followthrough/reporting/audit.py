@@ -1,13 +1,15 @@
 """`followthrough audit --family ID`: everything done for a family, from the store alone.
 
-Read from `step_executions` (the PII-free audit trail) and the outbox's delivery statuses,
-never from Temporal, so it answers years later, after the histories are gone. No message
+Read from `step_executions` (the PII-free audit trail), the outbox's delivery statuses and
+the holdout decisions (`sequence_starts`: a family held out has no steps to show), never
+from Temporal, so it answers years later, after the histories are gone. No message
 bodies, names or addresses are printed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from followthrough.operations import OperationError
@@ -32,7 +34,8 @@ async def family_audit(store: Store, family_id: str) -> FamilyAudit:
     if family is None:
         raise AuditError(f"family: no family with id {family_id!r}")
     statuses = {m.idempotency_key: m.status for m in await store.messages.for_family(family_id)}
-    lines, steps = [], []
+    lines: list[tuple[datetime, str]] = []
+    steps: list[dict[str, Any]] = []
     for row in await store.steps.for_family(family_id):
         when = row.created_at.isoformat(timespec="seconds")
         line = (
@@ -50,7 +53,7 @@ async def family_audit(store: Store, family_id: str) -> FamilyAudit:
         if row.prediction_id is not None:
             line += f"  prediction {row.prediction_id}"
         line += f"  ({row.workflow_id})"
-        lines.append(line)
+        lines.append((row.created_at, line))
         steps.append(
             {
                 "at": row.created_at,
@@ -68,4 +71,20 @@ async def family_audit(store: Store, family_id: str) -> FamilyAudit:
                 "prediction_id": row.prediction_id,
             }
         )
-    return FamilyAudit(family_id, list(family.opted_out or []), lines, steps)
+    lines += await _holdouts(store, family_id)
+    ordered = [line for _, line in sorted(lines, key=lambda pair: pair[0])]
+    return FamilyAudit(family_id, list(family.opted_out or []), ordered, steps)
+
+
+async def _holdouts(store: Store, family_id: str) -> list[tuple[datetime, str]]:
+    """One line per holdout decision: the template, the version it would have run."""
+    lines = []
+    for decision in await store.outcomes.decisions(family_id=family_id):
+        if not decision.held_out:
+            continue
+        when = decision.decided_at.isoformat(timespec="seconds")
+        line = f"{when}  {decision.template} v{decision.version}  held out: no sequence"
+        if decision.prediction_id is not None:
+            line += f"  prediction {decision.prediction_id}"
+        lines.append((decision.decided_at, line))
+    return lines

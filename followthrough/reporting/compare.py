@@ -3,8 +3,8 @@
 Per version: sequences started, completed, failed (ended failed, or a step that failed), how
 many families answered, the time to their first answer, and the sample sizes. Then one
 statement: which version is ahead on response rate and whether the difference is beyond noise,
-by a two-proportion z-test between the rollout's version (else the newest) and the busiest
-other one.
+by a pooled two-proportion z-test (statsmodels, through `reporting.proportions`) between the
+rollout's version (else the newest) and the busiest other one.
 
 Sequences come from Temporal visibility (`TemplateName = 'x'`); where visibility cannot list
 (the time-skipping test server) they come from the store's audit trail. Each one's answers
@@ -13,7 +13,6 @@ come from its `status` query, in workflow time, so a simulated month reads like 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,10 +22,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFail
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import InterventionStatus, State
+from followthrough.reporting.proportions import CONFIDENCE, pooled_z
 from store import StepExecution, Store
 from workflows.search_attributes import TEMPLATE_VERSION
 
-CONFIDENCE = 0.95
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
@@ -68,14 +67,8 @@ class ZTest:
 
 def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> ZTest | None:
     """The z-test of rate b against rate a; None when a side is empty or nothing varies."""
-    if n_a == 0 or n_b == 0:
-        return None
-    pooled = (hits_a + hits_b) / (n_a + n_b)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    if spread == 0:
-        return None
-    z = (hits_b / n_b - hits_a / n_a) / spread
-    return ZTest(z=z, p_value=math.erfc(abs(z) / math.sqrt(2)))
+    result = pooled_z(hits_a, n_a, hits_b, n_b)
+    return None if result is None else ZTest(z=result[0], p_value=result[1])
 
 
 @dataclass

@@ -3,13 +3,12 @@
 Counts come from visibility (`count_workflows`, grouped by `ExecutionStatus`, and one count per
 state, template and version); durations from the closed executions' start and close times;
 response rates, time to response, first contact and failures from the store's audit trail;
-step lateness (started − due) from the results of completed sequences. Each template gets a
-red/amber/green line against the SLOs below.
+step lateness (started − due) from the timing the audit rows keep; no sequence's result is
+fetched. Each template gets a red/amber/green line against the SLOs below.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
-from contracts import InterventionResult, State, channels
+from contracts import State, channels
 from store import StepExecution, Store
 from workflows.search_attributes import TEMPLATE_NAME, TEMPLATE_VERSION
 
@@ -30,9 +28,6 @@ CONTACT_KINDS = tuple(channels.names())
 MESSAGE_KINDS = tuple(entry.channel.value for entry in channels.message_channels())
 # The check a sequence runs after a wait for a reply; its result says whether they answered.
 RESPONSE_CHECKS = ("answered",)
-RESULT_TIMEOUT = timedelta(seconds=5)  # a completed run's result is one history read
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,13 +111,12 @@ async def _count(client: Client, query: str) -> int:
 
 @dataclass
 class _Scan:
-    """What one pass over visibility gathers: per template, versions, start times, completed."""
+    """What one pass over visibility gathers: per template, versions and start times."""
 
     per_template: dict[str, TemplateStats] = field(default_factory=dict)
     versions: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     started: dict[str, datetime] = field(default_factory=dict)  # by run id
     workflow_ids: set[str] = field(default_factory=set)
-    completed: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
 async def collect(
@@ -147,14 +141,15 @@ async def collect(
     rows = await _audit(store, sorted(scan.workflow_ids))
     responses, failures = _responses_and_failures(rows)
     _count_first_contacts(rows, scan, slo)
-    for workflow_id, run_id, name in scan.completed:
-        await _lateness(client, workflow_id, run_id, scan.per_template[name])
+    _lateness(rows, scan)
 
     per_template = scan.per_template
     return {
         "by_execution_status": by_status,
         "by_state": by_state,
         "by_template_version": by_version,
+        # Families a holdout kept from a sequence: no run in Temporal, a decision in the store.
+        "held_out_by_template_version": await store.outcomes.held_out_counts(),
         "templates": [per_template[name].summary(slo) for name in sorted(per_template)],
         "responses": responses,
         "failures_by_error_type": failures,
@@ -195,8 +190,6 @@ async def _scan(client: Client, base: str, limit: int) -> _Scan:
         scan.workflow_ids.add(execution.id)
         if execution.close_time is not None:
             stats.durations_s.append((execution.close_time - execution.start_time).total_seconds())
-        if execution.status == WorkflowExecutionStatus.COMPLETED:
-            scan.completed.append((execution.id, execution.run_id, name))
     return scan
 
 
@@ -282,25 +275,15 @@ def _responses_and_failures(
     return responses, dict(failures)
 
 
-async def _lateness(
-    client: Client, workflow_id: str, run_id: str | None, stats: TemplateStats
-) -> None:
-    """Started − due for every step of a completed sequence: how late the timers fired.
+def _lateness(rows: list[StepExecution], scan: _Scan) -> None:
+    """Started − due for every step whose audit row kept its timing: how late timers fired.
 
-    Only completed runs, each named by its run id: without it, `result()` follows the newest
-    run of the id and waits for as long as a later sequence of the same family runs."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=InterventionResult)
-    try:
-        result = await handle.result(rpc_timeout=RESULT_TIMEOUT)
-    except (WorkflowFailureError, RPCError) as err:
-        log.warning("cannot read the result of %s (%s): %s", workflow_id, run_id, err)
-        return
-    except (KeyError, RuntimeError) as err:  # a result this client cannot decode (its key)
-        log.warning("cannot read the result of %s: %s", workflow_id, err)
-        return
-    for step in result.steps:
-        if step.due_at is not None and step.started_at is not None:
-            stats.lateness_s.append(max(0.0, (step.started_at - step.due_at).total_seconds()))
+    From the store, so no sequence's result is fetched; rows recorded before the timing was
+    kept count for nothing."""
+    for row in rows:
+        if row.due_at is not None and row.started_at is not None:
+            stats = scan.per_template.setdefault(row.template, TemplateStats(row.template))
+            stats.lateness_s.append(max(0.0, (row.started_at - row.due_at).total_seconds()))
 
 
 def slo_lines(report: dict[str, Any]) -> list[dict[str, str]]:
@@ -328,6 +311,10 @@ def render(report: dict[str, Any]) -> str:
     out += [f"  {k:<18} {v}" for k, v in report["by_state"].items()]
     out.append("By template and version:")
     out += [f"  {k:<40} {v}" for k, v in report["by_template_version"].items()]
+    held_out = report.get("held_out_by_template_version") or {}
+    if held_out:
+        out.append("Held out (no sequence; `followthrough impact NAME` compares them):")
+        out += [f"  {k:<40} {v}" for k, v in held_out.items()]
     out.append("Durations (closed sequences):")
     for t in report["templates"]:
         p50, p95 = t["duration_p50_s"], t["duration_p95_s"]

@@ -23,10 +23,15 @@ def channels_of(params: SequenceParams) -> frozenset[Channel]:
 
 
 def check_consent(params: SequenceParams, family: FamilyContext) -> None:
-    """Refuse (`NoConsent`) a start for a family opted out of every channel it would use."""
-    channels = channels_of(params)
-    if channels and channels <= set(family.opted_out):
-        names = ", ".join(sorted(channel.value for channel in channels))
+    """Refuse (`NoConsent`) a start for a family opted out of every channel it would use; a
+    channel that asks for an opt-in the family never gave counts as opted out."""
+    used = channels_of(params)
+    never_in = {c for c in used if channels.spec(c).opt_in is not None and c not in family.channels}
+    if used and used <= set(family.opted_out) | never_in:
+        names = ", ".join(
+            f"{c.value}: no opt-in" if c in never_in - set(family.opted_out) else c.value
+            for c in sorted(used)
+        )
         raise NoConsent(
             f"consent: family {family.family_id} opted out of every channel "
             f"{params.name} uses ({names}); start refused"

@@ -34,6 +34,7 @@ _KINDS = {
     "upgraded": "started",
     "already_running": "already_running",
     "below_threshold": "below_threshold",
+    "held_out": "held_out",
 }
 
 
@@ -72,6 +73,7 @@ class PredictionImport:
         return (
             f"{c['started']} started, {c['already_running']} already running, "
             f"{c['below_threshold']} below threshold, {c['rejected']} rejected"
+            + (f", {c['held_out']} held out" if c["held_out"] else "")
             + (f", {c['not_started']} not started" if c["not_started"] else "")
         )
 
@@ -92,6 +94,12 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, st
             ]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise RowError(f"{path}: cannot read: {err}") from err
+
+
+def read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file with their line numbers (the header is line 1), values
+    stripped; `RowError` naming the file when it cannot be read or lacks a column."""
+    return _rows(path, required)
 
 
 def _family(row: dict[str, str]) -> dict[str, Any]:

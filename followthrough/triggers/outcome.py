@@ -21,6 +21,7 @@ Status = Literal[
     "suspended",
     "refused",
     "below_threshold",
+    "held_out",
 ]
 STARTED: tuple[Status, ...] = ("started", "upgraded")
 """The statuses after which a new sequence runs."""

@@ -9,14 +9,13 @@ It is the only place outside tests and benchmarks that calls `client.start_workf
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from contracts import (
@@ -26,10 +25,18 @@ from contracts import (
     InterventionStart,
     PredictionRef,
     SequenceParams,
-    State,
     workflow_id_for,
 )
-from followthrough.triggers import governance, limits, policy, reservations, suspension
+from contracts.webhook_rules import template_problems
+from followthrough.triggers import (
+    governance,
+    holdout,
+    labels,
+    limits,
+    policy,
+    reservations,
+    suspension,
+)
 from followthrough.triggers.cache import TriggerCache
 from followthrough.triggers.consent import check_consent
 from followthrough.triggers.errors import TemplateSuspended, TriggerError
@@ -38,13 +45,6 @@ from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
 from store.starts import NewStart
-from workflows.search_attributes import (
-    FAMILY_ID,
-    RISK_SCORE,
-    STATE,
-    TEMPLATE_NAME,
-    TEMPLATE_VERSION,
-)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ async def start_intervention(
 ) -> TriggerOutcome:
     """Start the request's sequence, in this fixed order; the first step that refuses ends it.
 
-    1. Eligibility: the family is known; the template is active; it is not suspended
+    1. Eligibility: the family is known; the template is active and its webhooks keep the
+       rules that need no settings (`contracts.webhook_rules`); it is not suspended
        (`suspension.guard_start`); the family has not opted out of every channel it uses
        (`consent`); no start of it for the family within its cooldown (a running sequence
        is answered `already_running` instead); the template is under its quota
@@ -141,7 +142,7 @@ async def start_intervention(
        upgrade replaces counted as already gone.
     2. Version: a rollout in progress picks it (`governance.choose_version`); the rules
        above read the template as the trigger chose it.
-    3. [Holdout: a later change assigns holdouts here.]
+    3. Holdout (`holdout.held_out`): no sequence; the decision is kept like a start.
     4. Reservations: the sequence's place under `max_active` and `max_active_per_family`
        is taken in the store, atomically (`reservations.reserve_place`); a start that then
        fails gives it back.
@@ -172,8 +173,8 @@ async def start_intervention(
         return refusal
     # 2. Version
     params, rollout = await _version(store, records, params, family_id)
-    # 3. HOLDOUT (a later change): assign the family to its holdout group here, after the
-    #    version choice; a held-out family is recorded and starts nothing.
+    if not request.dry_run and holdout.held_out(params, family_id):  # 3. Holdout
+        return await _hold_out(request, params, records, workflow_id)
     # 4. Reservations, then 5. Start
     outcome = await _reserved_start(client, request, store, params, rollout, family, task_queue)
     if not outcome.started:
@@ -239,6 +240,7 @@ async def _eligibility(
             raise TriggerError(f"family: no family with id {family_id!r}")
         if not params.active and not request.dry_run:
             raise TriggerError(f"template: {params.name} v{params.version} is not active")
+        _check_webhooks(params)
         if records is not None:
             await records.guard_start(params.name)
         if family is not None:
@@ -262,6 +264,17 @@ async def _eligibility(
     return None
 
 
+def _check_webhooks(params: SequenceParams) -> None:
+    """A template whose webhooks read other secrets or hide their host never starts.
+
+    (The allowed hosts are the worker's settings: each call checks them again.)
+    """
+    problems = template_problems(params, None)
+    if problems:
+        where = f"{params.name} v{params.version}"
+        raise TriggerError(f"template: {where} breaks the webhook rules: {problems[0]}")
+
+
 async def _version(
     store: Store | None,
     records: StartRecords | None,
@@ -273,6 +286,23 @@ async def _version(
         return params, None
     rollouts = records.rollouts if records is not None else None
     return await governance.choose_version(store, params, family_id, rollouts=rollouts)
+
+
+async def _hold_out(
+    request: StartRequest,
+    params: SequenceParams,
+    records: StartRecords | None,
+    workflow_id: str,
+) -> TriggerOutcome:
+    """Step 3 (never in a dry run): no sequence, outcome `held_out`; the decision is kept
+    like a start, with the version the family would have got, so cooldowns count it.
+    Lighter sequences it would have replaced keep running."""
+    if records is not None:
+        record = _record_of(request, params, workflow_id)
+        await records.record_start(dataclasses.replace(record, held_out=True))
+    return TriggerOutcome(
+        "held_out", None, holdout.holdout_reason(params, request.family_id), params.name
+    )
 
 
 async def _supersede(
@@ -338,8 +368,8 @@ async def _start(
             ),
             start_signal="record_event" if event is not None else None,
             start_signal_args=[event] if event is not None else [],
-            search_attributes=_attributes(params, family_id, prediction),
-            static_summary=run_summary(params, family_id, prediction, event),
+            search_attributes=labels.search_attributes(params, family_id, prediction),
+            static_summary=labels.run_summary(params, family_id, prediction, event),
             result_type=InterventionResult,
         )
     except WorkflowAlreadyStartedError:
@@ -349,21 +379,6 @@ async def _start(
     else:
         message = f"started {workflow_id}"
     return TriggerOutcome("started", workflow_id, message, params.name, handle)
-
-
-def _attributes(
-    params: SequenceParams, family_id: str, prediction: PredictionRef | None
-) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            # A run on today's code says `running` until it waits on a person or ends.
-            SearchAttributePair(STATE, State.RUNNING.value),
-            SearchAttributePair(FAMILY_ID, family_id),
-            SearchAttributePair(TEMPLATE_NAME, params.name),
-            SearchAttributePair(TEMPLATE_VERSION, params.version),
-            SearchAttributePair(RISK_SCORE, prediction.probability if prediction else 0.0),
-        ]
-    )
 
 
 def _already_running(workflow_id: str, template: str) -> TriggerOutcome:
@@ -380,18 +395,5 @@ def _record_of(request: StartRequest, params: SequenceParams, workflow_id: str) 
         workflow_id=workflow_id,
         triggered_by=request.triggered_by,
         started_at=datetime.now(UTC),
+        prediction_id=None if request.prediction is None else request.prediction.prediction_id,
     )
-
-
-def run_summary(
-    params: SequenceParams, family_id: str, prediction: PredictionRef | None, event: Event | None
-) -> str:
-    """What a run is, in words, for the Web UI's list and run page (no names or addresses):
-    "High-risk intervention · family F1001 · risk 0.87 · v3"."""
-    title = re.sub(r"\b(high|medium|low) risk\b", r"\1-risk", params.name.replace("_", " "))
-    parts = [title[:1].upper() + title[1:], f"family {family_id}"]
-    if prediction is not None:
-        parts.append(f"risk {prediction.probability:.2f}")
-    if event is not None:
-        parts.append(f"event {event.name}")
-    return " · ".join([*parts, f"v{params.version}"])

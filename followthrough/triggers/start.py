@@ -28,6 +28,9 @@ from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
 
+# The longest prediction window a model may name (ten years): past it, the number is a typo.
+MAX_WINDOW_DAYS = 3650
+
 __all__ = [
     "Recorder",
     "StoreRecorder",
@@ -98,8 +101,10 @@ def check_prediction(probability: float, confidence: float, window_days: int | N
         raise TriggerError(f"probability: must be between 0 and 1, got {probability}")
     if not 0.0 <= confidence <= 100.0:
         raise TriggerError(f"confidence: must be between 0 and 100, got {confidence}")
-    if window_days is not None and window_days < 0:
-        raise TriggerError(f"window-days: must not be negative, got {window_days}")
+    if window_days is not None and not 0 <= window_days <= MAX_WINDOW_DAYS:
+        raise TriggerError(
+            f"window-days: must be between 0 and {MAX_WINDOW_DAYS}, got {window_days}"
+        )
 
 
 class Recorder(StartRecords, Protocol):

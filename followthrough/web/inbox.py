@@ -6,15 +6,14 @@ coordinator tasks (calls, escalations) from the store — highest risk first, wi
 context and the sequence's timeline. Each button sends the real update or signal and the page
 shows what Temporal answered.
 
-Who is acting comes from a name and role the coordinator enters once (kept in cookies); the
-workflow itself checks the role against the template, so a wrong role is refused, never obeyed.
-Every form carries a CSRF token bound to a per-browser cookie.
+Every page and button needs a signed-in account (`followthrough.web.signin`): who acts and
+with which role is read from the store, never from the request. The workflow itself checks
+the role against the pending gate, so a wrong role is refused, never obeyed. Every form carries a
+CSRF token bound to a per-browser cookie.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import time
@@ -34,15 +33,19 @@ from contracts import InterventionStatus, State, channels
 from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import stats
+from followthrough.web.pages import Pages
+from followthrough.web.signin import Csrf, SignIn, SignInPolicy, SignInRefused, refusal
 from store import CoordinatorTask, Store
+from store.accounts import Identity
 from store.families import context_of
-from workflows.search_attributes import RISK_SCORE
+from workflows.search_attributes import FAMILY_ID, RISK_SCORE
 
 log = logging.getLogger(__name__)
 
 PAGES = Path(__file__).resolve().parent / "templates_html"
+# The browser's random cookie the CSRF tokens are bound to; the sign-in's session token.
 SESSION_COOKIE = "ft_session"
-NAME_COOKIE, ROLE_COOKIE = "ft_name", "ft_role"
+AUTH_COOKIE = "ft_auth"
 ACTIONS = ("approve", "reject", "resume", "skip", "cancel")
 STATUS_TIMEOUT = timedelta(seconds=5)
 _pages = Environment(loader=FileSystemLoader(PAGES), autoescape=select_autoescape(["html"]))
@@ -129,17 +132,22 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
     async for execution in client.list_workflows(query):
         status = await _status(client, execution.id, execution.run_id)
         # Visibility lags the workflow a little: trust the query over the search attribute.
-        if status is None or status.pending_approval is None:
+        if status is not None and status.pending_approval is None:
             continue
+        # A sequence whose status cannot be read still waits for a person: listed from its
+        # search attributes, without a timeline.
+        pending = status.pending_approval if status is not None else None
+        attributes = execution.typed_search_attributes
+        family_id = status.family_id if status else attributes.get(FAMILY_ID) or "?"
         approvals.append(
             Item(
                 kind="approval",
                 workflow_id=execution.id,
-                family_id=status.family_id,
-                reason=status.pending_approval.reason,
-                risk=execution.typed_search_attributes.get(RISK_SCORE) or 0.0,
-                since=status.pending_approval.since,
-                family=await _family(store, status.family_id),
+                family_id=family_id,
+                reason=pending.reason if pending else "an approval (its status could not be read)",
+                risk=attributes.get(RISK_SCORE) or 0.0,
+                since=pending.since if pending else execution.start_time,
+                family=await _family(store, family_id),
                 status=status,
                 ui_link=ui_link(settings, execution.id),
             )
@@ -165,33 +173,21 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
     return InboxView(approvals=_order(approvals), tasks=_order(tasks))
 
 
-class Csrf:
-    """Tokens bound to a random per-browser cookie by an HMAC only the server can compute."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def token(self, session: str) -> str:
-        return hmac.new(self._secret, session.encode(), hashlib.sha256).hexdigest()
-
-    def check(self, session: str | None, token: str) -> None:
-        if not session or not hmac.compare_digest(self.token(session), token):
-            raise HTTPException(status_code=403, detail="csrf: missing or wrong form token")
-
-
 async def perform(
     client: Client,
     store: Store,
     action: str,
     workflow_id: str,
     *,
-    by: str,
-    role: str,
+    who: Identity,
     note: str = "",
 ) -> str:
-    """Send one button's real update or signal; returns what to tell the coordinator."""
+    """Send one button's real update or signal as `who`; returns what to tell them."""
+    by, role = who.name, who.role
     if action in ("approve", "reject"):
-        receipt = await operations.decide_now(client, workflow_id, action, by, role, note)
+        receipt = await operations.decide_now(
+            client, workflow_id, action, by, role, note, signed_in=True
+        )
         done = "approved" if action == "approve" else "rejected"
         return f"{workflow_id}: {done} step {receipt.step_id}"
     if action in ("resume", "skip"):
@@ -204,31 +200,53 @@ async def perform(
 
 
 def create_app(
-    client: Client, store: Store, settings: Settings, *, secret: bytes | None = None
+    client: Client,
+    store: Store,
+    settings: Settings,
+    *,
+    secret: bytes | None = None,
+    policy: SignInPolicy | None = None,
 ) -> FastAPI:
-    """The inbox app over an already connected client and an open store; its routes, here."""
-    app = FastAPI(title="Follow-through inbox", docs_url=None, redoc_url=None)
-    inbox = Inbox(client, store, settings, Csrf(secret or secrets.token_bytes(32)))
+    """The signed-in web app (inbox, dashboard, sequence and family pages) over an already
+    connected client and an open store; its routes, here."""
+    app = FastAPI(title="Follow-through", docs_url=None, redoc_url=None)
+    csrf = Csrf(secret or secrets.token_bytes(32))
+    inbox = Inbox(client, store, settings, csrf, SignIn(store, settings, policy))
     app.add_api_route("/", inbox.page, methods=["GET"], response_class=HTMLResponse)
-    app.add_api_route("/identity", inbox.identity, methods=["POST"])
+    app.add_api_route("/login", inbox.login_page, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/login", inbox.login, methods=["POST"])
+    app.add_api_route("/logout", inbox.logout, methods=["POST"])
     app.add_api_route("/sequences/{workflow_id}/{action}", inbox.act, methods=["POST"])
     app.add_api_route("/tasks/{task_id}/done", inbox.task_done, methods=["POST"])
+    Pages(client, store, settings, inbox.who, inbox.form_token).add_routes(app)
     return app
 
 
-def back(message: str, ok: bool) -> RedirectResponse:
+def back(message: str, ok: bool, page: str = "/") -> RedirectResponse:
     # Post/redirect/get: reloading the page never sends a decision twice.
-    return RedirectResponse("/?" + urlencode({"msg": message, "ok": int(ok)}), 303)
+    return RedirectResponse(page + "?" + urlencode({"msg": message, "ok": int(ok)}), 303)
+
+
+def _browser(request: Request) -> str:
+    return request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+
+
+def _set_cookie(response: Any, request: Request, key: str, value: str, **more: Any) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(key, value, httponly=True, samesite="strict", secure=secure, **more)
 
 
 class Inbox:
     """The inbox's page and forms over one client, store and CSRF secret."""
 
-    def __init__(self, client: Client, store: Store, settings: Settings, csrf: Csrf) -> None:
+    def __init__(
+        self, client: Client, store: Store, settings: Settings, csrf: Csrf, signin: SignIn
+    ) -> None:
         self.client = client
         self.store = store
         self.settings = settings
         self.csrf = csrf
+        self.signin = signin
         self._slo_at = 0.0
         self._slo_lines: list[dict[str, str]] = []
 
@@ -243,34 +261,77 @@ class Inbox:
                 log.warning("no SLO summary: %s", err)
         return self._slo_lines
 
-    async def page(self, request: Request, msg: str = "", ok: int = 1) -> HTMLResponse:
-        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(24)
+    def form_token(self, request: Request) -> str:
+        """The CSRF token for this browser's forms (the sign-out button on every page)."""
+        return self.csrf.token(request.cookies.get(SESSION_COOKIE) or "")
+
+    async def who(self, request: Request) -> Identity | None:
+        """The signed-in account behind the request, read from the store; None: nobody."""
+        return await self.signin.identity(request.cookies.get(AUTH_COOKIE), request.headers)
+
+    async def acting(
+        self, request: Request, csrf_token: str, action: str
+    ) -> Identity | RedirectResponse:
+        """Who takes `action` (CSRF checked first), or the page saying why they may not."""
+        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
+        who = await self.who(request)
+        if who is None:
+            raise HTTPException(status_code=401, detail="sign-in: sign in first")
+        why = refusal(who, action)
+        return who if why is None else back(why, False)
+
+    async def page(self, request: Request, msg: str = "", ok: int = 1) -> Any:
+        who = await self.who(request)
+        if who is None:
+            return RedirectResponse("/login", 303)
+        session = _browser(request)
         view = await gather(self.client, self.store, self.settings)
         html = _pages.get_template("inbox.html").render(
             view=view,
             csrf=self.csrf.token(session),
-            name=request.cookies.get(NAME_COOKIE, ""),
-            role=request.cookies.get(ROLE_COOKIE, ""),
+            name=who.name,
+            role=who.role,
             message=msg,
             ok=bool(ok),
             ui_url=self.settings.ui_url,
             slo=await self.slo(),
         )
         response = HTMLResponse(html)
-        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
+        _set_cookie(response, request, SESSION_COOKIE, session)
         return response
 
-    async def identity(
+    async def login_page(self, request: Request, msg: str = "", ok: int = 1) -> HTMLResponse:
+        session = _browser(request)
+        html = _pages.get_template("login.html").render(
+            csrf=self.csrf.token(session), message=msg, ok=bool(ok)
+        )
+        response = HTMLResponse(html)
+        _set_cookie(response, request, SESSION_COOKIE, session)
+        return response
+
+    async def login(
         self,
         request: Request,
         csrf_token: str = Form(...),
-        name: str = Form(..., min_length=1, max_length=100),
-        role: str = Form(..., min_length=1, max_length=50),
+        name: str = Form(..., max_length=100),
+        password: str = Form(..., max_length=1000),
     ) -> RedirectResponse:
         self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
-        response = back(f"acting as {name} ({role})", True)
-        for key, value in ((NAME_COOKIE, name), (ROLE_COOKIE, role)):
-            response.set_cookie(key, value, httponly=True, samesite="strict")
+        try:
+            token, who = await self.signin.sign_in(name, password)
+        except SignInRefused as err:
+            log.warning("sign-in refused for %r: %s", name[:100], err)
+            return back(str(err), False, "/login")
+        response = back(f"signed in as {who.name} ({who.role})", True)
+        max_age = int(self.signin.policy.session_for.total_seconds())
+        _set_cookie(response, request, AUTH_COOKIE, token, max_age=max_age)
+        return response
+
+    async def logout(self, request: Request, csrf_token: str = Form(...)) -> RedirectResponse:
+        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
+        await self.signin.sign_out(request.cookies.get(AUTH_COOKIE))
+        response = back("signed out", True, "/login")
+        response.delete_cookie(AUTH_COOKIE)
         return response
 
     async def act(
@@ -281,14 +342,11 @@ class Inbox:
         csrf_token: str = Form(...),
         note: str = Form("", max_length=500),
     ) -> RedirectResponse:
-        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
-        by, role = request.cookies.get(NAME_COOKIE), request.cookies.get(ROLE_COOKIE)
-        if not by or not role:
-            return back("identity: enter your name and role first", False)
+        who = await self.acting(request, csrf_token, action)
+        if isinstance(who, RedirectResponse):
+            return who
         try:
-            said = await perform(
-                self.client, self.store, action, workflow_id, by=by, role=role, note=note
-            )
+            said = await perform(self.client, self.store, action, workflow_id, who=who, note=note)
         except operations.OperationError as err:
             return back(str(err), False)
         except RPCError as err:
@@ -298,10 +356,10 @@ class Inbox:
     async def task_done(
         self, request: Request, task_id: int, csrf_token: str = Form(...), note: str = Form("")
     ) -> RedirectResponse:
-        self.csrf.check(request.cookies.get(SESSION_COOKIE), csrf_token)
-        by = request.cookies.get(NAME_COOKIE)
-        if not by:
-            return back("identity: enter your name and role first", False)
+        who = await self.acting(request, csrf_token, "done")
+        if isinstance(who, RedirectResponse):
+            return who
+        by = who.name
         task = await self.store.tasks.get(task_id)
         if task is None:
             return back(f"task: no coordinator task {task_id}", False)

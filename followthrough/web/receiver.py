@@ -2,8 +2,11 @@
 
 Every request must carry `X-Followthrough-Timestamp` (Unix seconds) and
 `X-Followthrough-Signature: sha256=<hex>`, the HMAC-SHA256 of `"<timestamp>." + body` under
-the shared secret `RECEIVER_SECRET`. An unsigned, tampered or stale request is refused with
-401 before anything is read from the body, so it can neither signal nor write.
+the shared secret `RECEIVER_SECRET`. The headers are checked before the body is read: a
+request without a well-formed, fresh signature is refused with 401, and one that declares a
+body over `MAX_BODY_BYTES` with 413. The body is then read up to that limit (413 past it) and
+its signature compared as bytes, so an unsigned, tampered, stale or oversized request can
+neither signal nor write, and every refusal is one line.
 
 - `replied` → the `record_response` signal on the run that sent the message (named by the
   message's key, workflow id / run id / step, kept with it in the outbox); a callback for a
@@ -21,6 +24,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -42,6 +46,9 @@ TIMESTAMP_HEADER = "X-Followthrough-Timestamp"
 MAX_SKEW_SECONDS = 300
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 MIN_SECRET_LENGTH = 16
+# Provider callbacks are a few hundred bytes; anything near this is not one.
+MAX_BODY_BYTES = 64 * 1024
+_SIGNATURE = re.compile(rb"^sha256=[0-9a-f]{64}$")
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +59,8 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: bytes, headers: Any, body: bytes, now: float | None = None) -> str | None:
-    """None when the request is authentic and fresh, else why not (never echoing secrets)."""
+def check_headers(headers: Any, now: float | None = None) -> str | None:
+    """None when the signature headers are present, well formed and fresh, else why not."""
     timestamp = headers.get(TIMESTAMP_HEADER)
     signature = headers.get(SIGNATURE_HEADER)
     if not timestamp or not signature:
@@ -64,9 +71,43 @@ def verify(secret: bytes, headers: Any, body: bytes, now: float | None = None) -
         return "bad timestamp"
     if abs((now if now is not None else time.time()) - sent) > MAX_SKEW_SECONDS:
         return "stale timestamp"
-    if not hmac.compare_digest(signature, sign(secret, timestamp, body)):
+    if not _SIGNATURE.match(_raw(signature)):
         return "bad signature"
     return None
+
+
+def verify(secret: bytes, headers: Any, body: bytes, now: float | None = None) -> str | None:
+    """None when the request is authentic and fresh, else why not (never echoing secrets)."""
+    refused = check_headers(headers, now)
+    if refused is not None:
+        return refused
+    expected = sign(secret, headers[TIMESTAMP_HEADER], body).encode()
+    # As bytes: a header that is not ASCII is a wrong signature, not a server error.
+    if not hmac.compare_digest(_raw(headers[SIGNATURE_HEADER]), expected):
+        return "bad signature"
+    return None
+
+
+def _raw(value: str) -> bytes:
+    # HTTP header values arrive decoded as latin-1; this gives back the bytes that were sent.
+    return value.encode("latin-1", errors="replace")
+
+
+class BodyTooLarge(Exception):
+    """A request body over the receiver's limit, declared or actual."""
+
+
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused (`BodyTooLarge`) as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
 
 
 def receiver_secret(settings: Settings) -> bytes:
@@ -89,8 +130,14 @@ def create_receiver(client: Client | None, store: Store, secret: bytes) -> FastA
 
     @app.post("/callbacks")
     async def callback(request: Request) -> JSONResponse:
-        body = await request.body()
-        refused = verify(secret, request.headers, body)
+        refused = check_headers(request.headers)
+        if refused is None:
+            try:
+                body = await read_limited(request)
+            except BodyTooLarge:
+                log.warning("callback refused: body over %d bytes", MAX_BODY_BYTES)
+                return answer(413, f"body: over {MAX_BODY_BYTES} bytes")
+            refused = verify(secret, request.headers, body)
         if refused is not None:
             log.warning("callback refused: %s", refused)
             return answer(401, refused)

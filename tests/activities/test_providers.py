@@ -21,6 +21,7 @@ from activities.providers import (
     PROVIDER_THROTTLED,
     PROVIDER_UNAVAILABLE,
     PROVIDER_UNREACHABLE,
+    RETRY_AFTER_MAX,
     HttpEmailProvider,
     HttpSmsProvider,
     WhatsAppProvider,
@@ -213,3 +214,20 @@ async def test_timeouts_and_connection_errors_are_transient(error):
         with pytest.raises(ApplicationError) as caught:
             await provider.send(recipient="+1555", subject=None, body="hi", idempotency_key="k")
     assert caught.value.type == PROVIDER_UNREACHABLE and not caught.value.non_retryable
+
+
+@pytest.mark.parametrize(
+    ("header", "delay"),
+    [
+        ("inf", RETRY_AFTER_MAX),
+        ("1e309", RETRY_AFTER_MAX),
+        ("99999999999999999999", RETRY_AFTER_MAX),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", RETRY_AFTER_MAX),
+        ("-5", timedelta(0)),
+        ("nan", None),
+    ],
+)
+def test_an_absurd_retry_after_is_capped_never_an_overflow(header, delay):
+    with pytest.raises(ApplicationError) as caught:
+        classify(response(503, {"Retry-After": header}))
+    assert caught.value.next_retry_delay == delay

@@ -45,3 +45,21 @@ def test_policies_read_durations_and_refuse_unknown_fields() -> None:
         EscalationSpec.model_validate({"on_timeout": "explode"})
     with pytest.raises(ValidationError):
         EscalationSpec.model_validate({"asign_to": "coordinator"})
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (0, timedelta(0)),
+        (0.5, timedelta(seconds=0.5)),
+        ("PT0S", timedelta(0)),
+        ("0s", timedelta(0)),
+    ],
+)
+def test_zero_and_fractions_are_durations(written: object, expected: timedelta) -> None:
+    assert parse_duration(written) == expected
+
+
+def test_a_negative_number_of_seconds_says_so() -> None:
+    with pytest.raises(ValueError, match="^a duration cannot be negative$"):
+        parse_duration(-0.5)

@@ -38,3 +38,14 @@ def test_what_quiet_hours_leave_open() -> None:
 def test_descriptions_read_as_people_write_them() -> None:
     assert AFTER_SCHOOL.describe() == "16:00–19:00"
     assert FrequencyCap(limit=3, per="week").describe() == "3 a week"
+
+
+def test_quiet_hours_of_no_length_take_nothing_from_a_window() -> None:
+    assert open_minutes(AFTER_SCHOOL, time(8, 0), time(8, 0)) == 180
+
+
+def test_a_window_over_midnight_counts_its_early_morning_minutes() -> None:
+    # Quiet 21:00–23:59 takes the window's evening but its last minute; 00:00–02:00 stay open.
+    window = SendWindow(start=time(23, 30), end=time(2, 0))
+    assert open_minutes(window, time(21, 0), time(23, 59)) == 1 + 120
+    assert open_minutes(OVERNIGHT, None, None) == 240

@@ -12,12 +12,13 @@ from starter.cli import app
 STARTER = Path(__file__).resolve().parents[2] / "starter"
 
 COMMANDS = {
-    "dev", "worker", "migrate", "demo", "inbox", "receiver", "codec-server",
+    "dev", "worker", "migrate", "demo", "web", "receiver", "codec-server",
     "predict", "trigger", "event",
     "respond", "approve", "reject", "resume", "skip", "cancel",
     "status", "list", "tasks", "stats",
     "families-import", "audit", "health", "quarantine",
-    "templates", "families", "predictions", "schedules",
+    "templates", "families", "predictions", "schedules", "users",
+    "impact", "calibration", "impact-demo", "outcomes",
 }  # fmt: skip
 GROUPS = {
     "templates": {
@@ -27,6 +28,8 @@ GROUPS = {
     "families": {"import", "opt-out"},
     "predictions": {"import"},
     "schedules": {"sync", "list"},
+    "users": {"add", "list"},
+    "outcomes": {"import", "record"},
 }  # fmt: skip
 
 

@@ -138,3 +138,25 @@ def test_template_file_errors_name_the_field(env, tmp_path: Path):
 
     code, output = run("templates", "validate", str(tmp_path / "missing.yaml"))
     assert code == 1 and output.endswith("missing.yaml: no such file")
+
+
+def test_simulate_says_when_a_real_start_would_hold_the_family_out(env, tmp_path):
+    from contracts import SequenceParams
+    from followthrough.triggers.holdout import held_out
+
+    data = yaml.safe_load((TEMPLATES / "high_risk_as_data.yaml").read_text())
+    data.update(holdout_percent=50, success_outcome="retained")
+    salt = next(
+        s
+        for s in map(str, range(100))
+        if held_out(SequenceParams.model_validate({**data, "holdout_salt": s}), "F1")
+    )
+    path = tmp_path / "measured.yaml"
+    path.write_text(yaml.safe_dump({**data, "holdout_salt": salt}))
+    code, output = run("templates", "simulate", str(path), "--family", "F1")
+    assert code == 0, output
+    assert output.splitlines()[1] == (
+        "  held out: family F1 is in the 50% holdout, so a real start gives it no sequence; "
+        "below is what it would get"
+    )
+    assert output.splitlines()[-1].startswith("outcome: completed - call scheduled")

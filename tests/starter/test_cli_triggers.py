@@ -19,12 +19,18 @@ from tests.starter.runner import invoke
             ["--probability", "0.9", "--confidence", "180"],
             "confidence: must be between 0 and 100, got 180.0",
         ),
+        (["--probability", "nan", "--confidence", "80"], "probability: must be between 0"),
+        (["--probability", "0.9", "--confidence", "1e309"], "confidence: must be between 0"),
+        (
+            ["--probability", "0.9", "--confidence", "80", "--window-days", "9" * 20],
+            "window-days: must be between 0 and 3650",
+        ),
     ],
 )
 def test_predict_rejects_out_of_range(env, args, message):
     # Checked before anything connects: no server is needed to refuse these.
     code, output = invoke("predict", "--family", "F1", *args)
-    assert (code, output) == (1, f"error: {message}")
+    assert code == 1 and output.startswith(f"error: {message}")
 
 
 def test_event_data_must_be_a_json_object(env):
@@ -32,6 +38,19 @@ def test_event_data_must_be_a_json_object(env):
     assert (code, output) == (1, "error: data: must be a JSON object, e.g. '{\"amount\": 40}'")
     code, output = invoke("event", "payment_missed", "--family", "F1", "--data", "{oops")
     assert code == 1 and output.startswith("error: data: not JSON:")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ('{"probability": NaN}', "error: data: probability: not a finite number"),
+        ('{"scores": {"confidence": 1e309}}', "error: data: scores.confidence: not a finite"),
+        ('{"memo": "' + "x" * 5000 + '"}', "error: data: is 5012 bytes as JSON; at most 4096"),
+    ],
+)
+def test_event_data_with_absurd_numbers_or_size_is_refused(env, data, message):
+    code, output = invoke("event", "payment_missed", "--family", "F1", "--data", data)
+    assert code == 1 and output.startswith(message)
 
 
 def test_unknown_family_and_template(env, dev_server: DevServer, monkeypatch):

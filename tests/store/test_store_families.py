@@ -85,3 +85,13 @@ async def test_get_and_list(store: Store) -> None:
 
     assert await store.families.get("F3") is None
     assert [family.name for family in await store.families.list()] == ["Ann", "Ben"]
+
+
+async def test_page_reads_families_in_id_order_after_a_cursor(store: Store) -> None:
+    for family_id in ("F3", "F1", "F4", "F2"):
+        await store.families.upsert(family_id, family_id.lower())
+
+    first = await store.families.page(None, 3)
+    assert [f.family_id for f in first] == ["F1", "F2", "F3"]
+    assert [f.family_id for f in await store.families.page("F3", 3)] == ["F4"]
+    assert await store.families.page("F4", 3) == []

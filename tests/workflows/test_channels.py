@@ -109,7 +109,9 @@ async def test_whatsapp_goes_to_families_who_opted_in_and_sms_to_the_others(
     w1 = await store.messages.for_workflow("intervention-whatsapp_first-W1")
     assert [(m.channel, m.recipient) for m in w1] == [("whatsapp", "+15550109201")]
 
+    assert opted_in.outcome == "whatsapp sent"
     assert not_opted_in.steps[0].status == StepStatus.FELL_BACK
+    assert not_opted_in.outcome == "sms sent (fallback)"  # not "whatsapp sent"
     w2 = await store.messages.for_workflow("intervention-whatsapp_first-W2")
     assert [(m.channel, m.step_id) for m in w2] == [("sms", "hello_fallback_sms")]
     rows = await audit(store, "intervention-whatsapp_first-W2")
@@ -122,3 +124,15 @@ def test_a_whatsapp_step_reads_the_registry() -> None:
     assert channels.default_caps()[Channel.WHATSAPP].describe() == "2 a week"
     window = channels.send_window(Channel.WHATSAPP, WHATSAPP_FIRST.send_windows)
     assert window is not None and window.describe() == "09:00–19:00"
+
+
+async def test_whatsapp_without_opt_in_and_no_fallback_is_skipped_and_audited(
+    time_env, store, settings, ts_worker
+):
+    await store.families.upsert("W3", "Reis", whatsapp="+15550109203", timezone="UTC")
+    only = template({"id": "hello", "type": "whatsapp", "message": "Hi"}, name="whatsapp_only")
+    result = await run(time_env, settings, only, "W3")
+    assert [(s.step_id, s.status) for s in result.steps] == [("hello", StepStatus.SKIPPED)]
+    assert await store.messages.for_workflow("intervention-whatsapp_only-W3") == []
+    rows = await audit(store, "intervention-whatsapp_only-W3")
+    assert rows == [("hello", "skipped: no WhatsApp opt-in")]

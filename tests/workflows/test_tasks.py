@@ -111,7 +111,9 @@ async def test_permanent_failure_pauses_with_diagnostics_then_resume(
         "family_id": "F1",
         "workflow_id": handle.id,
     }
-    assert "Invalid 'To' address" in task.details["message"]
+    # The status and the provider's error code; its free text stays out of the history.
+    assert "provider refused (400, ErrorCode 300)" in task.details["message"]
+    assert "Invalid 'To' address" not in task.details["message"]
 
     await operations.answer_escalation(time_env.client, handle.id, "resume", "sarah", "fixed")
     result = await handle.result()

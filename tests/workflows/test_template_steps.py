@@ -5,6 +5,8 @@ Webhooks go to a real HTTP server on 127.0.0.1 that the test starts.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from contracts import (
     State,
     StepStatus,
 )
+from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from tests.fake_provider import Answer, FakeProvider
 
@@ -43,6 +46,16 @@ async def start(env, settings, params: SequenceParams) -> WorkflowHandle[Any, An
 
 def statuses(result: InterventionResult) -> list[tuple[str, StepStatus]]:
     return [(s.step_id, s.status) for s in result.steps]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The webhook server is on loopback: allowed here by name and network.
+    return dataclasses.replace(
+        settings,
+        webhook_allowed_hosts=("127.0.0.1",),
+        webhook_private_networks=(ipaddress.ip_network("127.0.0.0/8"),),
+    )
 
 
 @pytest.fixture

@@ -458,3 +458,38 @@ def test_a_window_across_the_spring_forward_gap() -> None:
     night_owls = SendWindow(start=time(2, 15), end=time(4))
     placed = next_allowed_time(_local(NEW_YORK, 2026, 3, 8, 1), NEW_YORK, None, window=night_owls)
     assert placed.local.replace(tzinfo=None) == datetime(2026, 3, 8, 3, 0)
+
+
+# --- edges found by mutation testing ------------------------------------------------------
+
+
+def test_a_quiet_end_in_the_gap_that_is_still_quiet_goes_to_the_next_day() -> None:
+    # Quiet 02:50–02:30 leaves 02:30–02:50 open; on spring-forward day 02:00–03:00 does not
+    # exist, so that day has no allowed minute: the next one is Monday's 02:30.
+    quiet = QuietHours(start=time(2, 50), end=time(2, 30), weekends=False)
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 3, 8, 1), NEW_YORK, quiet)
+    assert placed.local == _local(NEW_YORK, 2026, 3, 9, 2, 30)
+
+
+def test_a_window_start_in_the_gap_past_the_window_goes_to_the_next_day() -> None:
+    window = SendWindow(start=time(2, 30), end=time(2, 40))
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 3, 8, 1), NEW_YORK, None, window=window)
+    assert placed.local == _local(NEW_YORK, 2026, 3, 9, 2, 30)
+
+
+def test_without_quiet_hours_a_window_over_midnight_keeps_a_due_inside_it() -> None:
+    window = SendWindow(start=time(23), end=time(2))
+    due = _local(NEW_YORK, 2026, 3, 11, 0, 30)
+    placed = next_allowed_time(due, NEW_YORK, None, window=window)
+    assert placed.local == due and not placed.moved and placed.reason is None
+
+
+def test_reasons_show_seconds_only_when_a_time_has_them() -> None:
+    quiet = QuietHours(start=time(20), end=time(8, 0, 30), weekends=False)
+    placed = next_allowed_time(_local(NEW_YORK, 2026, 3, 11, 21), NEW_YORK, quiet)
+    assert placed.reason == "quiet hours (20:00–08:00:30 local)"
+    at = next_allowed_time(_local(NEW_YORK, 2026, 3, 11, 9), NEW_YORK, None, at=time(10, 0, 0, 5))
+    assert at.reason == "at 10:00:00.000005 local"
+    window = SendWindow(start=time(16, 0, 15), end=time(19))
+    assert window.describe() == "16:00:15–19:00"
+    assert SendWindow(start=time(16, 0, 0, 1), end=time(19)).describe() == "16:00:00.000001–19:00"

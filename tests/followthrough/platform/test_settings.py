@@ -49,7 +49,12 @@ def test_every_variable_is_read():
         "PAYLOAD_KEYS": "k1:" + "MTExMTExMTExMTExMTExMQ==",
         "CODEC_SERVER_TOKEN": "a-token-of-16-chars",
         "RECEIVER_SECRET": "a-secret-of-16-chars",
-        "ITSM_TOKEN": "for a webhook header",
+        "ITSM_TOKEN": "not for a webhook header",
+        "WEBHOOK_SECRET_ITSM": "for a webhook header",
+        "WEBHOOK_ALLOWED_HOSTS": "itsm.example.com, *.hooks.example.com",
+        "WEBHOOK_PRIVATE_NETWORKS": "10.20.0.0/16",
+        "INBOX_SSO_HEADER": "X-Remote-User",
+        "INBOX_SSO_SECRET": "a-proxy-secret-of-16",
     }
     s = Settings.from_env(env)
     assert (s.temporal_address, s.namespace, s.task_queue, s.ui_url) == (
@@ -74,7 +79,11 @@ def test_every_variable_is_read():
         "a-token-of-16-chars",
         env["RECEIVER_SECRET"],
     )
-    assert s.webhook_env["ITSM_TOKEN"] == "for a webhook header"
+    # Only WEBHOOK_SECRET_* variables are readable by a webhook header.
+    assert dict(s.webhook_secrets) == {"WEBHOOK_SECRET_ITSM": "for a webhook header"}
+    assert s.webhook_allowed_hosts == ("itsm.example.com", "*.hooks.example.com")
+    assert [str(n) for n in s.webhook_private_networks] == ["10.20.0.0/16"]
+    assert (s.inbox_sso_header, s.inbox_sso_secret) == ("X-Remote-User", "a-proxy-secret-of-16")
     assert "a-secret" not in repr(s) and "MTEx" not in repr(s)
 
 
@@ -101,6 +110,9 @@ def test_defaults_fill_only_what_the_environment_leaves_unset():
         ({"METRICS_PORT": "70000"}, "METRICS_PORT must be a port number, not '70000'"),
         ({"OTEL_EXPORTER": "jaeger"}, "OTEL_EXPORTER must be 'console' or 'none', not 'jaeger'"),
         ({"PAYLOAD_KEYS": "k1:%%%"}, "PAYLOAD_KEYS: key 'k1': not base64"),
+        ({"WEBHOOK_PRIVATE_NETWORKS": "10.0.0.0/33"}, "WEBHOOK_PRIVATE_NETWORKS must be networks"),
+        ({"WEBHOOK_ALLOWED_HOSTS": "a b"}, "WEBHOOK_ALLOWED_HOSTS must be host names"),
+        ({"INBOX_SSO_HEADER": "X-User"}, "INBOX_SSO_SECRET must be set to at least 16"),
     ],
 )
 def test_a_bad_value_names_its_variable(env, message):

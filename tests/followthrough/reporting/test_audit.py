@@ -57,3 +57,20 @@ def test_audit_command(env):
     assert "family F2   opted out: none" in empty.output and "no steps recorded" in empty.output
     unknown = runner.invoke(app, ["audit", "--family", "F404"])
     assert unknown.exit_code == 1 and "error: family: no family with id 'F404'" in unknown.output
+
+
+async def test_a_held_out_family_shows_its_holdout_decision(store: Store):
+    from datetime import UTC, datetime
+
+    from store.starts import NewStart
+
+    prediction = await store.predictions.add("F2", 0.93, 91)
+    at = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    await store.starts.add(
+        NewStart("F2", "outreach", 4, "wf", "prediction", at, True, prediction.id)
+    )
+    await store.starts.add(NewStart("F2", "outreach", 4, "wf", "prediction", at))  # a start
+    report = await family_audit(store, "F2")
+    assert report.lines == [
+        f"2026-10-01T09:00:00+00:00  outreach v4  held out: no sequence  prediction {prediction.id}"
+    ]

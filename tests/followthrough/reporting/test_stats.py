@@ -38,7 +38,7 @@ def test_rating_takes_the_worse_slo():
     assert rate(0.5, 0.0, slo) == "red"
 
 
-async def test_stats_on_real_sequences(dev_client, dev_worker, store, settings):
+async def test_stats_on_real_sequences(dev_client, dev_worker, store, settings, monkeypatch):
     scope = f"TaskQueue = '{settings.task_queue}'"
     approved = await start_quick(dev_client, store, settings, "F1")
     answered = await start_quick(dev_client, store, settings, "F2")
@@ -52,6 +52,12 @@ async def test_stats_on_real_sequences(dev_client, dev_worker, store, settings):
     await operations.decide_now(dev_client, approved, "approve", "sarah", "coordinator")
     for workflow_id in (approved, answered):
         await dev_client.get_workflow_handle(workflow_id, result_type=InterventionResult).result()
+
+    def no_results(*args, **kwargs):
+        raise AssertionError("stats fetched a sequence's result")
+
+    # Every number comes from visibility and the store: lateness from the audit rows' timing.
+    monkeypatch.setattr(dev_client, "get_workflow_handle", no_results)
 
     async def settled() -> dict | None:
         report = await collect(dev_client, store, scope=scope)
@@ -74,3 +80,19 @@ async def test_stats_on_real_sequences(dev_client, dev_worker, store, settings):
     assert "demo_quick_intervention:first_email" in text and "1/2 (50%)" in text
     assert slo_lines(report)[0]["text"].startswith("GREEN demo_quick_intervention")
     assert timedelta(seconds=report["slo"]["p95_lateness_s"]) == timedelta(minutes=5)
+
+
+def test_the_held_out_families_are_listed_by_template_version():
+    report = {
+        "by_execution_status": {},
+        "by_state": {},
+        "by_template_version": {"outreach v2": 40},
+        "held_out_by_template_version": {"outreach v2": 10},
+        "templates": [],
+        "responses": {},
+        "failures_by_error_type": {},
+        "slo": {"first_contact_business_days": 1, "p95_lateness_s": 300.0},
+    }
+    text = render(report)
+    assert "Held out (no sequence; `followthrough impact NAME` compares them):" in text
+    assert text.split("Held out")[1].splitlines()[1].split() == ["outreach", "v2", "10"]

@@ -147,3 +147,15 @@ def test_families_import_command(env, tmp_path: Path):
     assert "line 3: timezone" in result.output
     missing = runner.invoke(app, ["families", "import", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 1 and "no such file" in missing.output
+
+
+def test_the_prediction_summary_counts_held_out_families() -> None:
+    from collections import Counter
+
+    from followthrough.triggers.imports import PredictionImport
+
+    report = PredictionImport(Counter({"started": 8, "held_out": 2}))
+    assert report.summary() == (
+        "8 started, 0 already running, 0 below threshold, 0 rejected, 2 held out"
+    )
+    assert "held out" not in PredictionImport(Counter({"started": 1})).summary()

@@ -181,7 +181,7 @@ async def test_a_family_opted_out_of_every_channel_the_template_uses_is_not_star
     )
     # A code-defined template may use any channel: only a family opted out of all is refused.
     everything = await _family(store, opted_out=["email", "sms", "call"])
-    with pytest.raises(NoConsent, match=r"\(call, email, sms\)"):
+    with pytest.raises(NoConsent, match=r"\(call, email, sms, whatsapp: no opt-in\)"):
         await trigger(
             dev_client, store, "demo_quick_intervention", everything, task_queue=settings.task_queue
         )

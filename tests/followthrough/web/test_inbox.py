@@ -15,7 +15,10 @@ from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from followthrough.web.inbox import _family, create_app, gather
+from followthrough.web.signin import hash_password
 from store import Store
+
+PASSWORD = "a long test password"
 
 
 async def start_quick(client: Client, store: Store, settings: Settings, family: str) -> str:
@@ -51,6 +54,24 @@ def token(html: str) -> str:
     return found.group(1)
 
 
+async def account(store: Store, name: str, role: str) -> None:
+    """An account with the test password (made once per store)."""
+    if await store.accounts.get(name) is None:
+        await store.accounts.add(name, hash_password(PASSWORD), role)
+
+
+async def sign_in(http: httpx.AsyncClient, name: str, password: str = PASSWORD) -> str:
+    """Sign in through the login form; returns the page's CSRF token."""
+    form = await http.get("/login")
+    answer = await http.post(
+        "/login",
+        data={"csrf_token": token(form.text), "name": name, "password": password},
+        follow_redirects=True,
+    )
+    assert f"signed in as {name}" in answer.text, answer.text
+    return token(answer.text)
+
+
 async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, store, settings):
     settings = Settings(task_queue=settings.task_queue, ui_url="http://ui.test:8233")
     approve_id = await start_quick(dev_client, store, settings, "F1")
@@ -62,8 +83,11 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
         return {approve_id, cancel_id} <= ids
 
     await until(both_waiting, "both sequences listed as awaiting approval")
+    await account(store, "pat", "parent")
+    await account(store, "sarah", "coordinator")
     app = create_app(dev_client, store, settings, secret=b"k" * 32)
     async with inbox_client(app) as http:
+        await sign_in(http, "pat")
         page = await http.get("/")
         assert page.status_code == 200
         html = page.text
@@ -84,22 +108,27 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
             assert stolen.status_code == 403
 
         # A role the template does not allow is refused at once, and the page says so.
-        await http.post("/identity", data={"csrf_token": csrf, "name": "pat", "role": "parent"})
         refused = await http.post(
             f"/sequences/{approve_id}/approve", data={"csrf_token": csrf}, follow_redirects=True
         )
         assert "refused: role: &#39;parent&#39; may not decide" in refused.text
         assert (await operations.status(dev_client, approve_id)).state == State.AWAITING_APPROVAL
 
-        await http.post(
-            "/identity", data={"csrf_token": csrf, "name": "sarah", "role": "coordinator"}
-        )
+        await http.post("/logout", data={"csrf_token": csrf})
+        csrf = await sign_in(http, "sarah")
         done = await http.post(
             f"/sequences/{approve_id}/approve",
             data={"csrf_token": csrf, "note": "call them"},
             follow_redirects=True,
         )
         assert f"{approve_id}: approved step call" in done.text
+        # The decision names the signed-in account, as signed in.
+        decided = (await operations.status(dev_client, approve_id)).decisions[-1]
+        assert (decided["approver"], decided["role"], decided["identity"]) == (
+            "sarah",
+            "coordinator",
+            "signed_in",
+        )
         result = await dev_client.get_workflow_handle(
             approve_id, result_type=InterventionResult
         ).result()
@@ -134,6 +163,33 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
             f"/sequences/{approve_id}/explode", data={"csrf_token": csrf}, follow_redirects=True
         )
         assert "action: &#39;explode&#39; is not one of" in unknown.text
+
+
+async def test_an_approval_is_listed_when_its_status_cannot_be_read(
+    dev_client, dev_worker, store, settings, monkeypatch
+):
+    workflow_id = await start_quick(dev_client, store, settings, "F2")
+
+    async def waiting() -> bool:
+        view = await gather(dev_client, store, settings)
+        return workflow_id in {i.workflow_id for i in view.approvals}
+
+    await until(waiting, "the sequence listed as awaiting approval")
+
+    async def no_status(client: Client, workflow_id: str) -> Any:
+        raise operations.OperationError("status: the query timed out")
+
+    monkeypatch.setattr(operations, "status", no_status)
+    view = await gather(dev_client, store, settings)
+    (item,) = [i for i in view.approvals if i.workflow_id == workflow_id]
+    assert item.status is None and item.family_id == "F2"
+    assert item.reason == "an approval (its status could not be read)"
+    assert item.since is not None and item.family["timezone"]
+    app = create_app(dev_client, store, settings, secret=b"k" * 32)
+    async with inbox_client(app) as http:
+        html = (await http.get("/")).text
+    assert workflow_id in html and "timeline unavailable" in html
+    await operations.cancel(dev_client, workflow_id, "test over", "test")
 
 
 async def test_the_family_line_names_the_channels_it_can_be_reached_on(store):

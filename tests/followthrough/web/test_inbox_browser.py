@@ -1,4 +1,7 @@
-"""End to end in headless Chromium: load the inbox, approve a pending sequence, see it move on.
+"""End to end in headless Chromium: sign in, approve a pending sequence, see it move on.
+
+A forged cookie gets only the sign-in page; a viewer's approval is refused; a coordinator's
+goes through.
 
 Debian's chromium is driven by Playwright through `executable_path` (Playwright never
 downloads a browser here). In CI the browser must be present (`make test` installs it);
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -17,8 +21,8 @@ import uvicorn
 from contracts import InterventionResult, State
 from followthrough import operations
 from followthrough.platform.devserver import free_port
-from followthrough.web.inbox import create_app, gather
-from tests.followthrough.web.test_inbox import start_quick, until
+from followthrough.web.inbox import AUTH_COOKIE, create_app, gather
+from tests.followthrough.web.test_inbox import PASSWORD, account, start_quick, until
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARGS = [
@@ -39,9 +43,22 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
     )
 
 
-async def test_approve_in_the_browser(dev_client, dev_worker, store, settings, tmp_path):
+async def sign_in_as(page: Any, name: str) -> None:
+    from playwright.async_api import expect
+
+    await page.fill('#login input[name="name"]', name)
+    await page.fill('#login input[name="password"]', PASSWORD)
+    await page.click('#login button[type="submit"]')
+    await expect(page.locator("#flash")).to_contain_text(f"signed in as {name}")
+
+
+async def test_sign_in_and_approve_in_the_browser(
+    dev_client, dev_worker, store, settings, tmp_path
+):
     from playwright.async_api import async_playwright, expect
 
+    await account(store, "vic", "viewer")
+    await account(store, "sarah", "coordinator")
     workflow_id = await start_quick(dev_client, store, settings, "F2")
 
     async def waiting() -> bool:
@@ -61,18 +78,42 @@ async def test_approve_in_the_browser(dev_client, dev_worker, store, settings, t
             # Playwright gives the browser a new empty profile of its own on every launch.
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             try:
-                page = await browser.new_page(viewport={"width": 1200, "height": 900})
-                await page.goto(f"http://127.0.0.1:{port}/")
+                base = f"http://127.0.0.1:{port}"
+                # A forged cookie gets the sign-in page and nothing of the inbox.
+                context = await browser.new_context(viewport={"width": 1200, "height": 900})
+                await context.add_cookies(
+                    [
+                        {"name": n, "value": v, "url": base}
+                        for n, v in (
+                            ("ft_name", "sarah"),
+                            ("ft_role", "coordinator"),
+                            (AUTH_COOKIE, "forged-session-token"),
+                        )
+                    ]
+                )
+                page = await context.new_page()
+                await page.goto(f"{base}/")
+                await expect(page).to_have_url(f"{base}/login")
+                await expect(page.locator("body")).not_to_contain_text("Okafor")
+                await expect(page.locator("section.approval")).to_have_count(0)
+
+                # A viewer sees the sequence but cannot approve it.
+                await sign_in_as(page, "vic")
                 card = page.locator(f'section.approval[data-workflow="{workflow_id}"]')
                 await expect(card).to_contain_text("Okafor")
                 await expect(card).to_contain_text("Demo: no reply to email or SMS")
+                await card.get_by_role("button", name="Approve").click()
+                await expect(page.locator("#flash")).to_contain_text(
+                    "role: 'viewer' may only read the inbox"
+                )
+                st = await operations.status(dev_client, workflow_id)
+                assert st.state == State.AWAITING_APPROVAL and st.decisions == []
+                await page.get_by_role("button", name="Sign out").click()
+                await expect(page.locator("#flash")).to_contain_text("signed out")
 
-                await page.fill('#identity input[name="name"]', "sarah")
-                await page.fill('#identity input[name="role"]', "coordinator")
-                await page.click('#identity button[type="submit"]')
-                await expect(page.locator("#flash")).to_contain_text("acting as sarah")
+                # A coordinator approves.
+                await sign_in_as(page, "sarah")
                 await page.screenshot(path=str(shots / "inbox-before.png"), full_page=True)
-
                 await card.locator('input[name="note"]').fill("please call this week")
                 await card.get_by_role("button", name="Approve").click()
                 await expect(page.locator("#flash")).to_contain_text(

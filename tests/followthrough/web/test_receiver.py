@@ -54,7 +54,8 @@ async def test_reply_signals_only_when_signed(dev_client, dev_worker, store, set
     assert outcome.handle is not None
     for _ in range(100):  # the first email goes out at once
         messages = await store.messages.for_workflow(outcome.handle.id)
-        if messages:
+        # A send records its intent first; wait for the provider's answer on it.
+        if messages and all(m.provider_message_id for m in messages):
             break
         await asyncio.sleep(0.1)
     [email] = messages
@@ -94,7 +95,8 @@ async def test_a_bounce_makes_the_sequence_fall_back(dev_client, dev_worker, sto
     assert outcome.handle is not None
     for _ in range(100):
         messages = await store.messages.for_workflow(outcome.handle.id)
-        if messages:
+        # A send records its intent first; wait for the provider's answer on it.
+        if messages and all(m.provider_message_id for m in messages):
             break
         await asyncio.sleep(0.1)
     [email] = messages
@@ -203,8 +205,8 @@ def test_secret_is_required():
 async def first_message(store: Store, workflow_id: str, after: int = 0) -> Any:
     for _ in range(100):  # the first email goes out at once
         messages = await store.messages.for_workflow(workflow_id)
-        if len(messages) > after:
-            return messages[after]
+        if len(messages) > after and messages[after].provider_message_id:
+            return messages[after]  # sent: not only its intent recorded
         await asyncio.sleep(0.1)
     raise AssertionError(f"{workflow_id} sent nothing")
 

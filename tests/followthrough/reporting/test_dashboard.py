@@ -1,0 +1,95 @@
+"""The dashboard's numbers from store rows whose answers are known."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from contracts import StepRef, StepTiming
+from followthrough.reporting.dashboard import version_reports, week_of
+from followthrough.reporting.stats import Slo
+from store import Store
+from store.audit import step_for
+from store.starts import NewStart
+
+MONDAY = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 09:00 in New York
+
+
+def ref(run: str, step: str, timing: StepTiming | None = None, version: int = 1) -> StepRef:
+    return StepRef(
+        workflow_id=f"intervention-t-{run}",
+        run_id=f"run-{run}",
+        step_id=step,
+        template="t",
+        template_version=version,
+        timing=timing,
+    )
+
+
+async def write(store: Store) -> None:
+    """Three sequences of t v1 and one of v2: a answers its email after 2 h; b does not and
+    gets an SMS; c never reached a step. Families F1 (UTC), F2 (New York)."""
+    starts = [
+        NewStart(family, "t", version, f"intervention-t-{run}", "test", MONDAY)
+        for run, family, version in (("a", "F2", 1), ("b", "F1", 1), ("c", "F3", 1), ("d", "F1", 2))
+    ]
+    await store.starts.add_many(starts)
+    late = StepTiming(
+        due_at=MONDAY + timedelta(hours=1),
+        started_at=MONDAY + timedelta(hours=1, seconds=30),
+        due_reason="quiet hours until 08:00",
+    )
+    rows = [
+        ("a", "F2", "first_email", "email", "sent", MONDAY, None),
+        ("a", "F2", "answered", "condition", "True", MONDAY + timedelta(hours=2), None),
+        ("b", "F1", "first_email", "email", "sent", MONDAY, None),
+        ("b", "F1", "answered", "condition", "False", MONDAY + timedelta(hours=3), None),
+        ("b", "F1", "first_sms", "sms", "sent", MONDAY + timedelta(hours=4), late),
+        ("d", "F1", "first_email", "email", "sent", MONDAY, None),
+    ]
+    for run, family, step, kind, outcome, at, timing in rows:
+        row = step_for(ref(run, step, timing, 2 if run == "d" else 1), family_id=family,
+                       kind=kind, outcome=outcome, attempts=1,
+                       channel=kind if kind in ("email", "sms") else None)  # fmt: skip
+        row.created_at = at
+        await store.steps.add(row)
+
+
+async def test_funnel_rates_and_slo_from_the_store(store):
+    await write(store)
+    reports = {r.key: r for r in await version_reports(store)}
+    assert set(reports) == {("t", 1), ("t", 2)}
+    v1 = reports["t", 1]
+    assert v1.started == 3
+    assert [(s.step_id, s.reached, s.replied) for s in v1.steps] == [
+        ("first_email", 2, 0),
+        ("answered", 2, 1),
+        ("first_sms", 1, 0),
+    ]
+    email, sms = v1.by_channel["email"], v1.by_channel["sms"]
+    assert (email.sent, email.answered, email.share) == (2, 1, 0.5)
+    assert (sms.sent, sms.answered) == (1, 0)
+    # a's email went out at 09:00 New York time, b's at 14:00 UTC; b's SMS at 18:00 UTC.
+    assert {h: (r.sent, r.answered) for h, r in v1.by_hour.items()} == {
+        9: (1, 1),
+        14: (1, 0),
+        18: (1, 0),
+    }
+    assert v1.first_response_s == [7200.0]
+    assert v1.response_buckets()[1] == ("1-6 h", 1)
+    assert v1.lateness_s == [30.0]
+    assert (v1.first_contact_ok, v1.first_contact_total) == (2, 2)
+    assert v1.slo(Slo())["rating"] == "green"
+    week = v1.weeks[week_of(MONDAY)]
+    assert (week.started, week.sent, week.answered) == (3, 3, 1)
+    assert reports["t", 2].started == 1 and reports["t", 2].steps[0].reached == 1
+
+
+async def test_rows_before_timing_was_kept_have_none(store):
+    await store.starts.add(NewStart("F1", "t", 1, "intervention-t-x", "test", MONDAY))
+    await store.steps.add(step_for(ref("x", "first_email"), family_id="F1", kind="email",
+                                   outcome="sent", attempts=1))  # fmt: skip
+    await store.steps.add(step_for(ref("x", "first_sms", StepTiming()), family_id="F1",
+                                   kind="sms", outcome="sent", attempts=1))  # fmt: skip
+    old, new = await store.steps.for_workflow("intervention-t-x")
+    assert (old.due_at, old.started_at, old.due_reason) == (None, None, None)
+    assert (new.due_at, new.due_reason) == (None, "")
