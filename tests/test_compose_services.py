@@ -101,15 +101,26 @@ DOCKER_COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
 def test_docker_compose_reads_the_file():
     """The real client parses, interpolates and checks the file: unknown keys, bad
     depends_on conditions and broken anchors fail here."""
+    bare = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
     check = subprocess.run(
         [DOCKER_COMPOSE, "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")},
+        env={**bare, "PAYLOAD_KEYS": "k1:" + "A" * 44},
     )
     assert check.returncode == 0, check.stderr
+    # The one value it cannot default: without it, `config` names it.
+    refused = subprocess.run(
+        [DOCKER_COMPOSE, "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=bare,
+    )
+    assert refused.returncode != 0 and "PAYLOAD_KEYS" in refused.stderr
     services = subprocess.run(
         [
             DOCKER_COMPOSE,
@@ -125,5 +136,6 @@ def test_docker_compose_reads_the_file():
         text=True,
         timeout=60,
         check=True,
+        env={**bare, "PAYLOAD_KEYS": "k1:" + "A" * 44},
     ).stdout.split()
     assert {WEB, RECEIVER, CODEC, TEMPORAL, "temporal-schema"} <= set(services)

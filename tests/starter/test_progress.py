@@ -8,7 +8,9 @@ import io
 import re
 from pathlib import Path
 
+from followthrough.platform.connection import connect
 from followthrough.platform.devserver import DevServer
+from followthrough.platform.settings import Settings
 from starter.progress import Phases, Progress
 from store import Store
 from tests.starter.runner import invoke_split
@@ -103,3 +105,6 @@ async def test_an_import_of_many_predictions_prints_a_summary_and_the_problems(
     ]
     refused = f"{path}: 3 rows not started (suspended), first line 599: family F1: "
     assert lines[-1].startswith(refused) and "medium_risk_intervention" in lines[-1]
+    # The one sequence started has no worker here: end it, for the tests that follow.
+    client = await connect(Settings(temporal_address=dev_server.address))
+    await client.get_workflow_handle("intervention-high_risk_intervention-F2").terminate("over")

@@ -112,7 +112,7 @@ async def test_worker_and_cli_run_a_sequence_over_mutual_tls(
 
 @pytest.mark.parametrize("client_cert", ["none", "other CA"])
 async def test_without_the_client_certificate_worker_and_cli_fail_in_one_line(
-    tls_env, certs: Certificates, monkeypatch: pytest.MonkeyPatch, client_cert: str
+    tls_env, store: Store, certs: Certificates, monkeypatch: pytest.MonkeyPatch, client_cert: str
 ):
     if client_cert == "none":
         monkeypatch.delenv("TEMPORAL_TLS_CLIENT_CERT_PATH")
