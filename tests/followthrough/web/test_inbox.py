@@ -176,7 +176,7 @@ async def test_an_approval_is_listed_when_its_status_cannot_be_read(
 
     await until(waiting, "the sequence listed as awaiting approval")
 
-    async def no_status(client: Client, workflow_id: str) -> Any:
+    async def no_status(client: Client, workflow_id: str, **_: Any) -> Any:
         raise operations.OperationError("status: the query timed out")
 
     monkeypatch.setattr(operations, "status", no_status)
