@@ -15,18 +15,15 @@ from datetime import time as clock_time
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import FamilyActivities
     from activities.best_hour import ResponseHistoryActivities
-    from activities.channels import FREQUENCY_CAPPED
-    from activities.delivery import SEND_UNCERTAIN
     from contracts import (
         Channel,
         Condition,
         ConditionRequest,
-        FamilyContext,
         SendRequest,
         SendResult,
         State,
@@ -38,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.windows import AnswerHoursRequest, SendWindow
     from workflows import metrics, timing
 
+from workflows import send_errors
 from workflows.best_hour import pick_hour
 from workflows.runtime import SHORT_ACTIVITY, SequenceCancelled, describe
 from workflows.tasks import TaskBlocks
@@ -111,7 +109,7 @@ class Intervention(TaskBlocks):
         activity = channels.spec(channel).activity
         assert activity is not None
         while True:
-            unusable = _unusable(family, channel)
+            unusable = send_errors.unusable(family, channel)
             if unusable is not None:
                 record.error = f"family has no usable {channel.value} channel: {unusable}"
                 return await self.after_failure(
@@ -165,13 +163,13 @@ class Intervention(TaskBlocks):
         self, record: StepRecord, template_name: str, fallback: Channel | None, err: ActivityError
     ) -> bool | None:
         """A send that did not go out: None to try it again, else what `send_now` returns."""
-        slot = _capped_until(err)
+        slot = send_errors.capped_until(err)
         if slot is not None:  # not a failure: wait for the cap's next window
             await self.wait_for_slot(record, slot)
             self.check_cancelled()
             return None
         self.note_send_error(record, err)
-        if _uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
+        if send_errors.uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
             # It may have reached the family: a person says, not a fallback.
             if await self.escalate(record) == "resume":
                 return None  # a deliberate new attempt, under a new key (the round)
@@ -184,8 +182,8 @@ class Intervention(TaskBlocks):
 
     def note_send_error(self, record: StepRecord, err: ActivityError) -> None:
         """Record a failed send on its step and in the channel error metric."""
-        record.attempts += _attempts(err, self.params.retry.max_attempts)
-        record.error = _describe_error(err)
+        record.attempts += send_errors.attempts(err, self.params.retry.max_attempts)
+        record.error = send_errors.describe_error(err)
         cause = err.cause
         kind = type(cause).__name__
         if isinstance(cause, ApplicationError):
@@ -364,46 +362,3 @@ class Intervention(TaskBlocks):
             f"{placement.local:%a %d %b %H:%M} local",
         )
         self.progress.next_action_at = None
-
-
-def _unusable(family: FamilyContext, channel: Channel) -> str | None:
-    """Why the family cannot be sent to on `channel` at all, or None when it can."""
-    if channel in family.opted_out:
-        return f"opted out of {channel.value}"
-    if channel not in family.channels:
-        return family.missing.get(channel, f"no {channel.value} address")
-    return None
-
-
-def _capped_until(err: ActivityError) -> datetime | None:
-    """The next slot of a send its frequency cap refused, or None for any other failure."""
-    cause = err.cause
-    if not isinstance(cause, ApplicationError) or cause.type != FREQUENCY_CAPPED:
-        return None
-    details = cause.details[0] if cause.details else {}
-    return datetime.fromisoformat(details["next_slot"])
-
-
-def _uncertain(err: ActivityError) -> bool:
-    """A send that may have reached the family, through a provider that cannot tell."""
-    cause = err.cause
-    return isinstance(cause, ApplicationError) and cause.type == SEND_UNCERTAIN
-
-
-def _attempts(err: ActivityError, max_attempts: int) -> int:
-    """How often the activity was tried before it gave up."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        detail = cause.details[0]
-        if isinstance(detail, dict) and isinstance(detail.get("attempts"), int):
-            return int(detail["attempts"])
-    if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
-        return max_attempts
-    return 1
-
-
-def _describe_error(err: ActivityError) -> str:
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type}: {cause.message}"
-    return str(cause or err)
