@@ -28,7 +28,7 @@ from starter import (
 app = typer.Typer(help="Follow-through: turn predictions into action.", no_args_is_help=True)
 
 # Top-level commands, each module's app merged in without a group name of its own.
-app.add_typer(cli_serve.serve_app)  # dev, worker, migrate, demo, inbox, receiver, codec-server
+app.add_typer(cli_serve.serve_app)  # dev, worker, migrate, demo, web, receiver, codec-server
 app.add_typer(cli_triggers.triggers_app)  # predict, trigger, event
 app.add_typer(cli_signals.signals_app)  # respond, approve, reject, resume, skip, cancel
 app.add_typer(cli_reading.reading_app)  # status, list, tasks, stats

@@ -7,7 +7,7 @@ marker shape, and each chart names its series in a legend and in its accessible 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -148,6 +148,8 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series]) -> s
 
 
 def _marker(shape: str, x: float, y: float) -> str:
+    if not shape:
+        return ""
     if shape == "circle":
         return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1d2330"/>'
     return (
@@ -177,3 +179,96 @@ def rating_badge(rating: str) -> str:
         f'<span class="rating {escape(rating)}" style="color:{colour}">{shape} '
         f"{escape(rating.upper())}</span>"
     )
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One estimate with its 95% interval (e.g. a lift in percentage points)."""
+
+    label: str
+    value: float
+    low: float
+    high: float
+
+
+def _axis(low: float, high: float, left: float, right: float) -> Callable[[float], float]:
+    span = (high - low) or 1.0
+    return lambda v: left + (v - low) / span * (right - left)
+
+
+def interval_chart(title: str, rows: Sequence[Interval], *, unit: str = "pp") -> str:
+    """Each estimate as a dot on a whisker from its low to its high end, against a dashed
+    line at zero; the numbers are printed on every row, so no colour is needed."""
+    lo = min([0.0, *(r.low for r in rows)])
+    hi = max([0.0, *(r.high for r in rows)])
+    right = WIDTH - 20
+    x = _axis(lo, hi, LABEL_WIDTH, right - 150)
+    height = 24 + len(rows) * (BAR_HEIGHT + GAP) + GAP
+    bottom = height - 18
+    body = [
+        f'<line class="zero" x1="{x(0):.1f}" y1="4" x2="{x(0):.1f}" y2="{bottom}" '
+        'stroke="#1d2330" stroke-dasharray="4 3"/>',
+        f'<text x="{x(0):.1f}" y="{height - 4}" text-anchor="middle" font-size="11">0 {unit}'
+        "</text>",
+    ]
+    for index, row in enumerate(rows):
+        y = GAP + index * (BAR_HEIGHT + GAP) + BAR_HEIGHT / 2
+        body.append(
+            f'<text x="{LABEL_WIDTH - 6}" y="{y + 4}" text-anchor="end" font-size="12">'
+            f"{escape(row.label)}</text>"
+            f'<line class="interval" x1="{x(row.low):.1f}" y1="{y}" x2="{x(row.high):.1f}" '
+            f'y2="{y}" stroke="#1d2330" stroke-width="2"/>'
+            f'<line x1="{x(row.low):.1f}" y1="{y - 5}" x2="{x(row.low):.1f}" y2="{y + 5}" '
+            'stroke="#1d2330" stroke-width="2"/>'
+            f'<line x1="{x(row.high):.1f}" y1="{y - 5}" x2="{x(row.high):.1f}" y2="{y + 5}" '
+            'stroke="#1d2330" stroke-width="2"/>'
+            f'<circle class="estimate" cx="{x(row.value):.1f}" cy="{y}" r="5" fill="{_SOLID}" '
+            'stroke="#1d2330"/>'
+            f'<text x="{right - 140}" y="{y + 4}" font-size="12">{row.value:+.1f} '
+            f"({row.low:+.1f} to {row.high:+.1f}) {unit}</text>"
+        )
+    return _svg(WIDTH, height, title, body)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One group of predictions: its mean predicted probability, its observed rate and the
+    rate's 95% interval (all 0..1)."""
+
+    predicted: float
+    observed: float
+    low: float
+    high: float
+
+
+def calibration_chart(title: str, points: Sequence[Point]) -> str:
+    """Observed rate against predicted probability on 0..1 axes, with the dashed diagonal
+    a perfectly calibrated model would follow; each point carries its interval."""
+    side, left, top = 240, 40, 26
+    x = _axis(0.0, 1.0, left, left + side)
+    y = _axis(0.0, 1.0, top + side, top)
+    body = [
+        _legend_line(0, "", "circle", "observed"),
+        _legend_line(130, "6 4", "", "perfect calibration"),
+        f'<rect x="{left}" y="{top}" width="{side}" height="{side}" fill="none" '
+        'stroke="#1d2330" stroke-width="0.5"/>',
+        f'<line class="diagonal" x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" '
+        'stroke="#1d2330" stroke-dasharray="6 4"/>',
+        f'<text x="{left + side / 2}" y="{top + side + 28}" text-anchor="middle" '
+        'font-size="11">predicted probability</text>',
+        f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" font-size="11">1</text>'
+        f'<text x="{left - 4}" y="{top + side}" text-anchor="end" font-size="11">0</text>'
+        f'<text x="{left + side}" y="{top + side + 14}" text-anchor="middle" '
+        'font-size="11">1</text>',
+    ]
+    ordered = sorted(points, key=lambda p: p.predicted)
+    if len(ordered) > 1:
+        path = " ".join(f"{x(p.predicted):.1f},{y(p.observed):.1f}" for p in ordered)
+        body.append(f'<polyline points="{path}" fill="none" stroke="#1d2330" stroke-width="2"/>')
+    for p in ordered:
+        body.append(
+            f'<line class="interval" x1="{x(p.predicted):.1f}" y1="{y(p.low):.1f}" '
+            f'x2="{x(p.predicted):.1f}" y2="{y(p.high):.1f}" stroke="#1d2330"/>'
+        )
+        body.append(_marker("circle", x(p.predicted), y(p.observed)))
+    return _svg(left + side + 20, top + side + 36, title, body)
