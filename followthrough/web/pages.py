@@ -28,7 +28,7 @@ from followthrough import operations
 from followthrough.platform.settings import Settings
 from followthrough.reporting import dashboard
 from followthrough.reporting.stats import MESSAGE_KINDS, Slo
-from followthrough.web import charts
+from followthrough.web import charts, outcome_pictures
 from store import Store
 from store.accounts import Identity
 from store.models import StepExecution
@@ -109,6 +109,10 @@ class Pages:
             chosen=chosen,
             slo=self.slo,
             pictures=_pictures(chosen) if chosen else {},
+            lift=await outcome_pictures.lift_picture(self.store, chosen.template)
+            if chosen
+            else None,
+            models=await outcome_pictures.calibration_pictures(self.store) if chosen else [],
             missing=f"{template} v{version}" if template and chosen is None else "",
         )
 
