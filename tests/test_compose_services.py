@@ -27,7 +27,7 @@ from tests.test_compose import (
 
 WEB, RECEIVER, CODEC = "web", "receiver", "codec-server"
 # service -> (the `followthrough` command it runs, the port it listens on)
-LISTENERS = {WEB: ("inbox", 8080), RECEIVER: ("receiver", 8090), CODEC: ("codec-server", 8081)}
+LISTENERS = {WEB: ("web", 8080), RECEIVER: ("receiver", 8090), CODEC: ("codec-server", 8081)}
 
 
 @pytest.fixture(scope="module")
