@@ -38,6 +38,9 @@ async def test_dashboard_sequence_and_family_pages(dev_client, store):
         assert page.count("<svg") == 5 and "http" not in page.split("<svg", 1)[1].split("</svg>")[
             0
         ].replace("http://www.w3.org/2000/svg", "")
+        # No template t in the store and no prediction: both said in words, not drawn.
+        assert "no template named &#39;t&#39;" in page
+        assert "No predictions of untreated families yet: nothing to calibrate." in page
         assert "GREEN" in page and 'data-version="t v2"' in page
         missing = (await http.get("/dashboard?template=nope&version=3")).text
         assert "No sequences of nope v3 in the store." in missing
