@@ -256,6 +256,8 @@ def calibration_chart(title: str, points: Sequence[Point]) -> str:
         'stroke="#1d2330" stroke-dasharray="6 4"/>',
         f'<text x="{left + side / 2}" y="{top + side + 28}" text-anchor="middle" '
         'font-size="11">predicted probability</text>',
+        f'<text transform="translate(14 {top + side / 2}) rotate(-90)" text-anchor="middle" '
+        'font-size="11">observed rate</text>',
         f'<text x="{left - 4}" y="{top + 10}" text-anchor="end" font-size="11">1</text>'
         f'<text x="{left - 4}" y="{top + side}" text-anchor="end" font-size="11">0</text>'
         f'<text x="{left + side}" y="{top + side + 14}" text-anchor="middle" '
