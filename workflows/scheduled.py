@@ -54,6 +54,9 @@ class ScheduledTrigger:
             template=run.template, triggered_by=f"schedule:{run.schedule_id}", limit=BATCH
         )
         while True:
+            workflow.set_current_details(
+                f"starting {run.template}: {result.matched:,} families matched so far"
+            )
             page = await workflow.execute_activity_method(
                 ScheduleActivities.start_scheduled_page,
                 request,
@@ -73,6 +76,10 @@ class ScheduledTrigger:
             result.starts.extend(page.starts)
             keep_last(result.starts, STARTS_KEPT)
             if page.next_after is None:
+                started = len(result.starts)
+                workflow.set_current_details(
+                    f"done: {run.template} for {started:,} of {result.matched:,} families"
+                )
                 return result
             request = request.model_copy(update={"version": page.version, "after": page.next_after})
 
