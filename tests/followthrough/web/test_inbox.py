@@ -176,7 +176,7 @@ async def test_an_approval_is_listed_when_its_status_cannot_be_read(
 
     await until(waiting, "the sequence listed as awaiting approval")
 
-    async def no_status(client: Client, workflow_id: str, **_: Any) -> Any:
+    async def no_status(client: Client, workflow_id: str, *_: Any, **__: Any) -> Any:
         raise operations.OperationError("status: the query timed out")
 
     monkeypatch.setattr(operations, "status", no_status)
@@ -185,8 +185,10 @@ async def test_an_approval_is_listed_when_its_status_cannot_be_read(
     assert item.status is None and item.family_id == "F2"
     assert item.reason == "an approval (its status could not be read)"
     assert item.since is not None and item.family["timezone"]
+    await account(store, "sarah", "coordinator")
     app = create_app(dev_client, store, settings, secret=b"k" * 32)
     async with inbox_client(app) as http:
+        await sign_in(http, "sarah")
         html = (await http.get("/")).text
     assert workflow_id in html and "timeline unavailable" in html
     await operations.cancel(dev_client, workflow_id, "test over", "test")
