@@ -155,8 +155,8 @@ def test_simulate_says_when_a_real_start_would_hold_the_family_out(env, tmp_path
     path.write_text(yaml.safe_dump({**data, "holdout_salt": salt}))
     code, output = run("templates", "simulate", str(path), "--family", "F1")
     assert code == 0, output
-    assert output.splitlines()[1] == (
+    assert (
         "  held out: family F1 is in the 50% holdout, so a real start gives it no sequence; "
-        "below is what it would get"
+        "below is what it would get" in output.splitlines()
     )
     assert output.splitlines()[-1].startswith("outcome: completed - call scheduled")
