@@ -56,7 +56,13 @@ async def test_dev_connects_to_its_own_server_whatever_the_user_configured(
     monkeypatch.setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", str(tmp_path / "missing.pem"))
     port = free_port()
     dev = asyncio.create_task(
-        run_embedded(data_dir=tmp_path / "data", port=port, ui_port=free_port(), demo=False)
+        run_embedded(
+            data_dir=tmp_path / "data",
+            port=port,
+            ui_port=free_port(),
+            demo=False,
+            web_port=free_port(),
+        )
     )
     local = Settings(temporal_address=f"127.0.0.1:{port}")
     for _ in range(150):
@@ -80,4 +86,4 @@ async def test_dev_connects_to_its_own_server_whatever_the_user_configured(
     assert pollers.pollers
     os.kill(os.getpid(), signal.SIGTERM)  # as Ctrl-C: `dev` stops what it started
     await asyncio.wait_for(dev, timeout=60)
-    assert "stopping worker and server" in capsys.readouterr().out
+    assert "stopping the web app, worker and server" in capsys.readouterr().out
