@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from contracts import InterventionResult, State
 from followthrough import operations
@@ -21,6 +23,12 @@ from store import Store
 PASSWORD = "a long test password"
 
 
+async def end_leftover(client: Client, workflow_id: str) -> None:
+    """Tests share one dev server: end a run an earlier test left open under this id."""
+    with contextlib.suppress(RPCError):  # nothing running under that id
+        await client.get_workflow_handle(workflow_id).terminate("a new test starts")
+
+
 async def start_quick(client: Client, store: Store, settings: Settings, family: str) -> str:
     """The demo sequence with one-second waits, at its approval gate within seconds."""
     params = await store.templates.active("demo_quick_intervention")
@@ -28,6 +36,7 @@ async def start_quick(client: Client, store: Store, settings: Settings, family: 
     params = params.model_copy(
         update={"delays": {"wait_for_reply": timedelta(seconds=1), "call_after": timedelta(0)}}
     )
+    await end_leftover(client, f"intervention-demo_quick_intervention-{family}")
     outcome = await start_sequence(
         client, params, family, task_queue=settings.task_queue, prediction=None
     )

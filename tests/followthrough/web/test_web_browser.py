@@ -14,7 +14,7 @@ from followthrough.platform.devserver import free_port
 from followthrough.reporting.dashboard import version_reports
 from followthrough.triggers.pipeline import StartRequest, start_intervention
 from followthrough.web.inbox import create_app, gather
-from tests.followthrough.web.test_inbox import account, until
+from tests.followthrough.web.test_inbox import account, end_leftover, until
 from tests.followthrough.web.test_inbox_browser import ARGS, CHROMIUM, sign_in_as
 
 TEMPLATE = "demo_quick_intervention"
@@ -27,6 +27,7 @@ async def start_through_the_pipeline(client: Any, store: Any, settings: Any) -> 
     params = params.model_copy(
         update={"delays": {"wait_for_reply": timedelta(seconds=1), "call_after": timedelta(0)}}
     )
+    await end_leftover(client, f"intervention-{TEMPLATE}-F2")
     request = StartRequest(params=params, family_id="F2", triggered_by="test")
     outcome = await start_intervention(client, request, task_queue=settings.task_queue, store=store)
     assert outcome.workflow_id, outcome.message
