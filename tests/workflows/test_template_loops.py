@@ -21,27 +21,8 @@ from contracts import (
     StepStatus,
 )
 from followthrough.triggers.start import start_sequence
+from tests.workflows.record_histories import LOOP  # the shape its replay history records
 from workflows.sequences import SEQUENCES
-
-LOOP: dict[str, Any] = {
-    "name": "weekly_reminder",
-    "quiet_hours": None,
-    "caps": {},
-    "steps": [
-        {"id": "open_call", "type": "call", "reason": "Follow up by phone", "compensate": True},
-        {"id": "remind", "type": "sms", "message": "Hi {{ first_name }}, a reminder."},
-        {"id": "pause", "type": "wait", "duration": "7d", "until": "response_received"},
-        {
-            "id": "answered",
-            "type": "condition",
-            "if": {"field": "response_received", "op": "==", "value": True},
-            "then": "sign_off",
-            "else": "remind",
-        },
-        {"id": "sign_off", "type": "approval", "roles": ["coordinator"], "timeout": "1d"},
-        {"id": "thanks", "type": "email", "message": "Thank you, {{ first_name }}."},
-    ],
-}
 
 
 async def _start(env, settings) -> WorkflowHandle[Any, Any]:
