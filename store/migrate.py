@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -15,6 +17,14 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Any constant works; it only has to be the same for every process migrating this database.
 _PG_MIGRATION_LOCK = 4_211_001
+
+# Alembic keeps the running migration in module globals (`alembic.context`, `alembic.op`), so two
+# upgrades interleaving in one event loop corrupt each other ("table already exists",
+# KeyError 'script'). Upgrades in one process therefore take turns; other processes are kept
+# apart by the database lock below.
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def alembic_config() -> Config:
@@ -37,6 +47,12 @@ def _upgrade(connection: Connection, config: Config) -> None:
 
 async def migrate(url: str) -> None:
     """Apply every pending migration to the database at `url`; a no-op when up to date."""
+    turn = _TURNS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with turn:
+        await _migrate(url)
+
+
+async def _migrate(url: str) -> None:
     engine = make_engine(url)
     try:
         # One transaction: the lock, the DDL and the version stamp commit (or fail) together.

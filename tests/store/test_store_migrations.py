@@ -1,6 +1,7 @@
 """The migrations create exactly the models' schema, and re-running them changes nothing."""
 
 import asyncio
+import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -46,6 +47,24 @@ async def test_concurrent_migrations_on_a_fresh_database(
     async with new_database() as url:
         await asyncio.gather(migrate(url), migrate(url))
 
+        assert await _version(url) == [_head()]
+
+
+async def test_processes_migrating_a_fresh_database_at_once_all_succeed(
+    new_database: Callable[[], AbstractAsyncContextManager[str]],
+) -> None:
+    # How it happens for real: `followthrough dev` starts the worker and the web app together.
+    code = "import asyncio, sys; from store import migrate; asyncio.run(migrate(sys.argv[1]))"
+    async with new_database() as url:
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", code, url, stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
+        errors = [(await process.communicate())[1].decode() for process in processes]
+
+        assert [process.returncode for process in processes] == [0, 0, 0], errors
         assert await _version(url) == [_head()]
 
 
