@@ -9,6 +9,7 @@ sequence records the refusal (`RejectedSignal`) in its status and its audit trai
 from __future__ import annotations
 
 from datetime import datetime
+from difflib import get_close_matches
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,7 +40,7 @@ def check_signal(model: type[M], value: Any) -> tuple[M | None, str | None]:
     try:
         return model.model_validate(value), None
     except ValidationError as err:
-        return None, problem(err)
+        return None, problem(err) + misspelling(err, value)
 
 
 def problem(err: ValidationError) -> str:
@@ -53,6 +54,17 @@ def problem(err: ValidationError) -> str:
     line = f"{field} is required" if missing else f"{field}: {first['msg']}"
     more = len(errors) - 1
     return line + (f" (and {more} more)" if more else "")
+
+
+def misspelling(err: ValidationError, value: Any) -> str:
+    """` (is 'aprover' meant to be approver?)` when a missing field has a near-namesake given."""
+    first = err.errors()[0]
+    if first["type"] != "missing" or not isinstance(value, dict) or len(first["loc"]) != 1:
+        return ""
+    wanted = str(first["loc"][0])
+    given = [str(key)[:SENDER_SHOWN] for key in value if key not in first["loc"]]
+    near = get_close_matches(wanted, given, n=1, cutoff=0.75)
+    return f" (is '{near[0]}' meant to be {wanted}?)" if near else ""
 
 
 def sender_of(value: Any) -> str | None:
