@@ -4,6 +4,7 @@ Temporal Web UI shows at the top of its list and run page."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
@@ -21,16 +22,17 @@ def search_attributes(
     params: SequenceParams, family_id: str, prediction: PredictionRef | None
 ) -> TypedSearchAttributes:
     """The run's search attributes at start, for the Web UI's and the CLI's lists."""
-    return TypedSearchAttributes(
-        [
-            # A run on today's code says `running` until it waits on a person or ends.
-            SearchAttributePair(STATE, State.RUNNING.value),
-            SearchAttributePair(FAMILY_ID, family_id),
-            SearchAttributePair(TEMPLATE_NAME, params.name),
-            SearchAttributePair(TEMPLATE_VERSION, params.version),
-            SearchAttributePair(RISK_SCORE, prediction.probability if prediction else 0.0),
-        ]
-    )
+    pairs: list[SearchAttributePair[Any]] = [
+        # A run on today's code says `running` until it waits on a person or ends.
+        SearchAttributePair(STATE, State.RUNNING.value),
+        SearchAttributePair(FAMILY_ID, family_id),
+        SearchAttributePair(TEMPLATE_NAME, params.name),
+        SearchAttributePair(TEMPLATE_VERSION, params.version),
+    ]
+    if prediction is not None:
+        # A manual or event start has no risk: none is set rather than a misleading 0.
+        pairs.append(SearchAttributePair(RISK_SCORE, prediction.probability))
+    return TypedSearchAttributes(pairs)
 
 
 def run_summary(

@@ -59,7 +59,7 @@ class Item:
     workflow_id: str
     family_id: str
     reason: str
-    risk: float
+    risk: float | None  # None: started without a prediction (manual, event)
     since: datetime | None
     family: dict[str, Any] = field(default_factory=dict)
     status: InterventionStatus | None = None
@@ -81,7 +81,13 @@ def ui_link(settings: Settings, workflow_id: str) -> str:
 
 def _order(items: list[Item]) -> list[Item]:
     # Highest risk first; among equals, the newest first.
-    return sorted(items, key=lambda i: (-i.risk, -(i.since.timestamp() if i.since else 0.0)))
+    return sorted(
+        items,
+        key=lambda i: (
+            -(i.risk if i.risk is not None else -1.0),
+            -(i.since.timestamp() if i.since else 0.0),
+        ),
+    )
 
 
 async def _status(
@@ -112,13 +118,13 @@ async def _family(store: Store, family_id: str) -> dict[str, Any]:
     }
 
 
-async def _risks(client: Client, workflow_ids: list[str]) -> dict[str, float]:
+async def _risks(client: Client, workflow_ids: list[str]) -> dict[str, float | None]:
     if not workflow_ids:
         return {}
     quoted = ", ".join(f"'{w}'" for w in sorted(set(workflow_ids)) if "'" not in w)
-    risks: dict[str, float] = {}
+    risks: dict[str, float | None] = {}
     async for execution in client.list_workflows(f"WorkflowId IN ({quoted})"):
-        risks.setdefault(execution.id, execution.typed_search_attributes.get(RISK_SCORE) or 0.0)
+        risks.setdefault(execution.id, execution.typed_search_attributes.get(RISK_SCORE))
     return risks
 
 
@@ -145,7 +151,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
                 workflow_id=execution.id,
                 family_id=family_id,
                 reason=pending.reason if pending else "an approval (its status could not be read)",
-                risk=attributes.get(RISK_SCORE) or 0.0,
+                risk=attributes.get(RISK_SCORE),
                 since=pending.since if pending else execution.start_time,
                 family=await _family(store, family_id),
                 status=status,
@@ -161,7 +167,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
             workflow_id=task.workflow_id,
             family_id=task.family_id,
             reason=task.reason,
-            risk=risks.get(task.workflow_id, 0.0),
+            risk=risks.get(task.workflow_id),
             since=task.created_at,
             family=await _family(store, task.family_id),
             status=await _status(client, task.workflow_id, task_runs.get(task.idempotency_key)),

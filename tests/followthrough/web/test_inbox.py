@@ -102,6 +102,8 @@ async def test_inbox_approve_refuse_cancel_and_done(dev_client, dev_worker, stor
         html = page.text
         assert approve_id in html and "Martinez" in html and "Haddad" in html
         assert "Demo: no reply to email or SMS" in html
+        # Started by hand, without a prediction: no made-up risk of 0%.
+        assert "no prediction" in html and "risk 0%" not in html
         assert f"http://ui.test:8233/namespaces/default/workflows/{approve_id}" in html
         assert "first_email" in html and "first_sms" in html  # the timeline so far
         assert re.search(r'<div class="(green|amber|red)">(GREEN|AMBER|RED) +demo_quick', html)
