@@ -136,6 +136,11 @@ async def collect(
     base = f"{BASE} AND {scope}" if scope else BASE
     by_status, by_state = await _status_counts(client, base)
     scan = await _scan(client, base, limit)
+    # The scan reads at most `limit` runs, newest first: older templates and versions come
+    # from the store, so every one with a sequence is counted.
+    for params in await store.templates.list_latest():
+        for known in await store.templates.versions(params.name):
+            scan.versions[known.name].add(known.version)
     by_version = await _version_counts(client, base, scan.versions)
 
     rows = await _audit(store, sorted(scan.workflow_ids))
@@ -199,9 +204,11 @@ async def _version_counts(
     by_version = {}
     for name in sorted(versions):
         for version in sorted(versions[name]):
-            by_version[f"{name} v{version}"] = await _count(
+            count = await _count(
                 client, f"{base} AND TemplateName = '{name}' AND TemplateVersion = {version}"
             )
+            if count:
+                by_version[f"{name} v{version}"] = count
     return by_version
 
 

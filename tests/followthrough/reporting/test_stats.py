@@ -15,7 +15,8 @@ from followthrough.reporting.stats import (
     render,
     slo_lines,
 )
-from tests.followthrough.web.test_inbox import start_quick, until
+from followthrough.triggers.start import start_sequence
+from tests.followthrough.web.test_inbox import end_leftover, start_quick, until
 
 
 def test_percentile_and_business_days():
@@ -96,3 +97,33 @@ def test_the_held_out_families_are_listed_by_template_version():
     text = render(report)
     assert "Held out (no sequence; `followthrough impact NAME` compares them):" in text
     assert text.split("Held out")[1].splitlines()[1].split() == ["outreach", "v2", "10"]
+
+
+async def test_every_template_is_counted_when_the_scan_stops_short(
+    dev_client, dev_worker, store, settings
+):
+    # `limit` bounds the runs read one by one (newest first); the counts by template and
+    # version still include a template whose runs are all older than that.
+    quick = await store.templates.active("demo_quick_intervention")
+    assert quick is not None
+    older, _ = await store.templates.save(quick.model_copy(update={"name": "older_outreach"}))
+    scope = f"TaskQueue = '{settings.task_queue}'"
+    await end_leftover(dev_client, "intervention-older_outreach-F4")
+    first = await start_sequence(
+        dev_client, older, "F4", task_queue=settings.task_queue, prediction=None
+    )
+    assert first.workflow_id is not None
+    newest = await start_quick(dev_client, store, settings, "F5")
+    try:
+
+        async def both_listed() -> dict | None:
+            report = await collect(dev_client, store, scope=scope, limit=1)
+            counts = report["by_template_version"]
+            return counts if counts.get("older_outreach v1") else None
+
+        counts = await until(both_listed, "the older template counted")
+        assert counts["older_outreach v1"] == 1
+        assert counts["demo_quick_intervention v1"] >= 1
+    finally:
+        for workflow_id in (first.workflow_id, newest):
+            await end_leftover(dev_client, workflow_id)
