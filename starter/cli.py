@@ -32,7 +32,7 @@ app.add_typer(cli_serve.serve_app)  # dev, worker, migrate, demo, web, receiver,
 app.add_typer(cli_triggers.triggers_app)  # predict, trigger, event
 app.add_typer(cli_signals.signals_app)  # respond, approve, reject, resume, skip, cancel
 app.add_typer(cli_reading.reading_app)  # status, list, tasks, stats
-app.add_typer(cli_data.data_app)  # families-import, audit
+app.add_typer(cli_data.data_app)  # audit (and families-import, the older name)
 app.add_typer(cli_ops.ops_app)  # health, quarantine
 app.add_typer(cli_impact.impact_app)  # impact, calibration, impact-demo
 

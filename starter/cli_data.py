@@ -1,4 +1,5 @@
-"""Data in and out: `families import|opt-out`, `families-import`, `predictions import`, `audit`."""
+"""Data in and out: `families import|opt-out` (or `families-import`), `predictions import`,
+`audit`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Annotated
 import typer
 
 from contracts import channels
-from followthrough import operations
 from followthrough.operations import OperationError
 from followthrough.triggers import imports
 from starter.cli_runtime import AS_JSON, dump, open_store, require_file, run, session
@@ -99,19 +99,10 @@ def predictions_import(
     run(work)
 
 
-@data_app.command("families-import")
+@data_app.command("families-import", hidden=True)
 def families_import_command(path: Path) -> None:
-    """Import families from CSV (family_id,name,email,phone,timezone,...)."""
-
-    async def work() -> None:
-        async with open_store(migrated=True) as store:
-            count, problems = await operations.import_families(store, path)
-        for problem in problems:
-            typer.echo(f"{path}: {problem}", err=True)
-        typer.echo(f"{count} families imported, {len(problems)} rows rejected")
-
-    if require_file(path):
-        run(work)
+    """The older name of `families import`, kept for scripts that use it."""
+    families_import(path)
 
 
 @data_app.command()

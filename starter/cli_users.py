@@ -11,7 +11,7 @@ from followthrough.web.signin import check_account, hash_password
 from starter.cli_runtime import fail, open_store, run
 from store.accounts import AccountExists
 
-users_app = typer.Typer()
+users_app = typer.Typer(help="People who sign in to the web app: add, list.", no_args_is_help=True)
 
 
 @users_app.command("add")
