@@ -42,6 +42,7 @@ from followthrough.platform.observability import Observability, configure_loggin
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.triggers.schedules import scheduled_starter
 from store import Store
+from workflows.one_input import OneInputPerSignal
 from workflows.sequences import SEQUENCES
 
 # Sequences spend days asleep, so most cached ones sit idle: with 3,000 asleep, 250 kept the
@@ -153,6 +154,7 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=list(workflows),
         workflow_runner=workflow_runner(),
+        interceptors=[OneInputPerSignal()],
         activities=[
             *channels.activities(),
             tasks.open_task,

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.bounds import KEPT
 
+from workflows.one_input import SeveralInputs
 from workflows.waiting import Waiting
 
 M = TypeVar("M", bound=BaseModel)
@@ -167,8 +168,13 @@ class HumanInputs(Waiting):
 
     # ----------------------------------------------------------------- checking inputs
 
-    def accept(self, signal: str, model: type[M], payload: RawValue) -> M | None:
+    def accept(self, signal: str, model: type[M], payload: RawValue | SeveralInputs) -> M | None:
         """The signal's input as its contract, or None once its refusal is recorded."""
+        if isinstance(payload, SeveralInputs):
+            sent = len(payload.values)
+            sender = next(filter(None, map(sender_of, payload.values)), None)
+            self.reject_signal(signal, sender, f"input: one JSON object expected, {sent} were sent")
+            return None
         value: Any = None
         try:
             if payload.payload.metadata:

@@ -114,14 +114,17 @@ async def test_every_signal_refuses_wrong_input_and_the_gate_waits(
     for name, value, _ in WRONG_INPUTS:
         await handle.signal(name, value)
     await handle.signal("approve")  # no input at all
+    # `temporal workflow signal --input A --input B`: two inputs to a one-input signal.
+    await handle.signal("approve", args=[{"approver": "sarah"}, {"role": "coordinator"}])
     st = await status(handle)
     # Nothing failed: the sequence still waits at its gate, and says what it refused.
     assert st.state == State.AWAITING_APPROVAL and st.cancel_request is None
     lines = [r.describe() for r in st.rejected_signals]
-    assert len(lines) == len(WRONG_INPUTS) + 1 == st.signals_rejected
+    assert len(lines) == len(WRONG_INPUTS) + 2 == st.signals_rejected
     for line, (_, _, expected) in zip(lines, WRONG_INPUTS, strict=False):
         assert line.startswith(expected), line
-    assert lines[-1] == "rejected approve: input: must be a JSON object"
+    assert lines[-2] == "rejected approve: input: must be a JSON object"
+    assert lines[-1] == "rejected approve from sarah: input: one JSON object expected, 2 were sent"
     assert all(r.at >= st.pending_approval.since for r in st.rejected_signals)  # type: ignore[union-attr]
 
     audit = [a for a in await store.steps.for_workflow(handle.id) if a.kind == "signal"]
