@@ -62,7 +62,7 @@ def misspelling(err: ValidationError, value: Any) -> str:
     if first["type"] != "missing" or not isinstance(value, dict) or len(first["loc"]) != 1:
         return ""
     wanted = str(first["loc"][0])
-    given = [str(key)[:SENDER_SHOWN] for key in value if key not in first["loc"]]
+    given = [str(key)[:SENDER_SHOWN] for key in value if str(key).isprintable()]
     near = get_close_matches(wanted, given, n=1, cutoff=0.75)
     return f" (is '{near[0]}' meant to be {wanted}?)" if near else ""
 
