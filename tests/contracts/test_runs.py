@@ -126,7 +126,7 @@ def test_the_next_run_forgets_everything_that_belongs_to_one_run() -> None:
             "dropped": {"steps": 2, "events": 1},
         }
     )
-    after = now.next_run("remind", steps_kept=200, decisions_kept=50)
+    after = now.next_run("check_again", steps_kept=200, decisions_kept=50)
     fresh = InterventionStatus(
         workflow_id=now.workflow_id,
         family_id=now.family_id,
@@ -149,7 +149,7 @@ def test_the_next_run_forgets_everything_that_belongs_to_one_run() -> None:
         assert getattr(after, name) == getattr(fresh, name), name
     # Nothing was cut this time: the counts stay as they were.
     assert after.dropped == {"steps": 2, "events": 1}
-    assert after.resume_at == "remind"
+    assert after.resume_at == "check_again"
 
 
 def test_the_next_run_counts_the_records_it_lets_go_on_top_of_earlier_ones() -> None:

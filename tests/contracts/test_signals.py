@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts import CancelRequest, Decision, RejectedSignal, Response
+from contracts import CancelRequest, Decision, RejectedSignal, Response, Undo
 from contracts.signals import SENDER_SHOWN, check_signal, sender_of
 
 json_values = st.recursive(
@@ -42,6 +42,13 @@ def test_more_wrong_fields_are_counted() -> None:
 def test_a_field_inside_a_list_is_named_by_its_path() -> None:
     found, why = check_signal(RejectedSignal, {"signal": "s", "reason": "r", "at": ["x"]})
     assert found is None and why is not None and why.startswith("at: ")
+
+
+def test_a_nested_field_is_named_by_its_dotted_path() -> None:
+    value = {"step_id": "call", "kind": "cancel_task", "ref": {"workflow_id": "w", "run_id": "r"}}
+    found, why = check_signal(Undo, value)
+    assert found is None
+    assert why == "ref.step_id is required (and 2 more)"
 
 
 def test_an_input_that_is_not_an_object_says_so() -> None:

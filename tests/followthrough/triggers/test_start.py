@@ -23,6 +23,15 @@ def test_every_possible_score_is_accepted(p: float, c: float, window: int | None
 
 
 @pytest.mark.parametrize(
+    ("probability", "confidence", "window"), [(0.0, 0.0, 0), (1.0, 100.0, MAX_WINDOW_DAYS)]
+)
+def test_the_bounds_themselves_are_possible(
+    probability: float, confidence: float, window: int
+) -> None:
+    check_prediction(probability, confidence, window)
+
+
+@pytest.mark.parametrize(
     ("probability", "confidence", "window", "message"),
     [
         (-0.01, 50, None, "probability: must be between 0 and 1, got -0.01"),
