@@ -29,6 +29,14 @@ KEPT = {
     "bounces": 50,
 }
 
+# Compensations a sequence keeps. Unlike the lists above none may be let go: each must run
+# if the sequence is called off. A code-defined sequence registers at most two; a looping
+# template one per pass of each compensating step (a weekly loop with one such step takes
+# about two years to reach the cap). At the cap, a step that would register another is not
+# taken, so every compensation kept can still run. An escalation's task holds one more for
+# as long as it waits.
+UNDOS_MAX = 100
+
 
 def keep_last(items: list[T], limit: int) -> int:
     """Trim `items` in place to its newest `limit` entries; how many were let go."""

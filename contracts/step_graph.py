@@ -48,7 +48,7 @@ def check_template(
                 raise problem(
                     f"{where}: roles: {role!r} is not one of the template's approver_roles"
                 )
-    unreachable = [s.id for s in steps if s.id not in _reachable(steps, by_id)]
+    unreachable = [s.id for s in steps if s.id not in _reachable(steps)]
     if unreachable:
         raise problem(
             f"step '{unreachable[0]}': unreachable: no step leads to it "
@@ -105,7 +105,7 @@ def _graph(steps: list[Step]) -> dict[str, list[str]]:
     return {s.id: [t for t in successors(steps, i) if t != END] for i, s in enumerate(steps)}
 
 
-def _reachable(steps: list[Step], by_id: dict[str, Step]) -> set[str]:
+def _reachable(steps: list[Step]) -> set[str]:
     graph = _graph(steps)
     seen, todo = {steps[0].id}, [steps[0].id]
     while todo:

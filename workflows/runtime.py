@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StepTiming,
         Undo,
     )
+    from contracts.bounds import UNDOS_MAX
     from workflows import metrics
     from workflows.details import current_details
 
@@ -180,6 +181,20 @@ class InterventionRuntime:
                 if record is not None:
                     record.error = f"compensation failed: {err}"
         undos.clear()
+
+    def undo_refused(self, record: StepRecord) -> bool:
+        """Whether the step of `record`, which would register a compensation, is not taken:
+        the sequence keeps `UNDOS_MAX` of them and lets none go, since each must run if the
+        sequence is called off. A refused step is skipped, and says why."""
+        if len(self.progress.undos) < UNDOS_MAX or not workflow.patched("undo-cap"):
+            return False
+        reason = (
+            f"not taken: the sequence already keeps {UNDOS_MAX} compensations, the most it "
+            "keeps, and this step would need one more"
+        )
+        self.finish_step(record, StepStatus.SKIPPED, reason)
+        self.audit_step(record, reason)
+        return True
 
     async def run_undo(self, undo: Undo) -> None:
         """Carry out one registered compensation."""

@@ -76,6 +76,8 @@ class TaskBlocks(HumanInputs):
             self.finish_step(record, StepStatus.SKIPPED, answer.value)
             self.audit_step(record, answer.value)
             return None
+        if compensate and self.undo_refused(record):
+            return None
         task_id = await self.run_task(record, kind, reason, compensate=compensate)
         if answer == GateAnswer.PROCEEDED:
             record.result = f"{answer.value}: {record.result}"

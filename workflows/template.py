@@ -215,6 +215,8 @@ class TemplateIntervention(Intervention):
         record = self.step(step.id, "webhook", summary)
         if not step.requires_approval:
             await self.wait_until_due(record, step.delay, step.at)
+        if step.compensate and self.undo_refused(record):
+            return step.next
         request = WebhookRequest(
             ref=self.ref(step.id),
             family_id=self.start.family_id,

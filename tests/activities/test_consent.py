@@ -30,3 +30,11 @@ def test_a_day_across_a_clock_change_is_still_one_local_day() -> None:
     assert end - start == (
         datetime(2026, 3, 9, 4, tzinfo=UTC) - datetime(2026, 3, 8, 5, tzinfo=UTC)
     )
+
+
+def test_the_window_is_given_in_utc() -> None:
+    # The outbox is counted between these instants: they are UTC whatever the server's zone.
+    now = datetime(2026, 3, 4, 3, 30, tzinfo=UTC)
+    for per in ("day", "week"):
+        start, end = cap_window(now, "Asia/Tokyo", FrequencyCap(limit=1, per=per))
+        assert start.tzinfo is UTC and end.tzinfo is UTC

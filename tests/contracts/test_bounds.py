@@ -26,7 +26,17 @@ from contracts import (
     parse_duration,
 )
 from contracts.activities import idempotency_key
-from contracts.bounds import EVENT_DATA_MAX, KEPT, NOTE_MAX, REPLY_MAX, TEXT_KEPT, clip, keep_last
+from contracts.bounds import (
+    EVENT_DATA_MAX,
+    KEPT,
+    NOTE_MAX,
+    REPLY_MAX,
+    TEXT_KEPT,
+    check_event_data,
+    clip,
+    keep_last,
+    non_finite,
+)
 from contracts.policies import MAX_DURATION, RetrySpec
 from tests.contracts.test_steps import problem
 
@@ -219,3 +229,44 @@ def test_the_next_run_carries_the_counts_and_counts_what_it_trims() -> None:
     assert st.dropped == {"events": 2}  # the run before keeps its own counts
     again = carried.next_run("s0", steps_kept=2, decisions_kept=3)
     assert again.dropped == carried.dropped and again.run == 3
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("3651d", "'3651d'"),
+        (1e300, "1e+300"),
+        (timedelta(days=3651), "datetime.timedelta(days=3651)"),
+        ("P3651D", "'P3651D'"),
+    ],
+)
+def test_a_duration_too_long_is_refused_showing_what_was_written(written: Any, shown: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(written)
+    assert str(caught.value) == f"too long: {shown} is more than 3650d (ten years), the longest"
+
+
+def test_ten_years_is_accepted_in_every_form() -> None:
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+    assert parse_duration("P3650D") == MAX_DURATION
+    assert parse_duration(MAX_DURATION.total_seconds()) == MAX_DURATION
+
+
+def test_a_number_that_is_not_finite_is_named_by_its_path() -> None:
+    nan = float("nan")
+    assert non_finite(nan) == "value"
+    assert non_finite({"score": nan}) == "score"
+    assert non_finite({"visit": {"scores": [1.0, float("inf")]}}) == "visit.scores[1]"
+    assert non_finite([0, {"a": -float("inf")}]) == "[1].a"
+    assert non_finite({"fine": [1, 2.5, "x", None]}) is None
+
+
+def test_event_data_of_exactly_the_limit_is_kept_and_one_byte_more_is_refused() -> None:
+    padding = EVENT_DATA_MAX - len('{"x": ""}')
+    at_limit = {"x": "a" * padding}
+    assert check_event_data(at_limit) == at_limit
+    with pytest.raises(ValueError) as caught:
+        check_event_data({"x": "a" * (padding + 1)})
+    assert str(caught.value) == f"is {EVENT_DATA_MAX + 1} bytes as JSON; at most 4096 are kept"
+    with pytest.raises(ValueError, match=r"^n: not a finite number$"):
+        check_event_data({"n": float("nan")})

@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from contracts import (
+    Bounce,
     Channel,
     Decision,
     EscalationAnswer,
+    FamilyContext,
     InterventionStart,
     InterventionStatus,
+    PendingApproval,
     ReceivedResponse,
     SequenceParams,
     State,
@@ -106,3 +109,67 @@ def test_the_next_run_starts_its_own_part_afresh_and_keeps_the_rest() -> None:
     assert [d["n"] for d in after.decisions] == [1, 2, 3]
     assert after.responses == now.responses and after.undos == now.undos
     assert after.queued_decisions == now.queued_decisions
+
+
+def test_the_next_run_forgets_everything_that_belongs_to_one_run() -> None:
+    now = state().model_copy(
+        update={
+            "next_action_at": AT,
+            "pending_approval": PendingApproval(
+                step_id="ok", reason="r", roles=["coordinator"], since=AT, decide_by=None
+            ),
+            "family": FamilyContext(family_id="F1", timezone="UTC", channels=[Channel.SMS]),
+            "bounces": {"hello": Bounce(channel=Channel.EMAIL, step_id="hello")},
+            "bounce_fallbacks": {"hello": (Channel.SMS, "hello_sms")},
+            "handling_bounce": True,
+            "published_state": State.RUNNING,
+            "dropped": {"steps": 2, "events": 1},
+        }
+    )
+    after = now.next_run("check_again", steps_kept=200, decisions_kept=50)
+    fresh = InterventionStatus(
+        workflow_id=now.workflow_id,
+        family_id=now.family_id,
+        template=now.template,
+        template_version=now.template_version,
+        state=State.SCHEDULED,
+    )
+    for name in (
+        "current_step",
+        "next_action_at",
+        "pending_approval",
+        "family",
+        "escalation_answer",
+        "bounces",
+        "bounce_fallbacks",
+        "handling_bounce",
+        "published_state",
+        "ran",
+    ):
+        assert getattr(after, name) == getattr(fresh, name), name
+    # Nothing was cut this time: the counts stay as they were.
+    assert after.dropped == {"steps": 2, "events": 1}
+    assert after.resume_at == "check_again"
+
+
+def test_the_next_run_counts_the_records_it_lets_go_on_top_of_earlier_ones() -> None:
+    records = [StepRecord(step_id=f"s{i}", kind="sms", summary="s") for i in range(6)]
+    kept_for_undo = StepRecord(step_id="call", kind="call", summary="c", run=2)
+    now = state().model_copy(
+        update={
+            "steps": [kept_for_undo, *records],
+            "decisions": [{"n": n} for n in range(5)],
+            "dropped": {"steps": 10},
+        }
+    )
+    after = now.next_run("remind", steps_kept=2, decisions_kept=1)
+    # 7 records, 2 kept as the newest, 1 kept for its undo: 4 let go; 4 of 5 decisions.
+    assert after.dropped == {"steps": 14, "decisions": 4}
+    assert len(after.steps) == 3
+
+
+def test_letting_go_of_nothing_counts_nothing() -> None:
+    now = state()
+    now.let_go("events", 0)
+    now.keep("responses", ReceivedResponse(channel=Channel.SMS, note="hi", at=AT))
+    assert now.dropped == {}

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from contracts import parse_steps
+from contracts import Channel, parse_steps
 from contracts.step_graph import check_template, successors
+from contracts.steps import TEMPLATE_WORKFLOW
 from followthrough.templates import read_template
 from tests.contracts.test_steps import EMAIL, problem, write
 
@@ -94,3 +95,42 @@ def test_no_steps_only_for_code_defined_workflows() -> None:
     check_template(None, workflow="HighRiskIntervention", messages=set(), approver_roles=[])
     with pytest.raises(ValueError, match="needs a list of steps"):
         check_template(None, workflow="TemplateIntervention", messages=set(), approver_roles=[])
+
+
+def _refusal(steps: list[dict[str, Any]], **extra: Any) -> str:
+    with pytest.raises(ValueError) as caught:
+        check_template(
+            parse_steps(steps),
+            workflow=TEMPLATE_WORKFLOW,
+            messages=extra.pop("messages", {"hello", "bye"}),
+            approver_roles=[],
+            **extra,
+        )
+    return str(caught.value)
+
+
+def test_each_refusal_says_how_to_fix_it() -> None:
+    assert _refusal([{**EMAIL, "template": "missing"}]) == (
+        "step 'first': template: no message 'missing' in messages (bye, hello)"
+    )
+    assert _refusal([{**EMAIL, "template": "missing"}], messages=set()) == (
+        "step 'first': template: no message 'missing' in messages (none defined)"
+    )
+    assert _refusal([EMAIL, {"id": "orphan", "type": "end"}, {"id": "lost", "type": "end"}]) == (
+        "step 'lost': unreachable: no step leads to it "
+        "(add a jump with next/then/else, or remove it)"
+    )
+    assert _refusal(
+        [
+            {"id": "a", "type": "sms", "message": "hi"},
+            {"id": "b", "type": "email", "template": "hello", "next": "a"},
+        ]
+    ) == (
+        "step 'a': next: the steps a → b → a loop with no wait in between "
+        "(add a wait step or a delay)"
+    )
+    sms_back_to_email = {"id": "x", "type": "email", "template": "hello", "fallback": "sms"}
+    assert _refusal([sms_back_to_email], fallbacks={Channel.SMS: Channel.EMAIL}) == (
+        "step 'x': fallback: email → sms → email loops; fall back to a channel not already tried "
+        "(or end the chain in `fallbacks`)"
+    )

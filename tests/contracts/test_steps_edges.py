@@ -3,6 +3,7 @@ message for each wrong shape, the JSON spelling's nested conditions and index hi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,48 @@ def test_no_messages_are_named_as_none(tmp_path: Path) -> None:
 def test_time_zones_are_checked_by_name() -> None:
     assert is_valid_timezone("Europe/Paris") and not is_valid_timezone("Mars/Olympus")
     assert ScheduleSpec(cron="0 9 * * 1", timezone="Europe/Paris").timezone == "Europe/Paris"
+
+
+def test_the_refusals_read_exactly_as_written() -> None:
+    assert refused([]) == "steps: give a non-empty list of steps"
+    assert refused([{"id": "a", "type": "bogus"}]) == (
+        "step 'a': type: unknown type 'bogus' (use one of email, sms, whatsapp, call, task, "
+        "wait, condition, approval, webhook, end)"
+    )
+    assert refused([{"id": "a", "type": "wait", "duration": "1d", "url": "http://x"}]) == (
+        "step 'a': url: does not apply to a wait step "
+        "(use: description, duration, name, next, until)"
+    )
+
+
+@pytest.mark.parametrize("days", ["3", None, -1, True])
+def test_days_that_are_not_a_number_are_named(days: Any) -> None:
+    assert refused([{"id": "a", "type": "wait", "duration_days": days}]) == (
+        f"step 'a': duration_days: not a number of days: {days!r}"
+    )
+
+
+def test_days_are_whole_days() -> None:
+    (step,) = parse_steps([{"id": "a", "type": "wait", "duration_days": 1.5}])
+    assert step.duration == timedelta(days=1.5)
+
+
+def test_steps_already_read_are_taken_as_they_are_or_read_again_with_the_rest() -> None:
+    read = parse_steps(
+        [
+            {
+                "id": "ask",
+                "type": "condition",
+                "if": {"field": "response_received", "op": "==", "value": True},
+                "then": "done",
+                "else": "ask_again",
+            },
+            {"id": "ask_again", "type": "wait", "duration": "1d", "next": "done"},
+            {"id": "done", "type": "end"},
+        ]
+    )
+    assert parse_steps(read) == read
+    again = parse_steps(
+        [read[0], {"id": "ask_again", "type": "end"}, {"id": "done", "type": "end"}]
+    )
+    assert again[0] == read[0] and again[0].else_ == "ask_again"

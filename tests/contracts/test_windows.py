@@ -49,3 +49,8 @@ def test_a_window_over_midnight_counts_its_early_morning_minutes() -> None:
     window = SendWindow(start=time(23, 30), end=time(2, 0))
     assert open_minutes(window, time(21, 0), time(23, 59)) == 1 + 120
     assert open_minutes(OVERNIGHT, None, None) == 240
+
+
+def test_quiet_hours_take_minutes_out_only_when_they_have_a_start_and_an_end() -> None:
+    assert open_minutes(AFTER_SCHOOL, time(18, 0), None) == 180
+    assert open_minutes(AFTER_SCHOOL, None, time(8, 0)) == 180

@@ -35,11 +35,18 @@ from contracts import (
     Decision,
     EscalationAnswer,
     Event,
+    FamilyContext,
+    InterventionResult,
     InterventionStatus,
     Response,
     SequenceParams,
     State,
+    StepRef,
+    TemplateStart,
+    Undo,
+    workflow_id_for,
 )
+from contracts.bounds import UNDOS_MAX
 from followthrough.platform.devserver import find_binary
 from followthrough.platform.settings import Settings
 from followthrough.templates import builtin_templates
@@ -71,6 +78,16 @@ LOOP: dict[str, Any] = {
             "else": "remind",
         },
         {"id": "sign_off", "type": "approval", "roles": ["coordinator"], "timeout": "1d"},
+        {"id": "thanks", "type": "email", "message": "Thank you, {{ first_name }}."},
+    ],
+}
+# A call that is undone if the sequence is called off, then a thank-you.
+CALL_THEN_THANKS: dict[str, Any] = {
+    "name": "call_then_thanks",
+    "quiet_hours": None,
+    "caps": {},
+    "steps": [
+        {"id": "open_call", "type": "call", "reason": "Follow up by phone", "compensate": True},
         {"id": "thanks", "type": "email", "message": "Thank you, {{ first_name }}."},
     ],
 }
@@ -188,6 +205,7 @@ class Shape:
     sms_refused: bool = False
     patches: tuple[str, ...] = ()  # the `workflow.patched` ids its history takes
     sms_answer_lost: bool = False  # the provider takes the SMS, its answer never arrives
+    undos_kept: int = 0  # compensations the run starts with, as carried from earlier passes
 
 
 SHAPES: dict[str, Shape] = {
@@ -255,6 +273,15 @@ SHAPES: dict[str, Shape] = {
         sms_answer_lost=True,
         patches=("ask-when-send-uncertain",),
     ),
+    # It already keeps the most compensations it may: the call that needs one is not taken.
+    "undo_cap_reached": Shape(
+        "template",
+        CALL_THEN_THANKS,
+        nothing,
+        {},
+        undos_kept=UNDOS_MAX,
+        patches=("undo-cap",),
+    ),
 }
 
 
@@ -294,6 +321,10 @@ async def record_one(
         provider.drop("sms")
     row = await store.families.get(shape.family)
     assert row is not None
+    if shape.undos_kept:
+        handle = await start_carrying_undos(env, settings, params, context_of(row), shape)
+        await save_histories(env, handle, name, shape)
+        return
     outcome = await start_sequence(
         env.client,
         params.model_copy(update=shape.update),
@@ -302,15 +333,61 @@ async def record_one(
         family=context_of(row),
     )
     assert outcome.handle is not None, outcome.message
-    await shape.act(env, outcome.handle)
-    result = await outcome.handle.result()
-    histories = await run_histories(env, outcome.handle)
+    await save_histories(env, outcome.handle, name, shape)
+
+
+async def save_histories(env: WorkflowEnvironment, handle: Handle, name: str, shape: Shape) -> None:
+    """Act on the running sequence, wait for its end and save each run's history."""
+    await shape.act(env, handle)
+    result = await handle.result()
+    histories = await run_histories(env, handle)
     folder = HISTORIES / shape.folder
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - a one-off script
     for number, history in enumerate(histories, start=1):
         suffix = f"_run{number}" if len(histories) > 1 else ""
         (folder / f"{name}{suffix}.json").write_text(history.to_json())
     print(f"recorded {name}: {result.state} ({result.outcome}), {len(histories)} run(s)")
+
+
+async def start_carrying_undos(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    params: SequenceParams,
+    family: FamilyContext,
+    shape: Shape,
+) -> Handle:
+    """Start a data-defined sequence as a next run would, carrying `shape.undos_kept`
+    compensations of earlier passes (as many passes of a loop would leave them)."""
+    workflow_id = workflow_id_for(params.name, shape.family)
+    ref = StepRef(
+        workflow_id=workflow_id,
+        run_id="earlier",
+        step_id="open_call",
+        template=params.name,
+        template_version=params.version,
+    )
+    carried = InterventionStatus(
+        workflow_id=workflow_id,
+        family_id=shape.family,
+        template=params.name,
+        template_version=params.version,
+        state=State.SCHEDULED,
+        undos=[
+            Undo(step_id="open_call", run=n, kind="cancel_task", ref=ref, task_id=n)
+            for n in range(1, shape.undos_kept + 1)
+        ],
+        run=shape.undos_kept + 1,
+    )
+    start = TemplateStart(
+        family_id=shape.family, params=params, triggered_by="manual", family=family, carried=carried
+    )
+    return await env.client.start_workflow(
+        params.workflow,
+        start,
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        result_type=InterventionResult,
+    )
 
 
 async def main(*which: str) -> None:

@@ -4,8 +4,10 @@ in its state."""
 
 from __future__ import annotations
 
-from contracts import Channel, Decision, Event, Response
-from contracts.bounds import KEPT
+from contracts import Channel, Decision, Event, Response, SequenceParams, StepStatus
+from contracts.bounds import KEPT, UNDOS_MAX
+from store.families import context_of
+from tests.workflows.record_histories import Shape, nothing, start_carrying_undos
 from tests.workflows.test_inputs import GATE
 from tests.workflows.test_sequences import COORDINATOR, start, status
 
@@ -51,3 +53,33 @@ async def test_a_flood_of_signals_keeps_the_newest_and_counts_the_rest(
     await handle.signal("approve", COORDINATOR)
     result = await handle.result()
     assert result.outcome == "call scheduled"
+
+
+async def test_at_the_compensation_cap_a_step_that_needs_one_more_is_not_taken(
+    time_env, store, settings, ts_worker
+):
+    # One compensation short of the cap, as many passes of a loop would leave it.
+    params = SequenceParams.model_validate(
+        {
+            "name": "two_calls",
+            "quiet_hours": None,
+            "caps": {},
+            "steps": [
+                {"id": "call_1", "type": "call", "reason": "First call", "compensate": True},
+                {"id": "call_2", "type": "call", "reason": "Second call", "compensate": True},
+                {"id": "thanks", "type": "email", "message": "Thank you."},
+            ],
+        }
+    )
+    row = await store.families.get("F1")
+    assert row is not None
+    shape = Shape("template", {}, nothing, undos_kept=UNDOS_MAX - 1)
+    handle = await start_carrying_undos(time_env, settings, params, context_of(row), shape)
+    result = await handle.result()
+
+    steps = {s.step_id: s for s in result.steps}
+    assert steps["call_1"].status == StepStatus.DONE
+    assert steps["call_2"].status == StepStatus.SKIPPED
+    assert f"already keeps {UNDOS_MAX} compensations" in (steps["call_2"].result or "")
+    assert steps["thanks"].status == StepStatus.DONE
+    assert len(await store.tasks.for_workflow(handle.id)) == 1

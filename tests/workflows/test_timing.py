@@ -493,3 +493,11 @@ def test_reasons_show_seconds_only_when_a_time_has_them() -> None:
     window = SendWindow(start=time(16, 0, 15), end=time(19))
     assert window.describe() == "16:00:15–19:00"
     assert SendWindow(start=time(16, 0, 0, 1), end=time(19)).describe() == "16:00:00.000001–19:00"
+
+
+def test_every_time_in_the_spring_forward_gap_lands_on_the_instant_the_gap_ends() -> None:
+    due = _local(NEW_YORK, 2026, 3, 8, 0, 15)
+    for minute in range(60):
+        for second in (0, 17, 59):
+            placed = next_allowed_time(due, NEW_YORK, None, at=time(2, minute, second))
+            assert placed.at == datetime(2026, 3, 8, 7, tzinfo=UTC), (minute, second)

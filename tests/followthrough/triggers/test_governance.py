@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 
 from contracts import CancelRequest, Channel, SequenceParams
 from followthrough.platform.devserver import free_port
-from followthrough.triggers.governance import QuotaExceeded, bucket, choose_version, count_running
+from followthrough.triggers.errors import TriggerError
+from followthrough.triggers.governance import (
+    QuotaExceeded,
+    bucket,
+    choose_version,
+    count_running,
+    running_query,
+)
 from followthrough.triggers.start import start_sequence
 from starter.cli import app
 from store import Store
@@ -61,6 +68,22 @@ def test_buckets_spread_evenly_enough() -> None:
     places = [bucket(f"F{i}", "onboarding") for i in range(2000)]
     share = sum(place < 10 for place in places) / len(places)
     assert 0.08 < share < 0.12
+
+
+def test_the_buckets_do_not_move_between_releases() -> None:
+    # A new hash would move families between a canary and its stable version: pinned here.
+    assert [bucket(f, "onboarding") for f in ("F00001", "F00002", "F00003")] == [85, 51, 18]
+
+
+def test_the_running_query_counts_a_template_but_the_sequence_being_started() -> None:
+    running = "TemplateName = 'onboarding' AND ExecutionStatus = 'Running'"
+    assert running_query("onboarding") == running
+    assert running_query("onboarding", "intervention-onboarding-F1") == (
+        f"{running} AND WorkflowId != 'intervention-onboarding-F1'"
+    )
+    for bad in ("F1' OR 'a' = 'a", "F1\\"):
+        with pytest.raises(TriggerError, match="cannot be used in a visibility query"):
+            running_query("onboarding", bad)
 
 
 def test_the_owner_receives_escalations_unless_someone_else_is_named() -> None:

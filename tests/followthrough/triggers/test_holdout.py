@@ -74,6 +74,25 @@ def test_the_places_do_not_move_between_releases() -> None:
     assert places == [9351, 2143, 1049]
 
 
+@pytest.mark.parametrize("percent", [1, 20, 50])
+def test_a_family_is_held_out_exactly_below_its_percentage_of_places(percent: int) -> None:
+    params = _params(holdout_percent=percent)
+    line = percent * 100  # places are read to 1/10,000
+    at_line = next(f for f in (f"G{n}" for n in range(200_000)) if _place(f) == line)
+    just_below = next(f for f in (f"G{n}" for n in range(200_000)) if _place(f) == line - 1)
+    assert not held_out(params, at_line)
+    assert held_out(params, just_below)
+    for family in FAMILIES[:2000]:
+        assert held_out(params, family) is (_place(family) < line)
+    # The template's name is part of the hash: another template holds out other families.
+    renamed = _params(name="other", holdout_percent=percent)
+    assert any(held_out(params, f) != held_out(renamed, f) for f in FAMILIES[:2000])
+
+
+def _place(family: str) -> int:
+    return holdout_place("measured", family, "spring")
+
+
 def test_the_held_out_families_are_spread_evenly_over_the_rollout_buckets() -> None:
     params = _params(holdout_percent=50)
     table = [[0, 0], [0, 0]]  # [canary side, stable side] x [held out, treated]

@@ -43,6 +43,8 @@ def prediction(name: str, priority: int) -> SequenceParams:
         (3, timedelta(days=3), False),  # exactly when it ends: free again
         (3, timedelta(days=4), False),
         (1, timedelta(0), True),
+        # No cooldown even for a start stamped ahead of this clock (another host's clock).
+        (0, -timedelta(hours=1), False),
     ],
 )
 def test_cooldown_holds_until_its_last_second(days: int, ago: timedelta, holds: bool) -> None:
