@@ -95,7 +95,8 @@ class Pages:
     async def dashboard(self, request: Request, template: str = "", version: int = 0) -> Any:
         if await self.who(request) is None:
             return RedirectResponse("/login", 303)
-        reports = await dashboard.version_reports(self.store, self.slo)
+        # Replies, hours, weeks and first responses only for the version the page shows.
+        reports = await dashboard.version_reports(self.store, self.slo, (template, version))
         for report in reports:
             report.ends = await self._ends(report.template, report.version)
         chosen = next((r for r in reports if r.key == (template, version)), None)
