@@ -210,6 +210,7 @@ def _messages(sql: Sql, key: tuple[str, int] | None) -> Any:
         select(
             row.template,
             row.template_version.label("version"),
+            row.workflow_id,
             row.run_id,
             row.family_id,
             func.coalesce(row.channel, row.kind).label("label"),
@@ -232,13 +233,13 @@ def _version(table: Any, key: tuple[str, int] | None) -> list[Any]:
     return [table.template == key[0], table.template_version == key[1]]
 
 
-def _firsts(key: tuple[str, int] | None) -> Any:
+def _firsts() -> Any:
     """Each run's first contact (any channel, calls too)."""
     return (
         select(StepExecution.run_id, StepExecution.workflow_id, StepExecution.template,
                StepExecution.template_version.label("version"),
                func.min(StepExecution.created_at).label("at"))
-        .where(_contact(), *_version(StepExecution, key))
+        .where(_contact())
         .group_by(StepExecution.run_id, StepExecution.workflow_id, StepExecution.template,
                   StepExecution.template_version)
         .cte("firsts")
@@ -254,7 +255,7 @@ def details(
     channel / hour / day: key, messages sent (a), answered (b);
     reply: the check step's id, replies credited to it (a);
     first: a run's seconds from first contact to first reply (a)."""
-    line, firsts = _messages(sql, key), _firsts(key)
+    line = _messages(sql, key)
     answered = func.sum(case((line.c.after == "T", 1), else_=0))
     offset = case(
         {name: _offset(line.c.created_at, found) for name, found in spans.items()},
@@ -276,16 +277,22 @@ def details(
     ]  # fmt: skip
     parts[-1] = parts[-1].where(line.c.after == "T")  # replies: answered messages only
     replied = (
-        select(line.c.run_id, func.min(line.c.next_at).label("at"))
+        select(line.c.template, line.c.version, line.c.workflow_id, line.c.run_id,
+               func.min(line.c.next_at).label("at"))
         .where(line.c.after == "T")
-        .group_by(line.c.run_id)
+        .group_by(line.c.template, line.c.version, line.c.workflow_id, line.c.run_id)
         .subquery()
-    )
-    seconds = cast(sql.seconds(firsts.c.at, replied.c.at), Float)
-    parts.append(
-        select(literal("first"), firsts.c.template, firsts.c.version, null(), seconds, null())
-        .join(replied, replied.c.run_id == firsts.c.run_id)
     )  # fmt: skip
+    first_contact = (  # looked up by the sequence's index: each run has a handful of rows
+        select(func.min(StepExecution.created_at))
+        .where(StepExecution.workflow_id == replied.c.workflow_id,
+               StepExecution.run_id == replied.c.run_id, _contact())
+        .scalar_subquery()
+    )  # fmt: skip
+    seconds = cast(sql.seconds(first_contact, replied.c.at), Float)
+    parts.append(
+        select(literal("first"), replied.c.template, replied.c.version, null(), seconds, null())
+    )
     return union_all(*parts)
 
 
@@ -300,7 +307,7 @@ def first_contact(sql: Sql, slo: Slo) -> Any:
     """Per template version: first contacts that have a start of their sequence (with a
     version) at or before them, and how many came within the SLO's business days of the
     latest such start."""
-    firsts = _firsts(None)
+    firsts = _firsts()
     start = (
         select(func.max(SequenceStart.started_at))
         .where(SequenceStart.workflow_id == firsts.c.workflow_id,
