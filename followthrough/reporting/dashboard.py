@@ -164,27 +164,26 @@ def _reports(session: Session, slo: Slo, details: tuple[str, int] | None) -> lis
         return found
 
     sql = queries.Sql(session)
-    for template, version, day, count in session.execute(queries.started(sql)):
+    run = session.connection().execute  # Core rows: no ORM work per row
+    for template, version, day, count in run(queries.started(sql)):
         found = report(template, version)
         found.started += count
         found.week(_week_of_day(date.fromisoformat(day).toordinal())).started += count
     first: datetime | None = None
     last: datetime | None = None
-    for template, version, step_id, kind, reached, since, until in session.execute(
-        queries.funnel()
-    ):
+    for template, version, step_id, kind, reached, since, until in run(queries.funnel()):
         report(template, version).steps.append(FunnelStep(step_id, kind, reached))
         first, last = min(first or since, since), max(last or until, until)
-    for template, version, total, ok in session.execute(queries.first_contact(sql, slo)):
+    for template, version, total, ok in run(queries.first_contact(sql, slo)):
         found = report(template, version)
         found.first_contact_total, found.first_contact_ok = total, ok
     if first is not None and last is not None:
         zones = {name: queries.offset_spans(name, first, last) for name in queries.zones(session)}
         key = None if details is None else details if details in reports else min(reports)
-        for row in session.execute(queries.details(sql, zones, key)):
+        for row in run(queries.details(sql, zones, key)):
             _add(report(row[1], row[2]), row[0], row[3], row[4], row[5])
     late: dict[tuple[str, int], list[float]] = {}
-    for template, version, seconds in session.execute(queries.lateness(sql)):
+    for template, version, seconds in run(queries.lateness(sql)):
         late.setdefault((template, version), []).append(seconds)
     for (template, version), values in late.items():
         report(template, version).lateness_s = [max(0.0, round(float(s), 3)) for s in values]
@@ -202,7 +201,7 @@ def _channel_order(label: str) -> tuple[int, str]:
 def _add(found: VersionReport, what: str, key: str, a: float, b: float | None) -> None:
     """One row of `queries.details` into its version's report."""
     if what == "first":
-        found.first_response_s.append(round(a, 3))
+        found.first_response_s.append(a)
     elif what == "reply":
         step = next((s for s in found.steps if s.step_id == key), None)
         if step is not None:

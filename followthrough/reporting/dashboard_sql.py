@@ -66,6 +66,17 @@ class Sql:
             return (func.julianday(until) - func.julianday(since)) * 86400.0
         return func.extract("epoch", until - since)
 
+    def exact_seconds(self, since: Any, until: Any) -> Any:
+        """`until − since` in seconds, to the microsecond as Python subtracts datetimes.
+        SQLite's date functions keep milliseconds: whole seconds come from them, the
+        microseconds from the stored text."""
+        if not self.sqlite:
+            return cast(func.extract("epoch", until - since), Float)
+        whole = (func.julianday(func.substr(until, 1, 19))
+                 - func.julianday(func.substr(since, 1, 19))) * 86400  # fmt: skip
+        micro = cast(func.substr(until, 21), Integer) - cast(func.substr(since, 21), Integer)
+        return (cast(func.round(whole), Integer) * 1_000_000 + micro) / 1_000_000.0
+
     def hour(self, moment: Any, offset: Any) -> Any:
         """The hour of day of a UTC timestamp moved by `offset` seconds, as text."""
         if self.sqlite:
@@ -289,7 +300,7 @@ def details(
                StepExecution.run_id == replied.c.run_id, _contact())
         .scalar_subquery()
     )  # fmt: skip
-    seconds = cast(sql.seconds(first_contact, replied.c.at), Float)
+    seconds = sql.exact_seconds(first_contact, replied.c.at)
     parts.append(
         select(literal("first"), replied.c.template, replied.c.version, null(), seconds, null())
     )
