@@ -13,6 +13,7 @@ the check's time is the reply's time).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -145,13 +146,10 @@ async def version_reports(
 async def end_counts(client: Client, template: str, version: int) -> dict[str, int]:
     """Sequences of one version that ended each way, and those still running (visibility)."""
     scope = f"{BASE} AND TemplateName = '{template}' AND TemplateVersion = {version}"
-    counts = {
-        end: (await client.count_workflows(f"{scope} AND InterventionState = '{end}'")).count
-        for end in ENDS
-    }
-    running = await client.count_workflows(f"{scope} AND ExecutionStatus = 'Running'")
-    counts["running"] = running.count
-    return counts
+    queries = {end: f"{scope} AND InterventionState = '{end}'" for end in ENDS}
+    queries["running"] = f"{scope} AND ExecutionStatus = 'Running'"
+    counts = await asyncio.gather(*(client.count_workflows(query) for query in queries.values()))
+    return {name: found.count for name, found in zip(queries, counts, strict=True)}
 
 
 def _reports(session: Session, slo: Slo, details: tuple[str, int] | None) -> list[VersionReport]:

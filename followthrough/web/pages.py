@@ -97,8 +97,9 @@ class Pages:
             return RedirectResponse("/login", 303)
         # Replies, hours, weeks and first responses only for the version the page shows.
         reports = await dashboard.version_reports(self.store, self.slo, (template, version))
-        for report in reports:
-            report.ends = await self._ends(report.template, report.version)
+        ends = await asyncio.gather(*(self._ends(r.template, r.version) for r in reports))
+        for report, found in zip(reports, ends, strict=True):
+            report.ends = found
         chosen = next((r for r in reports if r.key == (template, version)), None)
         if chosen is None and reports and not template:
             chosen = reports[0]
