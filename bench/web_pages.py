@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -178,12 +179,15 @@ async def time_pages(app: object, sequence: str, rounds: int = 3) -> list[tuple[
         return timings
 
 
-def time_stats(address: str, database_url: str) -> float:
+def time_stats(address: str, database_url: str) -> tuple[float, float]:
+    """`followthrough stats`' time and the CPU its process used."""
     env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url)
-    began = time.perf_counter()
+    began, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     cli = Path(sys.executable).parent / "followthrough"
     subprocess.run([str(cli), "stats"], env=env, check=True, capture_output=True)
-    return time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return time.perf_counter() - began, cpu
 
 
 async def main(count: int, executions: int) -> None:
@@ -212,8 +216,8 @@ async def main(count: int, executions: int) -> None:
             print(f"  {page:<58} {seconds * 1000:8.0f} ms {cpu * 1000:5.0f} ms")
         calibration = timeit.timeit("sum(range(10**6))", number=10)
         print(f"  (this machine: sum(range(10**6)) x10 took {calibration:.2f} s; ~0.2 s idle)")
-        stats_s = time_stats(server.address, url)
-        print(f"  {'followthrough stats (a new process)':<58} {stats_s:8.1f} s")
+        stats_s, stats_cpu = time_stats(server.address, url)
+        print(f"  {'followthrough stats (a new process)':<58} {stats_s:8.1f} s  {stats_cpu:4.1f} s")
 
 
 if __name__ == "__main__":
