@@ -94,8 +94,8 @@ async def _connect(address: str) -> Client:
     return await connect(settings)
 
 
-async def seed_families(store: Store, ids: list[str]) -> None:
-    """Families in bulk (one statement per chunk): seeding is not what is measured."""
+async def add_families(store: Store, ids: list[str]) -> None:
+    """Families in bulk (one statement per chunk): adding them is not what is measured."""
     rows = [
         {
             "family_id": family_id,

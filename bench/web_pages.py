@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -147,9 +148,11 @@ async def fill_visibility(client: object, count: int) -> None:
         await asyncio.gather(*(one(i) for i in range(first, min(first + 200, count))))
 
 
-async def time_pages(app: object, sequence: str, rounds: int = 3) -> list[tuple[str, float]]:
-    """Each page's median time; `sequence` is one Temporal does not know (its query fails at
-    once; with no worker, a known one would wait out the page's 3 s for an answer)."""
+async def time_pages(app: object, sequence: str, rounds: int = 3) -> list[tuple[str, float, float]]:
+    """Each page's median time and the median CPU this process spent on it (the app and its
+    store threads, not the Temporal server), which other load on the machine changes less;
+    `sequence` is one Temporal does not know (its query fails at once; with no worker, a known
+    one would wait out the page's 3 s for an answer)."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
         form = await http.get("/login")
@@ -165,22 +168,26 @@ async def time_pages(app: object, sequence: str, rounds: int = 3) -> list[tuple[
         ]
         timings = []
         for page in pages:
-            seconds = []
+            seconds, cpu = [], []
             for _ in range(rounds):
-                began = time.perf_counter()
+                began, cpu_began = time.perf_counter(), time.process_time()
                 answer = await http.get(page)
                 seconds.append(time.perf_counter() - began)
+                cpu.append(time.process_time() - cpu_began)
                 assert answer.status_code == 200, (page, answer.status_code)
-            timings.append((page, statistics.median(seconds)))
+            timings.append((page, statistics.median(seconds), statistics.median(cpu)))
         return timings
 
 
-def time_stats(address: str, database_url: str) -> float:
+def time_stats(address: str, database_url: str) -> tuple[float, float]:
+    """`followthrough stats`' time and the CPU its process used."""
     env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url)
-    began = time.perf_counter()
+    began, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     cli = Path(sys.executable).parent / "followthrough"
     subprocess.run([str(cli), "stats"], env=env, check=True, capture_output=True)
-    return time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return time.perf_counter() - began, cpu
 
 
 async def main(count: int, executions: int) -> None:
@@ -204,12 +211,13 @@ async def main(count: int, executions: int) -> None:
         last = count - 1
         sequence = f"intervention-{TEMPLATES[last % len(TEMPLATES)][0]}-B{last:05d}"
         app = create_app(client, store, settings)
-        for page, seconds in await time_pages(app, sequence):
-            print(f"  {page:<58} {seconds * 1000:8.0f} ms (median of 3)")
+        print(f"  {'page':<58} {'median of 3':>11} {'CPU':>8}")
+        for page, seconds, cpu in await time_pages(app, sequence):
+            print(f"  {page:<58} {seconds * 1000:8.0f} ms {cpu * 1000:5.0f} ms")
         calibration = timeit.timeit("sum(range(10**6))", number=10)
         print(f"  (this machine: sum(range(10**6)) x10 took {calibration:.2f} s; ~0.2 s idle)")
-        stats_s = time_stats(server.address, url)
-        print(f"  {'followthrough stats (a new process)':<58} {stats_s:8.1f} s")
+        stats_s, stats_cpu = time_stats(server.address, url)
+        print(f"  {'followthrough stats (a new process)':<58} {stats_s:8.1f} s  {stats_cpu:4.1f} s")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class SequenceStart(Base):
     __table_args__ = (
         Index("ix_sequence_starts_family_id_template", "family_id", "template", "started_at"),
         Index("ix_sequence_starts_template", "template", "started_at"),
+        # The dashboard's first contacts look up the latest start of their sequence.
+        Index("ix_sequence_starts_workflow_id", "workflow_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -13,32 +13,19 @@ the check's time is the reply's time).
 
 from __future__ import annotations
 
-import bisect
+import asyncio
 import functools
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from followthrough.reporting.stats import (
-    BASE,
-    CONTACT_KINDS,
-    MESSAGE_KINDS,
-    RESPONSE_CHECKS,
-    Slo,
-    add_business_days,
-    percentile,
-    rate,
-)
+from followthrough.reporting import dashboard_sql as queries
+from followthrough.reporting.stats import BASE, CONTACT_KINDS, Slo, percentile, rate
 from store import Store
 from store.db import reading
-from store.models import Family, StepExecution
-from store.starts import SequenceStart
 
 ENDS = ("completed", "failed", "cancelled")
 # Time to first response, in buckets a coordinator reads at a glance.
@@ -104,6 +91,12 @@ class VersionReport:
     def key(self) -> tuple[str, int]:
         return self.template, self.version
 
+    def week(self, name: str) -> Week:
+        found = self.weeks.get(name)
+        if found is None:
+            found = self.weeks[name] = Week(name)
+        return found
+
     def slo(self, slo: Slo) -> dict[str, Any]:
         """The red/amber/green line, rated as `stats` rates it."""
         share = (
@@ -137,25 +130,29 @@ def week_of(moment: datetime) -> str:
     return _week_of_day(moment.toordinal())
 
 
-async def version_reports(store: Store, slo: Slo | None = None) -> list[VersionReport]:
-    """One report per template version that has a start or an audit row, by name and version."""
+async def version_reports(
+    store: Store, slo: Slo | None = None, details: tuple[str, int] | None = None
+) -> list[VersionReport]:
+    """One report per template version that has a start or an audit row, by name and version.
+
+    Every report has its starts, funnel and SLO line. Replies by channel, local hour and week
+    and times to first response are filled in for every version, or, given `details`, for
+    that version only, the one a page shows (the first by name and version when there is
+    no such version, as the dashboard shows the first when none is asked for)."""
     slo = slo or Slo()
-    return await reading(store.sessions, lambda session: _reports(session, slo))
+    return await reading(store.sessions, lambda session: _reports(session, slo, details))
 
 
 async def end_counts(client: Client, template: str, version: int) -> dict[str, int]:
     """Sequences of one version that ended each way, and those still running (visibility)."""
     scope = f"{BASE} AND TemplateName = '{template}' AND TemplateVersion = {version}"
-    counts = {
-        end: (await client.count_workflows(f"{scope} AND InterventionState = '{end}'")).count
-        for end in ENDS
-    }
-    running = await client.count_workflows(f"{scope} AND ExecutionStatus = 'Running'")
-    counts["running"] = running.count
-    return counts
+    queries = {end: f"{scope} AND InterventionState = '{end}'" for end in ENDS}
+    queries["running"] = f"{scope} AND ExecutionStatus = 'Running'"
+    counts = await asyncio.gather(*(client.count_workflows(query) for query in queries.values()))
+    return {name: found.count for name, found in zip(queries, counts, strict=True)}
 
 
-def _reports(session: Session, slo: Slo) -> list[VersionReport]:
+def _reports(session: Session, slo: Slo, details: tuple[str, int] | None) -> list[VersionReport]:
     reports: dict[tuple[str, int], VersionReport] = {}
 
     def report(template: str, version: int) -> VersionReport:
@@ -164,133 +161,55 @@ def _reports(session: Session, slo: Slo) -> list[VersionReport]:
             found = reports[template, version] = VersionReport(template, version)
         return found
 
-    starts: dict[str, list[datetime]] = defaultdict(list)
-    started = select(SequenceStart.template, SequenceStart.version, SequenceStart.workflow_id,
-                     SequenceStart.started_at)  # fmt: skip
-    for template, version, workflow_id, at in session.execute(started):
-        if version is None:
-            continue
+    sql = queries.Sql(session)
+    run = session.connection().execute  # Core rows: no ORM work per row
+    for template, version, day, count in run(queries.started(sql)):
         found = report(template, version)
-        found.started += 1
-        found.weeks.setdefault(week_of(at), Week(week_of(at))).started += 1
-        starts[workflow_id].append(at)
-    for times in starts.values():
-        times.sort()
-    _funnel(session, report)
-    _contacts(session, report, starts, slo)
+        found.started += count
+        found.week(_week_of_day(date.fromisoformat(day).toordinal())).started += count
+    first: datetime | None = None
+    last: datetime | None = None
+    for template, version, step_id, kind, reached, since, until in run(queries.funnel()):
+        report(template, version).steps.append(FunnelStep(step_id, kind, reached))
+        first, last = min(first or since, since), max(last or until, until)
+    for template, version, total, ok in run(queries.first_contact(sql, slo)):
+        found = report(template, version)
+        found.first_contact_total, found.first_contact_ok = total, ok
+    if first is not None and last is not None:
+        zones = {name: queries.offset_spans(name, first, last) for name in queries.zones(session)}
+        key = None if details is None else details if details in reports else min(reports)
+        for row in run(queries.details(sql, zones, key)):
+            _add(report(row[1], row[2]), row[0], row[3], row[4], row[5])
+    late: dict[tuple[str, int], list[float]] = {}
+    for template, version, seconds in run(queries.lateness(sql)):
+        late.setdefault((template, version), []).append(seconds)
+    for (template, version), values in late.items():
+        report(template, version).lateness_s = [max(0.0, round(float(s), 3)) for s in values]
+    for found in reports.values():
+        order = sorted(found.by_channel, key=_channel_order)
+        found.by_channel = {label: found.by_channel[label] for label in order}
     return [reports[key] for key in sorted(reports)]
 
 
-def _funnel(session: Session, report: Any) -> None:
-    """Sequences (runs) that reached each step, steps in the order they first appeared."""
-    query = (
-        select(
-            StepExecution.template,
-            StepExecution.template_version,
-            StepExecution.step_id,
-            func.min(StepExecution.kind),
-            func.count(func.distinct(StepExecution.run_id)),
-            func.min(StepExecution.id),
-        )
-        .group_by(StepExecution.template, StepExecution.template_version, StepExecution.step_id)
-        .order_by(func.min(StepExecution.id))
-    )
-    for template, version, step_id, kind, reached, _ in session.execute(query):
-        report(template, version).steps.append(FunnelStep(step_id, kind, reached))
+def _channel_order(label: str) -> tuple[int, str]:
+    known = CONTACT_KINDS.index(label) if label in CONTACT_KINDS else len(CONTACT_KINDS)
+    return known, label
 
 
-@dataclass
-class _Run:
-    """What one pass over a run's rows remembers."""
-
-    last_contact: tuple[str, int, str] | None = None  # channel, local hour, ISO week
-    first_contact: datetime | None = None
-    answered: bool = False
-
-
-def _contacts(session: Session, report: Any, starts: dict[str, list[datetime]], slo: Slo) -> None:
-    """Replies by channel, local hour and week; first contact and lateness against the SLO."""
-    late = _seconds(session, StepExecution.due_at, StepExecution.started_at)
-    query = (
-        select(
-            StepExecution.template,
-            StepExecution.template_version,
-            StepExecution.workflow_id,
-            StepExecution.run_id,
-            StepExecution.step_id,
-            StepExecution.kind,
-            StepExecution.channel,
-            StepExecution.outcome,
-            StepExecution.error_type,
-            StepExecution.created_at,
-            late,
-            Family.timezone,
-        )
-        .join(Family, Family.family_id == StepExecution.family_id)
-        .order_by(StepExecution.run_id, StepExecution.created_at, StepExecution.id)
-    )
-    runs: dict[str, _Run] = defaultdict(_Run)
-    zones: dict[str, ZoneInfo] = {}
-    found: VersionReport | None = None
-    for row in session.execute(query).tuples():
-        template, version, workflow_id, run_id, step_id, kind, channel, outcome = row[:8]
-        error_type, at, lateness, zone_name = row[8:]
-        if found is None or found.key != (template, version):
-            found = report(template, version)
-        if lateness is not None:
-            found.lateness_s.append(max(0.0, round(float(lateness), 3)))
-        if kind in CONTACT_KINDS and outcome != "failed" and not error_type:
-            run = runs[run_id]
-            if run.first_contact is None:
-                run.first_contact = at
-                _first_contact(found, starts.get(workflow_id, []), at, slo)
-            if kind in MESSAGE_KINDS:
-                zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
-                run.last_contact = (channel or kind, at.astimezone(zone).hour, week_of(at))
-                _count(found, run.last_contact, answered=False)
-        elif kind == "condition" and step_id in RESPONSE_CHECKS:
-            _check(found, runs[run_id], step_id, at, str(outcome).lower())
-
-
-def _seconds(session: Session, due: Any, started: Any) -> Any:
-    """`started − due` in seconds, computed by the database (NULL when either is)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(started) - func.julianday(due)) * 86400.0
-    return func.extract("epoch", started - due)
-
-
-def _count(found: VersionReport, contact: tuple[str, int, str], *, answered: bool) -> None:
-    channel, hour, week_name = contact
-    week = found.weeks.get(week_name) or found.weeks.setdefault(week_name, Week(week_name))
-    by_channel = found.by_channel.get(channel) or found.by_channel.setdefault(
-        channel, Rate(channel)
-    )
-    by_hour = found.by_hour.get(hour) or found.by_hour.setdefault(hour, Rate(f"{hour:02d}:00"))
-    for counted in (week, by_channel, by_hour):
-        if answered:
-            counted.answered += 1
+def _add(found: VersionReport, what: str, key: str, a: float, b: float | None) -> None:
+    """One row of `queries.details` into its version's report."""
+    if what == "first":
+        found.first_response_s.append(a)
+    elif what == "reply":
+        step = next((s for s in found.steps if s.step_id == key), None)
+        if step is not None:
+            step.replied += int(a)
+    elif what == "day":
+        week = found.week(_week_of_day(date.fromisoformat(key).toordinal()))
+        week.sent, week.answered = week.sent + int(a), week.answered + int(b or 0)
+    else:
+        if what == "channel":
+            rate = found.by_channel.setdefault(key, Rate(key))
         else:
-            counted.sent += 1
-
-
-def _check(found: VersionReport, run: _Run, step_id: str, at: datetime, outcome: str) -> None:
-    contact, run.last_contact = run.last_contact, None
-    if contact is None or not outcome.startswith("true"):
-        return
-    _count(found, contact, answered=True)
-    step = next((s for s in found.steps if s.step_id == step_id), None)
-    if step is not None:
-        step.replied += 1
-    if not run.answered and run.first_contact is not None:
-        run.answered = True
-        found.first_response_s.append((at - run.first_contact).total_seconds())
-
-
-def _first_contact(found: VersionReport, starts: list[datetime], at: datetime, slo: Slo) -> None:
-    # The start this contact belongs to: the latest one at or before it.
-    index = bisect.bisect_right(starts, at)
-    if index == 0:
-        return
-    found.first_contact_total += 1
-    due = add_business_days(starts[index - 1], slo.first_contact_business_days)
-    found.first_contact_ok += at <= due
+            rate = found.by_hour.setdefault(int(key), Rate(f"{int(key):02d}:00"))
+        rate.sent, rate.answered = rate.sent + int(a), rate.answered + int(b or 0)

@@ -95,9 +95,11 @@ class Pages:
     async def dashboard(self, request: Request, template: str = "", version: int = 0) -> Any:
         if await self.who(request) is None:
             return RedirectResponse("/login", 303)
-        reports = await dashboard.version_reports(self.store, self.slo)
-        for report in reports:
-            report.ends = await self._ends(report.template, report.version)
+        # Replies, hours, weeks and first responses only for the version the page shows.
+        reports = await dashboard.version_reports(self.store, self.slo, (template, version))
+        ends = await asyncio.gather(*(self._ends(r.template, r.version) for r in reports))
+        for report, found in zip(reports, ends, strict=True):
+            report.ends = found
         chosen = next((r for r in reports if r.key == (template, version)), None)
         if chosen is None and reports and not template:
             chosen = reports[0]

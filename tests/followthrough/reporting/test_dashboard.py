@@ -93,3 +93,43 @@ async def test_rows_before_timing_was_kept_have_none(store):
     old, new = await store.steps.for_workflow("intervention-t-x")
     assert (old.due_at, old.started_at, old.due_reason) == (None, None, None)
     assert (new.due_at, new.due_reason) == (None, "")
+
+
+async def test_local_hours_follow_each_zones_offset_on_the_day(store):
+    """Hours in a half-hour zone and on both sides of a daylight-saving change; a failed
+    message counts nowhere; a start on Saturday has until Monday's same time (1 business
+    day), one second later is late."""
+    saturday = datetime(2026, 10, 31, 10, 0, tzinfo=UTC)  # New York changes on Sunday 1 Nov
+    await store.families.upsert("K1", "K", timezone="Asia/Kolkata")
+    await store.families.upsert("N1", "N", timezone="America/New_York")
+    await store.starts.add_many(
+        [NewStart(f, "t", 1, f"intervention-t-{run}", "test", saturday)
+         for run, f in (("k", "K1"), ("n", "N1"), ("m", "N1"))]
+    )  # fmt: skip
+    monday = saturday + timedelta(days=2)
+    rows = [
+        ("k", "K1", "first_email", "email", "sent", monday),  # 15:30 in Kolkata: on time
+        ("n", "N1", "first_email", "email", "sent", saturday),  # 06:00 in New York (EDT)
+        ("n", "N1", "first_sms", "sms", "failed", monday),  # failed: not a contact
+        ("m", "N1", "first_email", "email", "sent", monday + timedelta(seconds=1)),  # late
+    ]
+    for run, family, step, kind, outcome, at in rows:
+        row = step_for(ref(run, step), family_id=family, kind=kind, outcome=outcome,
+                       attempts=1, channel=kind)  # fmt: skip
+        row.created_at = at
+        await store.steps.add(row)
+    (report,) = await version_reports(store)
+    # Monday 10:00 UTC is 05:00 in New York (EST) and 15:30 in Kolkata; Saturday's 06:00.
+    assert {h: r.sent for h, r in report.by_hour.items()} == {15: 1, 6: 1, 5: 1}
+    assert {c: r.sent for c, r in report.by_channel.items()} == {"email": 3}
+    assert (report.first_contact_ok, report.first_contact_total) == (2, 3)
+
+
+async def test_details_for_the_version_shown_only(store):
+    await write(store)
+    reports = {r.key: r for r in await version_reports(store, details=("t", 2))}
+    assert reports["t", 2].by_channel["email"].sent == 1
+    assert reports["t", 1].by_channel == {} and reports["t", 1].first_response_s == []
+    assert reports["t", 1].started == 3 and reports["t", 1].first_contact_total == 2
+    others = {r.key: r for r in await version_reports(store, details=("gone", 9))}
+    assert others["t", 1].by_channel["email"].sent == 2  # no such version: the first one
