@@ -138,7 +138,8 @@ def _check_hours(request: SendRequest, now: datetime) -> None:
     if request.send_by is not None and now >= request.send_by:
         raise ApplicationError(
             f"the {request.channel.value} send started at {now.isoformat(timespec='seconds')}, "
-            f"after its allowed hours ended at {request.send_by.isoformat(timespec='seconds')}",
+            "outside the allowed hours it was placed in (they ended at "
+            f"{request.send_by.isoformat(timespec='seconds')}): not sent",
             type=OUTSIDE_HOURS,
             non_retryable=True,
         )
