@@ -95,7 +95,7 @@ async def _connect(address: str) -> Client:
     return await connect(settings)
 
 
-async def seed_families(store: Store, ids: list[str]) -> None:
+async def seed_families(store: Store, ids: list[str], *, timezone: str = "UTC") -> None:
     """Families in bulk (one statement per chunk): seeding is not what is measured."""
     rows = [
         {
@@ -103,7 +103,7 @@ async def seed_families(store: Store, ids: list[str]) -> None:
             "name": f"Family {family_id}",
             "email": f"{family_id.lower()}@example.org",
             "phone": "+15550100000",
-            "timezone": "UTC",
+            "timezone": timezone,
             "opted_out": [],
             "attributes": {},
         }
