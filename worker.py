@@ -144,6 +144,7 @@ def build_worker(
         store,
         build_providers(settings, http, store, breaker_policy),
         after_call=_kill_self if settings.fault_kill_after_send else None,
+        rates=settings.send_rates,
     )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)

@@ -4,7 +4,7 @@ Each activity sends its own channel only: a request for another is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.consent import cap_window
 from activities.delivery import send_once
+from activities.pacing import Pacer
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult, channels
@@ -41,9 +42,12 @@ class ChannelActivities:
         providers: dict[Channel, Provider],
         *,
         after_call: Callable[[], None] | None = None,
+        rates: Mapping[Channel, float] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
+        # Each provider call of a channel with a rate waits for its turn (`activities.pacing`).
+        self._pacer = Pacer(store, rates or {})
         # A fault hook for tests (`Settings.fault_kill_after_send`): runs after the provider
         # answered and before the answer is recorded.
         self._after_call = after_call
@@ -112,6 +116,7 @@ class ChannelActivities:
             cap_window=None if cap is None else lambda found: cap_window(now, found.timezone, cap),
             build=intent,
             after_call=self._after_call,
+            wait_turn=lambda: self._pacer.wait_turn(channel),
         )
 
 
