@@ -39,7 +39,7 @@ class Pacer:
             wait = (slot - utcnow()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            # A worker held up past its slot (a busy event loop) would go out together with
-            # the next slot's call: it takes a new slot instead, once.
-            if utcnow() - slot < spacing:
+            # A worker held up past its slot (a busy event loop) would go out close to the
+            # next slot's call: past half a spacing, it takes a new slot instead, once.
+            if utcnow() - slot < spacing / 2:
                 return

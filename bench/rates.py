@@ -231,6 +231,8 @@ def report(r: dict[str, Any]) -> list[str]:
         f"server's limit on the email queue: {r['server_rate_limit']}",
         f"  busiest one-second window  {busiest:>8}/s  target <= {1.1 * rate:g}/s  "
         f"{verdict(busiest <= 1.1 * rate)}",
+        f"    (as Temporal handed them out: {r['busiest_second_dispatched']}/s; the store's "
+        "slots space the calls)",
         f"  average over {r['seconds']:>7} s  {average:>8}/s  target <= {rate:g}/s  "
         f"{verdict(average <= rate)}",
         f"  reached the provider {r['arrived']}, distinct {r['distinct_keys']}, "
