@@ -1,8 +1,9 @@
 """The composition root: settings, client, data converter, store, providers, activities.
 
 `python worker.py` reads the settings once, connects to TEMPORAL_ADDRESS and serves the
-`interventions` queue until SIGINT/SIGTERM, then finishes in-flight activities and exits.
-Everything it builds comes from that one `Settings`.
+`interventions` queue and each channel's send queue (`interventions-email`, ..., limited to
+EMAIL_RATE_PER_SECOND and the like) until SIGINT/SIGTERM, then finishes in-flight
+activities and exits. Everything it builds comes from that one `Settings`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from activities.webhook import WebhookActivities
 from contracts import Channel
 from followthrough.platform.connection import TemporalConnectionError, connect
 from followthrough.platform.observability import Observability, configure_logging
+from followthrough.platform.send_queues import Workers, send_workers
 from followthrough.platform.settings import Settings, SettingsError
 from followthrough.triggers.schedules import scheduled_starter
 from store import Store
@@ -133,12 +135,17 @@ def build_worker(
     *,
     workflows: Sequence[type] = SEQUENCES,
     breaker_policy: BreakerPolicy | None = None,
-) -> Worker:
-    """A worker serving every sequence and every activity on the settings' task queue."""
+) -> Workers:
+    """A worker serving every sequence and every activity on the settings' task queue, and one
+    per message channel serving its send on the channel's send queue, at the channel's rate.
+
+    The sequences' worker keeps the send activities too: sends scheduled before sequences went
+    through the send queues (`workflow.patched("send-on-channel-queue")`) still run there."""
     channels = ChannelActivities(
         store,
         build_providers(settings, http, store, breaker_policy),
         after_call=_kill_self if settings.fault_kill_after_send else None,
+        rates=settings.send_rates,
     )
     tasks = TaskActivities(store)
     families = FamilyActivities(store)
@@ -149,7 +156,7 @@ def build_worker(
     history = ResponseHistoryActivities(store)
     # Scheduled runs start sequences on this worker's queue, through the trigger rules.
     schedules = ScheduleActivities(store, scheduled_starter(client, store, settings.task_queue))
-    return Worker(
+    main = Worker(
         client,
         task_queue=settings.task_queue,
         workflows=list(workflows),
@@ -173,6 +180,8 @@ def build_worker(
         ],
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )
+    sends = send_workers(client, settings.task_queue, channels.by_channel(), settings.send_rates)
+    return Workers(main, sends)
 
 
 def _kill_self() -> None:
@@ -201,8 +210,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
             client = await connect(
                 settings, runtime=observe.runtime(), interceptors=observe.interceptors()
             )
-        worker = build_worker(client, store, http, settings)
-        async with worker:
+        workers = build_worker(client, store, http, settings)
+        async with workers:
             logging.info(
                 "Worker serving task queue %r on %s, namespace %s, %s (from %s)",
                 settings.task_queue,
@@ -211,6 +220,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
                 "TLS" if settings.temporal_tls else "no TLS",
                 settings.temporal_source,
             )
+            for channel, sends in workers.sends.items():
+                rate = settings.send_rates.get(channel)
+                logging.info(
+                    "Sending %s through task queue %r, %s",
+                    channel.value,
+                    sends.task_queue,
+                    "no rate set" if rate is None else f"at most {rate:g} per second",
+                )
             await stop.wait()
 
 

@@ -4,7 +4,7 @@ Each activity sends its own channel only: a request for another is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.consent import cap_window
 from activities.delivery import send_once
+from activities.pacing import Pacer
 from activities.providers import INVALID_RECIPIENT, OPTED_OUT, Provider
 from activities.rendering import RenderError, render
 from contracts import Channel, SendRequest, SendResult, channels
@@ -27,6 +28,10 @@ FREQUENCY_CAPPED = "FrequencyCapped"
 WRONG_CHANNEL = "WrongChannel"
 """The error type of a request sent to another channel's activity."""
 
+OUTSIDE_HOURS = "OutsideAllowedHours"
+"""The error type of a send that started after its `send_by` (it waited in its channel's
+rate-limited queue past the allowed hours it was placed in): the sequence places it again."""
+
 
 class ChannelActivities:
     """One send per message channel; each records its outbox row and audit row once per step."""
@@ -37,16 +42,26 @@ class ChannelActivities:
         providers: dict[Channel, Provider],
         *,
         after_call: Callable[[], None] | None = None,
+        rates: Mapping[Channel, float] | None = None,
     ) -> None:
         self._store = store
         self._providers = providers
+        # Each provider call of a channel with a rate waits for its turn (`activities.pacing`).
+        self._pacer = Pacer(store, rates or {})
         # A fault hook for tests (`Settings.fault_kill_after_send`): runs after the provider
         # answered and before the answer is recorded.
         self._after_call = after_call
 
     def activities(self) -> list[Callable[..., Any]]:
         """The send activity of every message channel of the registry, for the worker."""
-        return [getattr(self, entry.activity or "") for entry in channels.message_channels()]
+        return list(self.by_channel().values())
+
+    def by_channel(self) -> dict[Channel, Callable[..., Any]]:
+        """Each message channel's send activity, for the worker of its send queue."""
+        return {
+            entry.channel: getattr(self, entry.activity or "")
+            for entry in channels.message_channels()
+        }
 
     @activity.defn
     async def send_email(self, request: SendRequest) -> SendResult:
@@ -65,13 +80,16 @@ class ChannelActivities:
 
     async def _send(self, own: Channel, request: SendRequest) -> SendResult:
         channel, cap = request.channel, request.cap
-        # The sequence's clock (which time-skipping moves), as the outbox's `sent_at` is.
-        now = activity.info().current_attempt_scheduled_time
+        # When this attempt started, on the server's clock (which time-skipping moves): after
+        # any wait in the channel's queue, so the outbox's time is when the send went out.
+        now = activity.info().started_time
         provider = _provider_for(own, request, self._providers)
 
         def intent(family: FamilyRow | None, sent_in_window: int) -> Message:
-            # Checked at the last moment, under the family's row lock: consent (a STOP that
-            # came in after the sequence decided to send), the cap, the address.
+            # Checked at the last moment, under the family's row lock: the allowed hours (the
+            # send may have waited in its channel's queue), consent (a STOP that came in after
+            # the sequence decided to send), the cap, the address.
+            _check_hours(request, now)
             recipient = _recipient(request, family, sent_in_window, now)
             assert family is not None  # `_recipient` refuses an unknown family
             subject, body = _rendered(request, family)
@@ -98,6 +116,7 @@ class ChannelActivities:
             cap_window=None if cap is None else lambda found: cap_window(now, found.timezone, cap),
             build=intent,
             after_call=self._after_call,
+            wait_turn=lambda: self._pacer.wait_turn(channel),
         )
 
 
@@ -117,6 +136,18 @@ def _provider_for(
             f"no provider is set up for {own.value}", type=WRONG_CHANNEL, non_retryable=True
         )
     return provider
+
+
+def _check_hours(request: SendRequest, now: datetime) -> None:
+    """Refuse a send that starts after the allowed hours it was placed in have ended."""
+    if request.send_by is not None and now >= request.send_by:
+        raise ApplicationError(
+            f"the {request.channel.value} send started at {now.isoformat(timespec='seconds')}, "
+            "outside the allowed hours it was placed in (they ended at "
+            f"{request.send_by.isoformat(timespec='seconds')}): not sent",
+            type=OUTSIDE_HOURS,
+            non_retryable=True,
+        )
 
 
 def _recipient(

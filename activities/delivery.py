@@ -17,7 +17,7 @@ the sequence asks a coordinator whether the message reached the family.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from temporalio import activity
@@ -56,8 +56,10 @@ async def send_once(
     cap_window: Callable[[Family], tuple[datetime, datetime]] | None,
     build: Build,
     after_call: Callable[[], None] | None = None,
+    wait_turn: Callable[[], Awaitable[None]] | None = None,
 ) -> SendResult:
-    """Send `request` through `provider` at most once per idempotency key (see the module)."""
+    """Send `request` through `provider` at most once per idempotency key (see the module);
+    `wait_turn` returns when the provider may be called (its rate, `activities.pacing`)."""
     key = request.ref.idempotency_key
     claim = await store.messages.claim(
         key,
@@ -77,6 +79,8 @@ async def send_once(
         )
     if claim.state == "uncertain":
         _resend_or_ask(provider, request, claim.family)
+    if wait_turn is not None:
+        await wait_turn()
     message_id = await _call(store, provider, intent, key)
     if after_call is not None:
         after_call()  # the fault hook of the tests: a crash between the call and the record

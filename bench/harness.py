@@ -23,9 +23,10 @@ import worker
 from bench.floor import FLOOR_ACTIVITIES, FloorApproval, FloorSequence
 from bench.marks import MARKS
 from bench.sequences import BenchApproval, BenchIntervention, template_workflows
-from contracts import SendRequest, SendResult
+from contracts import SendRequest, SendResult, channels
 from followthrough.platform.connection import connect
 from followthrough.platform.devserver import DevServer, free_port
+from followthrough.platform.send_queues import Workers, send_workers
 from followthrough.platform.settings import Settings
 from store import Family, Store, migrate
 
@@ -94,7 +95,7 @@ async def _connect(address: str) -> Client:
     return await connect(settings)
 
 
-async def add_families(store: Store, ids: list[str]) -> None:
+async def add_families(store: Store, ids: list[str], *, timezone: str = "UTC") -> None:
     """Families in bulk (one statement per chunk): adding them is not what is measured."""
     rows = [
         {
@@ -102,7 +103,7 @@ async def add_families(store: Store, ids: list[str]) -> None:
             "name": f"Family {family_id}",
             "email": f"{family_id.lower()}@example.org",
             "phone": "+15550100000",
-            "timezone": "UTC",
+            "timezone": timezone,
             "opted_out": [],
             "attributes": {},
         }
@@ -121,20 +122,24 @@ def bench_worker(
     max_cached_workflows: int | None = None,
     workflows: list[type] | None = None,
     **options: Any,
-) -> Worker:
-    """The worker `worker.build_worker` builds (real activities, outbox providers, the SQLite
+) -> Workers:
+    """The workers `worker.build_worker` builds (real activities, outbox providers, the SQLite
     store), serving the bench's workflows, with timing marks on email and SMS and the floor's
     no-op activities added."""
     settings = Settings(task_queue=task_queue)
     # Borrow build_worker's wiring without letting it register a worker of its own.
-    with mock.patch.object(worker, "Worker", _Captured):
-        built = worker.build_worker(
+    with (
+        mock.patch.object(worker, "Worker", _Captured),
+        mock.patch.object(worker, "send_workers"),
+        mock.patch.object(worker, "Workers"),
+    ):
+        worker.build_worker(
             client or env.client,
             env.store,
             env.http,
             settings,
         )
-    assert isinstance(built, _Captured)
+    built = _Captured.last
     config: dict[str, Any] = {**built.kwargs}
     activities: list[Callable[..., Any]] = [*FLOOR_ACTIVITIES]
     for fn in config.get("activities", []):
@@ -153,12 +158,24 @@ def bench_worker(
     if max_cached_workflows is not None:  # else the bound worker.py sets
         config["max_cached_workflows"] = max_cached_workflows
     config.update(options)
-    return Worker(*built.args, **config)
+    # Each channel's send (as marked, or as `options` replaced it) on its send queue, unlimited.
+    named = {getattr(fn, "__name__", ""): fn for fn in config["activities"]}
+    sends = {
+        entry.channel: named[entry.activity]
+        for entry in channels.message_channels()
+        if entry.activity in named
+    }
+    return Workers(
+        Worker(*built.args, **config), send_workers(built.args[0], task_queue, sends, {})
+    )
 
 
 class _Captured:
+    last: _Captured
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args, self.kwargs = args, kwargs
+        _Captured.last = self
 
 
 # Which mark an activity leaves, and whether before it runs (reaction) or after (done).
@@ -168,7 +185,6 @@ _MARKS_BY_ACTIVITY = {"send_email": ("email", False), "send_sms": ("reaction", T
 def _marked(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
     mark, before = _MARKS_BY_ACTIVITY[name]
 
-    @activity.defn(name=name)
     async def marked(request: SendRequest) -> SendResult:
         if before:
             MARKS.hit(mark, activity.info().workflow_id)
@@ -177,7 +193,8 @@ def _marked(fn: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Await
             MARKS.hit(mark, activity.info().workflow_id)
         return result
 
-    return marked
+    marked.__name__ = name  # the name its send queue's worker finds it by
+    return activity.defn(name=name)(marked)
 
 
 def rss_mb(process: psutil.Process | None = None) -> float:

@@ -92,6 +92,10 @@ class SendRequest(BaseModel):
     # A retry that finds an earlier attempt may have gone out, to a provider that ignores
     # `Idempotency-Key`: `ask` a coordinator (`SendUncertain`) or `resend`.
     on_uncertain: Literal["ask", "resend"] = "ask"
+    # The end of the allowed hours (quiet hours, weekend, send window) the send was placed in:
+    # one that starts later, after waiting in its channel's rate-limited queue, is refused
+    # (`OutsideAllowedHours`) and the sequence places it again. None: urgent, or no limits.
+    send_by: datetime | None = None
 
 
 class SendResult(BaseModel):

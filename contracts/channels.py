@@ -8,14 +8,23 @@ member of `Channel`, one `ChannelSpec` below and, for a message channel, its pro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import time
+from datetime import time, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from contracts.caps import FrequencyCap
-from contracts.policies import Channel
+from contracts.policies import Channel, RetrySpec
 from contracts.windows import SendWindow
+
+# Provider rate limits. A message channel's sends go through a task queue of their own
+# (`ChannelSpec.send_queue`), whose workers ask Temporal to dispatch at most the deployer's
+# rate (`ChannelSpec.rate_variable`, e.g. EMAIL_RATE_PER_SECOND) for every worker together.
+# The slowest rate a deployer may set, and the most sends we design for waiting in one
+# channel's queue at once (a burst of first emails): together they bound the wait in the queue
+# that `send_timeout` allows for.
+MIN_RATE_PER_SECOND = 0.1
+QUEUED_SENDS_BOUND = 10_000
 
 
 class ChannelSpec(BaseModel):
@@ -44,6 +53,17 @@ class ChannelSpec(BaseModel):
     @property
     def is_message(self) -> bool:
         return self.kind == "message"
+
+    @property
+    def rate_variable(self) -> str:
+        """The setting that holds the provider's rate for this channel: `EMAIL_RATE_PER_SECOND`."""
+        return f"{self.channel.value.upper()}_RATE_PER_SECOND"
+
+    def send_queue(self, task_queue: str) -> str:
+        """The task queue of this channel's sends for sequences on `task_queue`:
+        `interventions-email`. Derived from the sequence's own queue, so a test or a bench on
+        a queue of its own gets send queues of its own."""
+        return f"{task_queue}-{self.channel.value}"
 
 
 CHANNELS: dict[Channel, ChannelSpec] = {
@@ -119,6 +139,27 @@ def names() -> list[str]:
 def message_channels() -> list[ChannelSpec]:
     """The channels that send a message through an activity."""
     return [entry for entry in CHANNELS.values() if entry.is_message]
+
+
+def send_timeout(retry: RetrySpec) -> timedelta:
+    """A send's schedule-to-close timeout: long enough for every attempt to wait its turn.
+
+    A send may wait in its channel's rate-limited queue before it starts, and each retry goes
+    back to the end of that queue. The workflow cannot read the deployer's rate (it is the
+    workers' setting, and workflow code reads no environment), so it assumes the slowest rate
+    the settings accept: `QUEUED_SENDS_BOUND / MIN_RATE_PER_SECOND` (100,000 s, about 28 hours)
+    of waiting per attempt, plus the attempt itself and the backoff before the next. With the
+    default retry (3 attempts of 30 s) that is about 83 hours. Only a queue no worker serves
+    (or a backlog past the bound) gets that far; the send then fails as a timeout and falls
+    back or goes to a person, as any failed send does. Nothing waits forever unnoticed.
+    """
+    queue_wait = timedelta(seconds=QUEUED_SENDS_BOUND / MIN_RATE_PER_SECOND)
+    total = retry.max_attempts * (queue_wait + retry.attempt_timeout)
+    interval = min(retry.initial_interval, retry.max_interval)
+    for _ in range(retry.max_attempts - 1):
+        total += interval
+        interval = min(interval * retry.backoff, retry.max_interval)
+    return total
 
 
 def default_caps() -> dict[Channel, FrequencyCap]:

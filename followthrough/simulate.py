@@ -50,6 +50,7 @@ from contracts import (
 from contracts.webhooks import WebhookRequest, WebhookResult
 from contracts.windows import AnswerHours, AnswerHoursRequest
 from followthrough.platform.devserver import SEARCH_ATTRIBUTES, find_binary
+from followthrough.platform.send_queues import Workers, send_workers
 from followthrough.triggers.holdout import held_out
 from followthrough.triggers.pipeline import StartRequest, start_intervention
 from workflows.sequences import SEQUENCES
@@ -137,6 +138,10 @@ class RecordingActivities:
 
     def sends(self) -> list[Any]:
         """A stand-in for the send activity of every message channel of the registry."""
+        return list(self.by_channel().values())
+
+    def by_channel(self) -> dict[Channel, Any]:
+        """Each message channel's stand-in send, for the worker of its send queue."""
 
         def stand_in(name: str) -> Any:
             async def send(request: SendRequest) -> SendResult:
@@ -144,7 +149,7 @@ class RecordingActivities:
 
             return activity.defn(name=name)(send)
 
-        return [stand_in(entry.activity or "") for entry in channels.message_channels()]
+        return {e.channel: stand_in(e.activity or "") for e in channels.message_channels()}
 
     def _sent(self, request: SendRequest) -> SendResult:
         self.calls.append(
@@ -228,9 +233,8 @@ async def simulate(
         recorder = RecordingActivities(family, facts or {}, answer_hours)
         queue = f"simulate-{uuid.uuid4()}"
         clock = time.monotonic()
-        async with Worker(
-            env.client, task_queue=queue, workflows=SEQUENCES, activities=recorder.all()
-        ):
+        main = Worker(env.client, task_queue=queue, workflows=SEQUENCES, activities=recorder.all())
+        async with Workers(main, send_workers(env.client, queue, recorder.by_channel(), {})):
             started = await env.get_current_time()
             request = StartRequest(
                 params, family.family_id, "simulation", family=family, dry_run=True

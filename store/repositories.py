@@ -17,6 +17,7 @@ from store.families import UNSET, FamilyRepository
 from store.health import CircuitRepository, ProviderHealthRepository, SuspensionRepository
 from store.outbox import MessageRepository
 from store.outcomes import OutcomeRepository
+from store.pacing import PaceRepository
 from store.predictions import PredictionRepository
 from store.reservations import ReservationRepository
 from store.rollouts import RolloutRepository
@@ -49,6 +50,7 @@ class Store:
         self.outcomes = OutcomeRepository(sessions)
         self.reservations = ReservationRepository(sessions)
         self.circuits = CircuitRepository(sessions)
+        self.pacing = PaceRepository(sessions)
         self.accounts = AccountRepository(sessions)
 
     @classmethod

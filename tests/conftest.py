@@ -16,10 +16,10 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from followthrough.platform.connection import connect
 from followthrough.platform.devserver import SEARCH_ATTRIBUTES, DevServer, find_binary, free_port
+from followthrough.platform.send_queues import Workers
 from followthrough.platform.settings import Settings
 from followthrough.templates import builtin_templates
 from store import Store, migrate
@@ -93,7 +93,7 @@ def settings() -> Settings:
 @pytest.fixture
 async def ts_worker(
     time_env: WorkflowEnvironment, store: Store, settings: Settings
-) -> AsyncIterator[Worker]:
+) -> AsyncIterator[Workers]:
     async with httpx.AsyncClient() as http:
         worker = build_worker(time_env.client, store, http, settings)
         async with worker:
@@ -129,7 +129,9 @@ async def dev_client(dev_server: DevServer) -> Client:
 
 
 @pytest.fixture
-async def dev_worker(dev_client: Client, store: Store, settings: Settings) -> AsyncIterator[Worker]:
+async def dev_worker(
+    dev_client: Client, store: Store, settings: Settings
+) -> AsyncIterator[Workers]:
     async with httpx.AsyncClient() as http:
         worker = build_worker(dev_client, store, http, settings)
         async with worker:

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from contracts import channels
+from followthrough.platform.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
@@ -343,6 +346,10 @@ def test_worker_environment(services: dict[str, dict[str, Any]]) -> None:
     app_database_url(services, WORKER)
     assert worker_env["EMAIL_PROVIDER"] in {"outbox", "http"}
     assert worker_env["SMS_PROVIDER"] in {"outbox", "http"}
+    # Every replica gets each provider's rate (Temporal takes the last poller's value).
+    rates = {entry.rate_variable for entry in channels.message_channels()}
+    assert rates <= set(worker_env)
+    assert Settings.from_env({name: worker_env[name] for name in rates}).send_rates == {}
 
 
 def test_encryption_is_on_with_keys_from_an_uncommitted_env_file(

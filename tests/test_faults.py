@@ -28,7 +28,6 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import CancelledError
-from temporalio.worker import Worker
 
 from activities.breaker import BreakerPolicy
 from contracts import (
@@ -41,6 +40,7 @@ from contracts import (
 )
 from followthrough import operations
 from followthrough.platform.devserver import DevServer, free_port
+from followthrough.platform.send_queues import Workers
 from followthrough.platform.settings import Settings
 from followthrough.triggers.start import start_sequence
 from store import Store
@@ -68,7 +68,7 @@ def http_settings(settings: Settings, provider: FakeProvider) -> Settings:
 @pytest.fixture
 async def fault_worker(
     dev_client: Client, store: Store, http_settings: Settings
-) -> AsyncIterator[Worker]:
+) -> AsyncIterator[Workers]:
     async with httpx.AsyncClient(timeout=10.0) as http:
         worker = build_worker(
             dev_client,

@@ -47,6 +47,8 @@ HISTORY_TIMEOUT = timedelta(seconds=10)
 SKIP_COVERED_STEP = "skip-step-covered-by-fallback"
 # The patch behind which a send that may have gone out asks a coordinator, not a fallback.
 ASK_WHEN_UNCERTAIN = "ask-when-send-uncertain"
+# The patch behind which a send goes through its channel's rate-limited task queue.
+SEND_QUEUES = "send-on-channel-queue"
 
 
 class Intervention(TaskBlocks):
@@ -116,14 +118,16 @@ class Intervention(TaskBlocks):
                     record, template_name, fallback, record.error, because=unusable
                 )
             self.begin(record)
+            queued = workflow.patched(SEND_QUEUES)
             try:
                 result = await workflow.execute_activity(
                     activity,
-                    self.send_request(record, template_name),
+                    self.send_request(record, template_name, queued),
                     result_type=SendResult,
                     start_to_close_timeout=self.params.retry.attempt_timeout,
                     retry_policy=self.retry_policy(),
                     summary=f"Send {channel.value} '{template_name}'",
+                    **(self.send_queue(channel) if queued else {}),
                 )
             except ActivityError as err:
                 outcome = await self.after_send_error(record, template_name, fallback, err)
@@ -143,9 +147,27 @@ class Intervention(TaskBlocks):
             self.progress.bounce_fallbacks[record.step_id] = (fallback, template_name)
         return True
 
-    def send_request(self, record: StepRecord, template_name: str) -> SendRequest:
-        """The send activity's input for this attempt (a resumed step has a new round)."""
+    def send_queue(self, channel: Channel) -> dict[str, Any]:
+        """Where a send goes: its channel's task queue, whose workers ask Temporal for the
+        provider's rate (for every worker together, retries included), with a
+        schedule-to-close timeout that allows for the wait there (`channels.send_timeout`).
+        A queue of its own also keeps the send from being handed out eagerly, past the rate."""
+        return {
+            "task_queue": channels.spec(channel).send_queue(workflow.info().task_queue),
+            "schedule_to_close_timeout": channels.send_timeout(self.params.retry),
+        }
+
+    def send_request(self, record: StepRecord, template_name: str, queued: bool) -> SendRequest:
+        """The send activity's input for this attempt (a resumed step has a new round); a
+        `queued` one carries when its allowed hours end."""
         assert record.channel is not None
+        family = self.progress.family
+        send_by = None
+        if queued and not self.params.urgent and family is not None:
+            window = channels.send_window(record.channel, self.params.send_windows)
+            send_by = timing.allowed_until(
+                workflow.now(), family.timezone, self.params.quiet_hours, window=window
+            )
         return SendRequest(
             ref=self.ref(record.step_id).model_copy(
                 update={"round": self.progress.escalations.get(record.step_id, 0)}
@@ -157,6 +179,7 @@ class Intervention(TaskBlocks):
             cap=self.params.caps.get(record.channel),
             audits=self.take_carried_audits(),
             on_uncertain=self.params.on_uncertain,
+            send_by=send_by,
         )
 
     async def after_send_error(
@@ -167,6 +190,10 @@ class Intervention(TaskBlocks):
         if slot is not None:  # not a failure: wait for the cap's next window
             await self.wait_for_slot(record, slot)
             self.check_cancelled()
+            return None
+        if send_errors.outside_hours(err):  # it waited in its queue past its hours: not sent
+            note = f"waited in the {record.channel} queue past its hours"
+            await self.wait_until_due(record, timedelta(0), None, record.channel, note)
             return None
         self.note_send_error(record, err)
         if send_errors.uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):

@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.channels import FREQUENCY_CAPPED
+    from activities.channels import FREQUENCY_CAPPED, OUTSIDE_HOURS
     from activities.delivery import SEND_UNCERTAIN
     from contracts import Channel, FamilyContext
 
@@ -30,6 +30,12 @@ def capped_until(err: ActivityError) -> datetime | None:
         return None
     details = cause.details[0] if cause.details else {}
     return datetime.fromisoformat(details["next_slot"])
+
+
+def outside_hours(err: ActivityError) -> bool:
+    """A send that started after its allowed hours had ended (it waited in its queue)."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type == OUTSIDE_HOURS
 
 
 def uncertain(err: ActivityError) -> bool:

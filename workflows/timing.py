@@ -95,6 +95,37 @@ def next_allowed_time(
     )
 
 
+def allowed_until(
+    start: datetime,
+    timezone: str,
+    quiet: QuietHours | None,
+    *,
+    window: SendWindow | None = None,
+) -> datetime | None:
+    """The end of the allowed hours that hold `start`: the first instant after it that quiet
+    hours, the weekend or the send window rule out, or None when nothing ever does.
+
+    `start` itself when it is ruled out already. A send placed at `start` carries this as its
+    `send_by`: when it waited in its channel's queue until then, it is refused and placed
+    again (`next_allowed_time`) rather than sent at night.
+    """
+    if quiet is None and window is None:
+        return None
+    if next_allowed_time(start, timezone, quiet, window=window).moved:
+        return start
+    zone = ZoneInfo(timezone)
+    ends: list[datetime] = []
+    if quiet is not None and _wall(quiet.start) != _wall(quiet.end):
+        ends.append(_next_wall_time(start, _wall(quiet.start), zone, strict=True))
+    if quiet is not None and quiet.weekends:
+        local = start.astimezone(zone).date()  # a weekday: `start` is allowed
+        saturday = local + timedelta(days=_SATURDAY - local.weekday())
+        ends.append(_occurrences(saturday, time(0), zone)[0])
+    if window is not None:
+        ends.append(_next_wall_time(start, _wall(window.end), zone, strict=True))
+    return min(ends) if ends else None
+
+
 def _leave_quiet_and_weekends(
     current: datetime,
     zone: ZoneInfo,

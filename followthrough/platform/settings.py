@@ -6,6 +6,7 @@ whose message names the variable, so clients print one line instead of a traceba
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from temporalio.envconfig import ClientConfigProfile
 from temporalio.service import TLSConfig
 
-from contracts import TASK_QUEUE, parse_duration
+from contracts import TASK_QUEUE, Channel, channels, parse_duration
 from contracts.webhook_rules import (
     SECRET_PREFIX,
     IpNetwork,
@@ -59,6 +60,9 @@ class Settings:
     # Whether each HTTP API accepts a message once per Idempotency-Key (README: "Exactly once")
     email_api_idempotent: bool = False
     sms_api_idempotent: bool = False
+    # Each provider's rate, sends per second for every worker together (EMAIL_RATE_PER_SECOND,
+    # SMS_RATE_PER_SECOND, ...: `ChannelSpec.rate_variable`); a channel not here has no limit.
+    send_rates: Mapping[Channel, float] = field(default_factory=dict, hash=False)
     # Failure handling: provider circuit breakers and template auto-suspension
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 60.0
@@ -121,6 +125,7 @@ class Settings:
             sms_auth_token=get("SMS_AUTH_TOKEN"),
             email_api_idempotent=get("EMAIL_API_IDEMPOTENT", "").strip().lower() in _TRUE,
             sms_api_idempotent=get("SMS_API_IDEMPOTENT", "").strip().lower() in _TRUE,
+            send_rates=_send_rates(env),
             breaker_failure_threshold=_read(env, "BREAKER_FAILURE_THRESHOLD", int, 5),
             breaker_open_seconds=_read(env, "BREAKER_OPEN_SECONDS", float, 60.0),
             suspend_after_failures=_read(env, "SUSPEND_AFTER_FAILURES", int, 5),
@@ -158,6 +163,12 @@ class Settings:
                 SMS_ACCOUNT_SID=self.sms_account_sid,
                 SMS_AUTH_TOKEN=self.sms_auth_token,
             )
+        for channel, rate in self.send_rates.items():
+            _check(
+                math.isfinite(rate) and rate >= channels.MIN_RATE_PER_SECOND,
+                f"{channels.spec(channel).rate_variable} must be at least "
+                f"{channels.MIN_RATE_PER_SECOND} (sends per second), not {rate}",
+            )
         _check(self.breaker_failure_threshold >= 1, "BREAKER_FAILURE_THRESHOLD must be at least 1")
         _check(self.breaker_open_seconds > 0, "BREAKER_OPEN_SECONDS must be positive")
         _check(self.suspend_after_failures >= 0, "SUSPEND_AFTER_FAILURES must not be negative")
@@ -181,6 +192,16 @@ class Settings:
             f"temporal_tls={bool(self.temporal_tls)}, email_provider={self.email_provider!r}, "
             f"sms_provider={self.sms_provider!r})"
         )
+
+
+def _send_rates(env: Mapping[str, str]) -> dict[Channel, float]:
+    """The rate of every message channel whose variable is set, by the registry's names."""
+    rates = {}
+    for entry in channels.message_channels():
+        rate = _read(env, entry.rate_variable, float, None)
+        if rate is not None:
+            rates[entry.channel] = rate
+    return rates
 
 
 def _port(text: str) -> int:

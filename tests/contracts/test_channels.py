@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contracts import Channel, SequenceParams, channels
+from contracts import Channel, RetrySpec, SequenceParams, channels
 from followthrough.templates import read_template
 from tests.contracts.test_steps import problem, write
 
@@ -85,3 +86,19 @@ def test_a_whatsapp_step_is_read_and_its_default_window_checked(tmp_path: Path) 
     # Quiet from 08:00 to 20:00 leaves WhatsApp's default 09:00–19:00 window nothing.
     found = problem(tmp_path, steps, quiet_hours={"start": "08:00", "end": "20:00"})
     assert "send_windows.whatsapp (the channel's default): 09:00–19:00 lies entirely" in found
+
+
+def test_a_send_may_wait_its_turn_in_the_queue_at_every_attempt() -> None:
+    # Three attempts, each behind a full queue at the slowest rate: 100,000 s of waiting
+    # and 30 s of sending each, with 5 and 10 minutes of backoff between them.
+    retry = RetrySpec(max_attempts=3, initial_interval=timedelta(minutes=5), backoff=2.0)
+    assert channels.send_timeout(retry) == 3 * timedelta(seconds=100_030) + timedelta(minutes=15)
+    once = RetrySpec(max_attempts=1)
+    wait = timedelta(seconds=channels.QUEUED_SENDS_BOUND / channels.MIN_RATE_PER_SECOND)
+    assert channels.send_timeout(once) == wait + once.attempt_timeout
+
+
+def test_the_backoff_is_capped_by_the_longest_interval() -> None:
+    retry = RetrySpec(max_attempts=50, backoff=10.0, max_interval=timedelta(hours=1))
+    backoff = timedelta(seconds=5 + 50 + 500) + 46 * timedelta(hours=1)  # then capped
+    assert channels.send_timeout(retry) == 50 * timedelta(seconds=100_030) + backoff

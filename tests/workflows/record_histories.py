@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +177,27 @@ async def director_too_early(env: WorkflowEnvironment, handle: Handle) -> None:
     await handle.signal("approve", DIRECTOR)
 
 
+async def until_paused(handle: Handle) -> None:
+    for _ in range(150):
+        status = await handle.query("status", result_type=InterventionStatus)
+        if status.state == State.PAUSED:
+            break
+        await asyncio.sleep(0.1)
+
+
+async def resume_at_night(env: WorkflowEnvironment, handle: Handle) -> None:
+    """A person resumes the refused SMS at 21:00, in the family's quiet hours (F1 lives in
+    UTC): the send refuses to go out then, and goes at 08:00."""
+    await until_paused(handle)
+    now = await env.get_current_time()
+    night = datetime.combine(now.date(), time(21), UTC)
+    await env.sleep((night if night > now else night + timedelta(days=1)) - now)
+    await handle.signal("resume", EscalationAnswer(by="sarah", note="resent"))
+
+
 def answer_when_paused(signal: str) -> Act:
     async def act(env: WorkflowEnvironment, handle: Handle) -> None:
-        for _ in range(150):
-            status = await handle.query("status", result_type=InterventionStatus)
-            if status.state == State.PAUSED:
-                break
-            await asyncio.sleep(0.1)
+        await until_paused(handle)
         if signal == "cancel":
             await handle.signal("cancel", CancelRequest(reason="not worth it"))
         else:
@@ -281,6 +295,19 @@ SHAPES: dict[str, Shape] = {
         {},
         undos_kept=UNDOS_MAX,
         patches=("undo-cap",),
+    ),
+    # Every send through its channel's task queue (the queue a provider rate limits).
+    "sends_through_queues": Shape(
+        "send_queues", "high_risk_intervention", approve, patches=("send-on-channel-queue",)
+    ),
+    # A send that starts outside its allowed hours is refused and placed again.
+    "resumed_at_night_sent_in_the_morning": Shape(
+        "send_queues",
+        "medium_risk_intervention",
+        resume_at_night,
+        {"quiet_hours": {"start": "20:00", "end": "08:00", "weekends": False}, **ESCALATING},
+        sms_refused=True,
+        patches=("send-on-channel-queue",),
     ),
 }
 

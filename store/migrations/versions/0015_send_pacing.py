@@ -1,0 +1,29 @@
+"""Provider pacing: `send_pace`, the earliest time of each rate-limited channel's next call.
+
+Revision ID: o15_send_pacing
+Revises: n14_web_timeline
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "o15_send_pacing"
+down_revision: str | None = "n14_web_timeline"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "send_pace",
+        sa.Column("channel", sa.String(), nullable=False),
+        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", name="pk_send_pace"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("send_pace")
