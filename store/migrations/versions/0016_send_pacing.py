@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "o15_send_pacing"
-down_revision: str | None = "n14_web_timeline"
+revision: str = "p16_send_pacing"
+down_revision: str | None = "o15_dashboard_reads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
