@@ -1,7 +1,7 @@
 """Provider pacing: `send_pace`, the earliest time of each rate-limited channel's next call.
 
-Revision ID: o15_send_pacing
-Revises: n14_web_timeline
+Revision ID: p16_send_pacing
+Revises: o15_dashboard_reads
 Create Date: 2026-11-28
 """
 
