@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from bench.harness import environment, seed_families
+from bench.harness import add_families, environment
 from bench.measures import family_ids, floor, start_all
 from bench.sequences import bench_params
 from contracts import PredictionRef
@@ -61,7 +61,7 @@ async def main(n: int, rounds: int) -> None:
             await start_all(sequence, family_ids(f"S{number}", n))
             timings.append(("start_sequence", time.perf_counter() - t0, _cpu() - c0))
             ids = family_ids(f"P{number}", n)
-            await seed_families(env.store, ids)
+            await add_families(env.store, ids)
             t0, c0 = time.perf_counter(), _cpu()
             await predict_many(
                 env.client,

@@ -18,11 +18,11 @@ from bench.floor import FloorApproval, FloorSequence
 from bench.harness import (
     TASK_QUEUE,
     Env,
+    add_families,
     bench_worker,
     cpu_seconds,
     latency_summary,
     rss_mb,
-    seed_families,
 )
 from bench.marks import MARKS
 from bench.sequences import bench_params
@@ -96,7 +96,7 @@ def family_ids(prefix: str, n: int) -> list[str]:
 async def throughput(env: Env, label: str, start: Starter, n: int) -> dict[str, Any]:
     """N sequences started at once and run to completion: sequences per second."""
     ids = family_ids(f"T{label[:2].upper()}{uuid.uuid4().hex[:4]}", n)
-    await seed_families(env.store, ids)
+    await add_families(env.store, ids)
     server, me = env.server_process, None
     cpu0, own0, t0 = cpu_seconds(server), cpu_seconds(me), time.perf_counter()
     gate = asyncio.Semaphore(CONCURRENCY)
@@ -161,7 +161,7 @@ async def reaction_latency(
     `signal=approver`); one signal at a time."""
     kind = "A" if signal is approver else "L"
     ids = family_ids(f"{kind}{label[:2].upper()}{uuid.uuid4().hex[:4]}", samples)
-    await seed_families(env.store, ids)
+    await add_families(env.store, ids)
     handles = await start_all(start, ids)
     if not await _wait_for("email", [h.id for h in handles], timeout=60 + samples):
         raise RuntimeError("sequences did not reach their wait in time")
@@ -176,7 +176,7 @@ async def scale(
 ) -> dict[str, Any]:
     """N sequences asleep in a 7-day wait for a reply, with the sticky cache bounded."""
     ids = family_ids(f"S{uuid.uuid4().hex[:4]}", n)
-    await seed_families(env.store, ids)
+    await add_families(env.store, ids)
     rss_before = rss_mb()
     params = bench_params(timedelta(days=7))
     running = bench_worker(env, max_cached_workflows=max_cached_workflows)
@@ -221,7 +221,7 @@ async def bulk_trigger(env: Env, n: int, concurrency: int = CONCURRENCY) -> dict
     bare = time.perf_counter() - t0
 
     ids = family_ids("BP", n)
-    await seed_families(env.store, ids)
+    await add_families(env.store, ids)
     # The bulk path: one `TriggerCache` for the run, `concurrency` predictions at a time.
     t0 = time.perf_counter()
     outcomes = await predict_many(
@@ -256,7 +256,7 @@ async def time_skipping(env: Env, days: int = 30) -> dict[str, Any]:
         "Double": IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
     }
     ids = family_ids("TS", 1)
-    await seed_families(env.store, ids)
+    await add_families(env.store, ids)
     t0 = time.perf_counter()
     ts = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
