@@ -7,6 +7,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import outcome_row
 from activities.conditions import evaluate
 from contracts import (
     ConditionRequest,
@@ -55,13 +56,17 @@ class FamilyActivities:
         except ValueError as err:
             raise ApplicationError(str(err), type="BadCondition", non_retryable=True) from err
         ref = request.ref
-        await self._store.steps.add(
-            step_for(
-                ref,
-                family_id=family.family_id,
-                kind="condition",
-                outcome=f"{value}",
-                attempts=activity.info().attempt,
-            )
+        # One transaction: the rows the check carries, then its own.
+        await self._store.steps.add_many(
+            [
+                *(outcome_row(row) for row in request.audits),
+                step_for(
+                    ref,
+                    family_id=family.family_id,
+                    kind="condition",
+                    outcome=f"{value}",
+                    attempts=activity.info().attempt,
+                ),
+            ]
         )
         return ConditionResult(value=value, explanation=why)

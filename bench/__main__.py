@@ -23,12 +23,23 @@ from typing import Any
 import psutil
 
 from bench import harness, measures
+from bench.first_contact import first_contact
 from bench.harness import bench_worker, environment
 from bench.report import render
 from bench.sequences import bench_approval_params, bench_params, bench_template_params
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+PHASES = (
+    "throughput",
+    "latency",
+    "approval",
+    "firstcontact",
+    "bulk",
+    "scale",
+    "timeskip",
+    "dbos",
+)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,7 +49,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sleeping", type=int, default=10_000, help="scale: sleeping sequences")
     parser.add_argument("--bulk", type=int, default=10_000, help="bulk trigger: predictions")
     parser.add_argument(
-        "--max-cached", type=int, default=None, help="scale: sticky cache (default: worker.py's)"
+        "--first-contact",
+        type=int,
+        default=10_000,
+        help="first contact: predictions imported (50000 for the larger run)",
+    )
+    parser.add_argument(
+        "--max-cached",
+        type=int,
+        default=None,
+        help="scale and first contact: sticky cache (default: worker.py's)",
     )
     parser.add_argument(
         "--runner",
@@ -47,16 +67,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="workflow runner: passthrough (as worker.py), sandbox (Temporal's default), none",
     )
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
-    parser.add_argument("--quick", action="store_true", help="small N everywhere (50/50/1000/500)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small N everywhere (50/50/1000/500/1000)"
+    )
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated: throughput,latency,approval,bulk,scale,timeskip,dbos",
+        help="comma-separated: " + ",".join(PHASES),
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.sequences, args.latency_samples = 50, 50
-        args.sleeping, args.bulk = 1000, 500
+        args.sleeping, args.bulk, args.first_contact = 1000, 500, 1000
     return args
 
 
@@ -96,15 +118,7 @@ async def phase(results: dict[str, Any], name: str, work: Callable[[], Awaitable
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    wanted = set(filter(None, args.only.split(","))) or {
-        "throughput",
-        "latency",
-        "approval",
-        "bulk",
-        "scale",
-        "timeskip",
-        "dbos",
-    }
+    wanted = set(filter(None, args.only.split(","))) or set(PHASES)
     if args.no_dbos:
         wanted.discard("dbos")
     results: dict[str, Any] = {"args": vars(args), "machine_before": machine()}
@@ -169,6 +183,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         env, "ft", ft, args.latency_samples, measures.approver
                     ),
                 )
+        if "firstcontact" in wanted:  # before `bulk`, whose template it must outrank alone
+            await phase(
+                results,
+                "first_contact",
+                lambda: first_contact(env, args.first_contact, args.max_cached),
+            )
         if "bulk" in wanted:
             await phase(results, "bulk", lambda: measures.bulk_trigger(env, args.bulk))
         if "scale" in wanted:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,19 +95,22 @@ async def _connect(address: str) -> Client:
     return await connect(settings)
 
 
-async def add_families(store: Store, ids: list[str], *, timezone: str = "UTC") -> None:
-    """Families in bulk (one statement per chunk): adding them is not what is measured."""
+async def add_families(
+    store: Store, ids: list[str], *, timezones: Sequence[str] = ("UTC",)
+) -> None:
+    """Families in bulk (one statement per chunk), their time zones taken in turn from
+    `timezones`: adding them is not what is measured."""
     rows = [
         {
             "family_id": family_id,
             "name": f"Family {family_id}",
             "email": f"{family_id.lower()}@example.org",
             "phone": "+15550100000",
-            "timezone": timezone,
+            "timezone": timezones[i % len(timezones)],
             "opted_out": [],
             "attributes": {},
         }
-        for family_id in ids
+        for i, family_id in enumerate(ids)
     ]
     for start in range(0, len(rows), 2000):
         async with store.sessions.begin() as session:

@@ -167,7 +167,7 @@ async def measure(n: int = 10_000, rate: float = 20.0, processes: int = 2) -> di
     async with environment() as env:
         zone = daytime_zone(datetime.now(UTC))
         ids = family_ids(f"R{uuid.uuid4().hex[:4]}", n)
-        await add_families(env.store, ids, timezone=zone)
+        await add_families(env.store, ids, timezones=(zone,))
         template = next(t for t in builtin_templates() if t.name == "high_risk_intervention")
         params = template.model_copy(
             update={"max_active": None, "quiet_hours": QuietHours(weekends=False)}

@@ -1,8 +1,7 @@
 """The benchmark's sequence, told with the real building blocks, and its parameters.
 
-The high-risk sequence's 4-step shape: email, a wait for a reply, SMS, a call task. The wait
-comes from the parameters, so one class serves throughput (1 s), reaction latency and scale
-(days).
+Four steps: email, a wait for a reply, SMS, a call task for a coordinator. The wait comes from
+the parameters, so one class serves throughput (1 s), reaction latency and scale (days).
 """
 
 from __future__ import annotations

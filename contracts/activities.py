@@ -146,6 +146,8 @@ class ConditionRequest(BaseModel):
     family_id: str
     condition: Condition
     facts: dict[str, Any] = {}
+    # Rows of the steps before it that wrote none (a wait, a skip), written first.
+    audits: list[StepOutcome] = []
 
 
 class ConditionResult(BaseModel):

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import send_errors
 from workflows.best_hour import pick_hour
-from workflows.runtime import SHORT_ACTIVITY, SequenceCancelled, describe
+from workflows.runtime import LOCAL_STORE_STEPS, SHORT_ACTIVITY, SequenceCancelled, describe
 from workflows.tasks import TaskBlocks
 
 __all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
@@ -315,17 +315,18 @@ class Intervention(TaskBlocks):
         self.check_cancelled()
         record = self.step(step, "condition", summary)
         self.begin(record)
-        await self.write_carried_audits()  # the check writes its own row: the earlier first
-        result = await workflow.execute_activity_method(
-            FamilyActivities.evaluate_condition,
-            ConditionRequest(
-                ref=self.ref(step),
-                family_id=self.start.family_id,
-                condition=condition,
-                facts=self.facts(),
-            ),
-            start_to_close_timeout=SHORT_ACTIVITY,
-            summary=summary,
+        request = ConditionRequest(
+            ref=self.ref(step),
+            family_id=self.start.family_id,
+            condition=condition,
+            facts=self.facts(),
+        )
+        if workflow.patched(LOCAL_STORE_STEPS):
+            request.audits = self.take_carried_audits()  # written with the check's own row
+        else:
+            await self.write_carried_audits()  # the check writes its own row: earlier first
+        result = await self.store_step(
+            FamilyActivities.evaluate_condition, request, summary=summary
         )
         record.attempts += 1
         self.finish_step(record, StepStatus.DONE, f"{result.value}: {result.explanation}")

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.inputs import HumanInputs
-from workflows.runtime import SHORT_ACTIVITY, UNDO_RETRY, SequenceCancelled, describe
+from workflows.runtime import UNDO_RETRY, SequenceCancelled, describe
 
 
 class GateAnswer(StrEnum):
@@ -95,7 +95,7 @@ class TaskBlocks(HumanInputs):
         """Open the task now; with `compensate`, register its cancellation as an undo."""
         self.begin(record)
         ref = self.ref(record.step_id)
-        result = await workflow.execute_activity_method(
+        result = await self.store_step(
             TaskActivities.open_task,
             TaskRequest(
                 ref=ref,
@@ -106,7 +106,6 @@ class TaskBlocks(HumanInputs):
                 details=details or {},
                 audits=self.take_carried_audits(),
             ),
-            start_to_close_timeout=SHORT_ACTIVITY,
             retry_policy=self.retry_policy(),
             summary=f"Open a {kind.value} task for a {self.params.escalation.assign_to}",
         )
@@ -224,21 +223,19 @@ class TaskBlocks(HumanInputs):
         assert task_id is not None
         if answer is None:
             on_timeout = self.params.escalation.on_timeout
-            await workflow.execute_activity_method(
+            await self.store_step(
                 TaskActivities.cancel_task,
                 CancelTaskRequest(ref=undo.ref, task_id=task_id, reason=f"no answer: {on_timeout}"),
-                start_to_close_timeout=SHORT_ACTIVITY,
                 retry_policy=UNDO_RETRY,
                 summary=f"Cancel unanswered escalation task {task_id}",
             )
             return
         verdict, given = answer
-        await workflow.execute_activity_method(
+        await self.store_step(
             TaskActivities.complete_task,
             CloseTaskRequest(
                 ref=undo.ref, task_id=task_id, by=given.by, note=f"{verdict}. {given.note}".strip()
             ),
-            start_to_close_timeout=SHORT_ACTIVITY,
             retry_policy=UNDO_RETRY,
             summary=f"Close escalation task {task_id}: {verdict} by {given.by}",
         )

@@ -12,6 +12,7 @@ from contracts import (
     Condition,
     ConditionRequest,
     FamilyContextRequest,
+    StepOutcome,
     StepRef,
 )
 
@@ -57,6 +58,28 @@ async def test_a_condition_reads_the_sequence_facts_and_writes_its_row(store, fa
     assert result.value is False and "response_received" in result.explanation
     [row] = await store.steps.for_workflow(REF.workflow_id)
     assert (row.step_id, row.kind, row.outcome) == ("answered", "condition", "False")
+
+
+async def test_a_condition_writes_the_rows_it_carries_before_its_own(store, families):
+    wait = StepOutcome(
+        ref=REF.model_copy(update={"step_id": "wait_reply"}),
+        family_id="F3",
+        kind="wait",
+        outcome="no reply",
+    )
+    request = ConditionRequest(
+        ref=REF,
+        family_id="F3",
+        condition=Condition(field="response_received", op="==", value=True),
+        facts={"response_received": False},
+        audits=[wait],
+    )
+    await ActivityEnvironment().run(families.evaluate_condition, request)
+    rows = await store.steps.for_workflow(REF.workflow_id)
+    assert [(r.step_id, r.outcome) for r in rows] == [
+        ("wait_reply", "no reply"),
+        ("answered", "False"),
+    ]
 
 
 async def test_a_condition_without_a_field_is_refused(families):

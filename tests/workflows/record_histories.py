@@ -58,6 +58,7 @@ from tests.fake_provider import FakeProvider
 from worker import build_worker
 
 HISTORIES = Path(__file__).parent / "histories"
+LOCAL_STEPS = "store-steps-as-local-activities"
 Handle = WorkflowHandle[Any, Any]
 Act = Callable[[WorkflowEnvironment, Handle], Awaitable[None]]
 
@@ -309,6 +310,26 @@ SHAPES: dict[str, Shape] = {
         sms_refused=True,
         patches=("send-on-channel-queue",),
     ),
+    # Steps that only touch the store run as local activities: a condition (carrying the
+    # wait's row), a call task opened behind its gate (code-defined and data-defined), an
+    # escalation task completed, and one cancelled by the undo of a cancelled sequence.
+    "high_risk_full_local_steps": Shape(
+        "high_risk", "high_risk_intervention", approve, patches=(LOCAL_STEPS,)
+    ),
+    "template_full_local_steps": Shape(
+        "template", "high_risk_as_data", approve, patches=(LOCAL_STEPS,)
+    ),
+    **{
+        f"escalation_{answer}_local_steps": Shape(
+            "escalation",
+            "medium_risk_intervention",
+            answer_when_paused(answer),
+            {"quiet_hours": None, **ESCALATING},
+            sms_refused=True,
+            patches=(LOCAL_STEPS,),
+        )
+        for answer in ("resume", "cancel")
+    },
 }
 
 

@@ -167,6 +167,41 @@ async def test_skip_goes_on_without_the_step(time_env, store, http_worker, provi
     assert (task.kind, task.status) == ("escalation", "done")
 
 
+async def test_store_steps_are_local_activities_named_by_their_summaries(
+    time_env, store, http_worker, provider
+):
+    """The condition and the escalation task (opened, then closed) leave one marker each,
+    with the summary the Web UI shows, as the family's read and the audit flush did
+    already; only the sends are activity tasks."""
+    provider.script("sms", 400)
+    handle = await start(time_env, store, http_worker)
+    await paused(handle)
+    await operations.answer_escalation(time_env.client, handle.id, "skip", "sarah")
+    await handle.result()
+    [task] = await store.tasks.for_workflow(handle.id)
+
+    history = await handle.fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    local = [
+        e.user_metadata.summary.data.decode()
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+    assert scheduled == ["send_email", "send_sms"]
+    assert local == [
+        '"Load the family\'s time zone and channels"',
+        '"Did the family reply?"',
+        '"Open a escalation task for a coordinator"',
+        f'"Close escalation task {task.id}: skip by sarah"',
+        '"Audit: nudge_sms skipped"',
+    ]
+
+
 async def test_cancel_while_paused(time_env, store, http_worker, provider):
     provider.script("sms", 400)
     handle = await start(time_env, store, http_worker)
