@@ -44,9 +44,10 @@ from followthrough.triggers.schedules import scheduled_starter
 from store import Store
 from workflows.sequences import SEQUENCES
 
-# Sequences spend days asleep, so most cached ones sit idle: with 3,000 asleep, 250 kept the
-# worker at 213 MB against 321 MB for the SDK's 1,000, with the same time to get them all
-# asleep and the same reaction to a signal.
+# Sequences spend days asleep, so most cached ones sit idle. 10,000 imported predictions up
+# to their first email (`python -m bench --only firstcontact --max-cached N`): the bench
+# process ended at 227 MB with 250, 283 MB with 1,000 and 466 MB with 2,500 (about 0.13 MB
+# per cached sequence), and no bound got them there sooner: the machine's CPU set the pace.
 MAX_CACHED_WORKFLOWS = 250
 
 
