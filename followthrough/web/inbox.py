@@ -293,6 +293,7 @@ class Inbox:
         session = _browser(request)
         view = await gather(self.client, self.store, self.settings)
         html = _pages.get_template("inbox.html").render(
+            page="inbox",
             view=view,
             csrf=self.csrf.token(session),
             name=who.name,
