@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 import pytest
 from temporalio.client import Client
@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from contracts import SequenceParams
 from followthrough.triggers.errors import TooManyActive, TriggerError
 from followthrough.triggers.limits import active_query, check_active_limit
-from followthrough.triggers.outcome import STARTED, TriggerOutcome, refused
+from followthrough.triggers.outcome import STARTED, Status, TriggerOutcome, refused
 from followthrough.triggers.policy import cooldown_message, in_cooldown, lighter_than
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -163,18 +163,7 @@ async def test_no_limit_counts_nothing_and_no_visibility_lets_it_pass():
 # ----------------------------------------------------------------------------- outcome
 
 
-@pytest.mark.parametrize(
-    "status",
-    [
-        "started",
-        "upgraded",
-        "already_running",
-        "cooldown",
-        "suspended",
-        "refused",
-        "below_threshold",
-    ],
-)
+@pytest.mark.parametrize("status", get_args(Status))
 def test_only_a_start_or_an_upgrade_counts_as_started(status: Any) -> None:
     outcome = TriggerOutcome(status, "wf", "m")
     assert outcome.started is (status in ("started", "upgraded"))
