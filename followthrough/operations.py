@@ -144,13 +144,20 @@ async def status(
     *,
     timeout: timedelta | None = None,
 ) -> InterventionStatus:
-    """The `status` query of run `run_id`, or of the current run; with `timeout`, a run no
-    worker answers for is an RPCError after that long rather than a wait."""
-    if run_id is None:
-        handle = await _handle(client, workflow_id)
-    else:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    result: InterventionStatus = await handle.query(
+    """The `status` query of run `run_id`, or of the current run. A query is answered by a
+    worker: with none polling the run's task queue this says so at once instead of waiting;
+    with `timeout`, a worker that does not answer is an RPCError after that long."""
+    if not workflow_id.startswith("intervention-"):
+        raise OperationError(f"workflow id: {workflow_id!r} is not an intervention id")
+    description = await runs.describe(client, workflow_id, run_id)
+    if description is None:
+        raise OperationError(f"workflow id: no sequence {workflow_id!r}")
+    if not await runs.worker_polls(client, description.task_queue):
+        raise OperationError(
+            f"status: no worker is polling task queue {description.task_queue!r}, so the"
+            " sequence cannot answer (start one: `followthrough worker`)"
+        )
+    result: InterventionStatus = await runs.pinned(client, description).query(
         "status", result_type=InterventionStatus, rpc_timeout=timeout
     )
     return result

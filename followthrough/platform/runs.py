@@ -9,8 +9,12 @@ counts as the same sequence, a new start under the same id does not.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
@@ -44,6 +48,32 @@ async def describe(client: Client, workflow_id: str, run_id: str | None = None) 
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
+
+
+# How long an answer of `worker_polls` is reused: a page listing many runs asks once.
+POLLERS_FRESH = 5.0
+_pollers: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether a worker has lately polled `task_queue` for workflow tasks, as the server
+    keeps its pollers (a few minutes), the way the Temporal Web UI warns of "no workers
+    running". A query to a run on a queue nobody polls would only wait out its timeout."""
+    key = (client.namespace, task_queue)
+    now = time.monotonic()
+    known = _pollers.get(key)
+    if known is not None and now - known[0] < POLLERS_FRESH:
+        return known[1]
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    polled = bool(described.pollers)
+    _pollers[key] = (now, polled)
+    return polled
 
 
 async def current_run(client: Client, workflow_id: str, *, running: bool = False) -> Handle | None:

@@ -63,6 +63,7 @@ class Item:
     since: datetime | None
     family: dict[str, Any] = field(default_factory=dict)
     status: InterventionStatus | None = None
+    status_missing: str = ""  # why `status` could not be read
     task_id: int | None = None
     ui_link: str = ""
 
@@ -92,14 +93,16 @@ def _order(items: list[Item]) -> list[Item]:
 
 async def _status(
     client: Client, workflow_id: str, run_id: str | None
-) -> InterventionStatus | None:
-    # The run the row belongs to, and an answer within seconds even if no worker replies.
+) -> tuple[InterventionStatus | None, str]:
+    """The run's status, or None and why not; an answer within seconds even if no worker
+    replies, at once if none polls."""
     try:
-        return await operations.status(client, workflow_id, run_id, timeout=STATUS_TIMEOUT)
+        found = await operations.status(client, workflow_id, run_id, timeout=STATUS_TIMEOUT)
     except (operations.OperationError, RPCError) as err:
         # A sequence whose worker is gone still belongs in the inbox, just without a timeline.
         log.warning("no status for %s: %s", workflow_id, err)
-        return None
+        return None, str(getattr(err, "message", "") or err)
+    return found, ""
 
 
 async def _family(store: Store, family_id: str) -> dict[str, Any]:
@@ -136,7 +139,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
         f"AND InterventionState = '{State.AWAITING_APPROVAL.value}'"
     )
     async for execution in client.list_workflows(query):
-        status = await _status(client, execution.id, execution.run_id)
+        status, missing = await _status(client, execution.id, execution.run_id)
         # Visibility lags the workflow a little: trust the query over the search attribute.
         if status is not None and status.pending_approval is None:
             continue
@@ -155,27 +158,33 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
                 since=pending.since if pending else execution.start_time,
                 family=await _family(store, family_id),
                 status=status,
+                status_missing=missing,
                 ui_link=ui_link(settings, execution.id),
             )
         )
     open_tasks: list[CoordinatorTask] = await store.tasks.list_open()
     risks = await _risks(client, [t.workflow_id for t in open_tasks])
     task_runs = await store.steps.run_ids([t.idempotency_key for t in open_tasks])
-    tasks = [
-        Item(
-            kind=task.kind,
-            workflow_id=task.workflow_id,
-            family_id=task.family_id,
-            reason=task.reason,
-            risk=risks.get(task.workflow_id),
-            since=task.created_at,
-            family=await _family(store, task.family_id),
-            status=await _status(client, task.workflow_id, task_runs.get(task.idempotency_key)),
-            task_id=task.id,
-            ui_link=ui_link(settings, task.workflow_id),
+    tasks = []
+    for task in open_tasks:
+        status, missing = await _status(
+            client, task.workflow_id, task_runs.get(task.idempotency_key)
         )
-        for task in open_tasks
-    ]
+        tasks.append(
+            Item(
+                kind=task.kind,
+                workflow_id=task.workflow_id,
+                family_id=task.family_id,
+                reason=task.reason,
+                risk=risks.get(task.workflow_id),
+                since=task.created_at,
+                family=await _family(store, task.family_id),
+                status=status,
+                status_missing=missing,
+                task_id=task.id,
+                ui_link=ui_link(settings, task.workflow_id),
+            )
+        )
     return InboxView(approvals=_order(approvals), tasks=_order(tasks))
 
 

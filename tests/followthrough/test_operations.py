@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -33,3 +34,20 @@ async def test_load_templates_keeps_an_unchanged_version(store):
     again = await operations.load_templates(store, builtin_templates()[:1])
     assert [created for *_, created in again] == [False]
     assert [(n, v) for n, v, _ in again] == [(n, v) for n, v, _ in first]
+
+
+async def test_status_of_a_run_no_worker_polls_for_says_so_at_once(dev_client):
+    """A query waits for a worker; with none polling the run's queue, `status` (the CLI,
+    the sequence page, the inbox) says so instead of waiting out a timeout."""
+    queue = f"nobody-polls-{uuid.uuid4()}"
+    workflow_id = f"intervention-quick-{uuid.uuid4()}"
+    await dev_client.start_workflow("Intervention", id=workflow_id, task_queue=queue)
+    with pytest.raises(operations.OperationError) as refused:
+        await operations.status(dev_client, workflow_id)
+    assert str(refused.value) == (
+        f"status: no worker is polling task queue {queue!r}, so the sequence cannot answer"
+        " (start one: `followthrough worker`)"
+    )
+    with pytest.raises(operations.OperationError, match="^workflow id: no sequence"):
+        await operations.status(dev_client, f"intervention-none-{uuid.uuid4()}")
+    await dev_client.get_workflow_handle(workflow_id).terminate("test over")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from contracts import InterventionResult, State
@@ -19,6 +21,7 @@ from followthrough.triggers.start import start_sequence
 from followthrough.web.inbox import _family, create_app, gather
 from followthrough.web.signin import hash_password
 from store import Store
+from workflows.search_attributes import FAMILY_ID, STATE
 
 PASSWORD = "a long test password"
 
@@ -209,3 +212,33 @@ async def test_the_family_line_names_the_channels_it_can_be_reached_on(store):
     await store.families.opt_out("F1", "sms")
     assert (await _family(store, "F1"))["reachable"] == ["email", "call"]
     assert (await _family(store, "F3"))["reachable"] == ["SMS", "call"]  # no email address
+
+
+async def test_an_approval_no_worker_can_read_says_why(dev_client, store, settings):
+    """Visibility says a run awaits approval; no worker polls its queue, so the inbox lists it
+    with the reason its timeline is missing, without waiting for a query to time out."""
+    queue = f"nobody-polls-{uuid.uuid4()}"
+    workflow_id = f"intervention-quick-{uuid.uuid4()}"
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(STATE, State.AWAITING_APPROVAL.value),
+            SearchAttributePair(FAMILY_ID, "F1"),
+        ]
+    )
+    await dev_client.start_workflow(
+        "Intervention", id=workflow_id, task_queue=queue, search_attributes=attributes
+    )
+
+    async def listed() -> bool:
+        view = await gather(dev_client, store, settings)
+        return workflow_id in {i.workflow_id for i in view.approvals}
+
+    await until(listed, "the run listed as awaiting approval")
+    view = await gather(dev_client, store, settings)
+    (item,) = [i for i in view.approvals if i.workflow_id == workflow_id]
+    assert item.status is None and item.family_id == "F1"
+    assert item.status_missing == (
+        f"status: no worker is polling task queue {queue!r}, so the sequence cannot answer"
+        " (start one: `followthrough worker`)"
+    )
+    await dev_client.get_workflow_handle(workflow_id).terminate("test over")

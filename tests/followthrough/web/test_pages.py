@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from followthrough.platform.settings import Settings
 from followthrough.web.inbox import create_app
@@ -57,3 +58,17 @@ async def test_dashboard_sequence_and_family_pages(dev_client, store):
         family = (await http.get("/families/F2")).text
         assert "intervention-t-a" in family and "first_email" in family
         assert "okafor@example.org" not in family and "Okafor" not in family
+
+
+async def test_the_sequence_page_says_when_no_worker_can_answer(dev_client, store):
+    queue = f"nobody-polls-{uuid.uuid4()}"
+    workflow_id = f"intervention-t-{uuid.uuid4()}"
+    await dev_client.start_workflow("Intervention", id=workflow_id, task_queue=queue)
+    await account(store, "vic", "viewer")
+    async with inbox_client(create_app(dev_client, store, Settings())) as http:
+        await sign_in(http, "vic")
+        page = (await http.get(f"/sequences/{workflow_id}")).text
+    assert (
+        f"Decisions unavailable: status: no worker is polling task queue &#39;{queue}&#39;" in page
+    )
+    await dev_client.get_workflow_handle(workflow_id).terminate("test over")
