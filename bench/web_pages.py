@@ -4,7 +4,8 @@
 
 A fresh embedded dev server on free ports and a SQLite store, in a temporary directory. E
 sequences are started on a task queue no worker polls, so visibility holds E executions with
-their search attributes (template, version, state) and none of them runs; the store gets what N
+their search attributes (template, version, state; one in 100 awaiting approval, which the
+inbox lists without a timeline) and none of them runs; the store gets what N
 sequences over eight weeks leave behind: their starts, and audit rows (an email, the check
 for a reply, an SMS when there was none, some calls) with step timing, for families in four
 time zones. Then, signed in, each page is fetched through the app three times (the median is
@@ -47,6 +48,8 @@ from workflows.search_attributes import FAMILY_ID, STATE, TEMPLATE_NAME, TEMPLAT
 TEMPLATES = (("high_risk_intervention", 1), ("medium_risk_intervention", 1))
 ZONES = ("UTC", "America/New_York", "Europe/Paris", "Asia/Tokyo")
 STATES = ("completed",) * 6 + ("cancelled", "failed", "scheduled", "running")
+# One execution in this many awaits approval: the inbox lists it (no worker reads its status).
+AWAITING_EVERY = 100
 PASSWORD = "bench password 123"
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -131,7 +134,10 @@ async def fill_visibility(client: object, count: int) -> None:
         template, version = TEMPLATES[i % len(TEMPLATES)]
         attributes = TypedSearchAttributes(
             [
-                SearchAttributePair(STATE, STATES[i % len(STATES)]),
+                SearchAttributePair(
+                    STATE,
+                    "awaiting_approval" if i % AWAITING_EVERY == 3 else STATES[i % len(STATES)],
+                ),
                 SearchAttributePair(FAMILY_ID, f"B{i % 4000:05d}"),
                 SearchAttributePair(TEMPLATE_NAME, template),
                 SearchAttributePair(TEMPLATE_VERSION, version),

@@ -99,8 +99,9 @@ async def _status(
     try:
         found = await operations.status(client, workflow_id, run_id, timeout=STATUS_TIMEOUT)
     except (operations.OperationError, RPCError) as err:
-        # A sequence whose worker is gone still belongs in the inbox, just without a timeline.
-        log.warning("no status for %s: %s", workflow_id, err)
+        # A sequence whose worker is gone still belongs in the inbox, without a timeline and
+        # with the reason shown on its row (so not logged again for every row of every view).
+        log.debug("no status for %s: %s", workflow_id, err)
         return None, str(getattr(err, "message", "") or err)
     return found, ""
 
