@@ -18,6 +18,7 @@ from typing import Any
 
 from bench.harness import TASK_QUEUE, Env, add_families, bench_worker, cpu_seconds, rss_mb
 from bench.marks import MARKS
+from bench.measures import floor, start_all
 from bench.sequences import bench_params
 from contracts import QuietHours, SequenceParams, workflow_id_for
 from followthrough.triggers.imports import import_predictions
@@ -84,7 +85,9 @@ async def first_contact(
         rss_after = rss_mb()
     last = max((MARKS.at.get(("email", w), t0) for w in wanted), default=t0)
     started = report.counts["started"]
+    floor = await first_contact_floor(env, n, max_cached_workflows, timeout)
     return {
+        "floor": floor,
         "predictions": n,
         "started": started,
         "not_started": n - started,
@@ -100,6 +103,33 @@ async def first_contact(
         "worker_rss_mb_before": round(rss_before, 1),
         "worker_rss_mb": round(rss_after, 1),
         "server_rss_mb": round(rss_mb(server), 1),
+    }
+
+
+async def first_contact_floor(
+    env: Env, n: int, max_cached_workflows: int | None = None, timeout: float = 3600
+) -> dict[str, Any]:
+    """The same batch as bare Temporal does it: N `FloorSequence`s (a no-op email activity on
+    the workflow's own queue, then the wait) started by a plain `start_workflow` loop, the same
+    worker running, until every email activity has run. What the server and the SDK alone
+    cost per first contact on this machine: the floor under the figure above."""
+    ids = [f"CF{uuid.uuid4().hex[:4]}{i:06d}" for i in range(n)]
+    wanted = {f"floor-{family_id}" for family_id in ids}
+    server = env.server_process
+    async with bench_worker(env, max_cached_workflows=max_cached_workflows):
+        cpu0, server0, t0 = cpu_seconds(), cpu_seconds(server), time.perf_counter()
+        await start_all(floor(env, timedelta(days=7)), ids)
+        started = time.perf_counter() - t0
+        done = await _all_emailed(wanted, timeout)
+        cpu, server_cpu = cpu_seconds() - cpu0, cpu_seconds(server) - server0
+    last = max((MARKS.at.get(("email", w), t0) for w in wanted), default=t0)
+    return {
+        "sequences": n,
+        "all_emailed": done,
+        "start_seconds": round(started, 1),
+        "first_contact_seconds": round(last - t0, 1),
+        "process_cpu_ms_per_sequence": round(cpu * 1000 / n, 1),
+        "server_cpu_ms_per_sequence": round(server_cpu * 1000 / n, 1),
     }
 
 

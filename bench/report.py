@@ -220,6 +220,29 @@ def _first_contact_rows(c: Any) -> list[tuple[str, str, str, str]]:
             "",
             "",
         ),
+        *_first_contact_floor_rows(c.get("floor")),
+    ]
+
+
+def _first_contact_floor_rows(f: Any) -> list[tuple[str, str, str, str]]:
+    """Bare Temporal's own first contacts: the same worker, a start loop, a no-op email."""
+    if not f:
+        return []
+    emailed = "" if f["all_emailed"] else " (not all emailed)"
+    return [
+        (
+            f"  floor: {f['sequences']:,} bare workflows started, until every no-op email",
+            f"{_fmt(f['first_contact_seconds'], ' s')}{emailed}",
+            "",
+            "",
+        ),
+        (
+            "  floor CPU per sequence: bench process / server",
+            f"{_fmt(f['process_cpu_ms_per_sequence'])} ms"
+            f" / {_fmt(f['server_cpu_ms_per_sequence'])} ms",
+            "",
+            "",
+        ),
     ]
 
 

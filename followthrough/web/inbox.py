@@ -94,13 +94,11 @@ def _order(items: list[Item]) -> list[Item]:
 async def _status(
     client: Client, workflow_id: str, run_id: str | None
 ) -> tuple[InterventionStatus | None, str]:
-    """The run's status, or None and why not; an answer within seconds even if no worker
-    replies, at once if none polls."""
+    """The run's status, or None and why not: within seconds, at once if no worker polls."""
     try:
         found = await operations.status(client, workflow_id, run_id, timeout=STATUS_TIMEOUT)
     except (operations.OperationError, RPCError) as err:
-        # A sequence whose worker is gone still belongs in the inbox, without a timeline and
-        # with the reason shown on its row (so not logged again for every row of every view).
+        # Still listed, without a timeline: its row says why (not logged for every view).
         log.debug("no status for %s: %s", workflow_id, err)
         return None, str(getattr(err, "message", "") or err)
     return found, ""
@@ -144,8 +142,7 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
         # Visibility lags the workflow a little: trust the query over the search attribute.
         if status is not None and status.pending_approval is None:
             continue
-        # A sequence whose status cannot be read still waits for a person: listed from its
-        # search attributes, without a timeline.
+        # Unreadable, it still waits for a person: listed from its search attributes.
         pending = status.pending_approval if status is not None else None
         attributes = execution.typed_search_attributes
         family_id = status.family_id if status else attributes.get(FAMILY_ID) or "?"
@@ -166,11 +163,10 @@ async def gather(client: Client, store: Store, settings: Settings) -> InboxView:
     open_tasks: list[CoordinatorTask] = await store.tasks.list_open()
     risks = await _risks(client, [t.workflow_id for t in open_tasks])
     task_runs = await store.steps.run_ids([t.idempotency_key for t in open_tasks])
-    tasks = []
+    tasks: list[Item] = []
     for task in open_tasks:
-        status, missing = await _status(
-            client, task.workflow_id, task_runs.get(task.idempotency_key)
-        )
+        run_id = task_runs.get(task.idempotency_key)
+        status, missing = await _status(client, task.workflow_id, run_id)
         tasks.append(
             Item(
                 kind=task.kind,
