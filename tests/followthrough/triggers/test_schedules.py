@@ -82,7 +82,7 @@ async def test_sync_then_trigger_starts_the_matching_families(
         )
         action = described.schedule.action
         assert isinstance(action, ScheduleActionStartWorkflow)
-        assert json.loads(action.args[0].data)["changes"] == LEVEL  # type: ignore[union-attr]
+        assert json.loads(action.args[0].data)["changes"] == LEVEL
         # Mondays 09:00 in New York, whatever the season.
         for upcoming in described.info.next_action_times[:3]:
             local = upcoming.astimezone(ZoneInfo("America/New_York"))
