@@ -141,7 +141,7 @@ def build_worker(
     per message channel serving its send on the channel's send queue, at the channel's rate.
 
     The sequences' worker keeps the send activities too: sends scheduled before sequences went
-    through the send queues (`workflow.patched("send-on-channel-queue")`) still run there."""
+    through the send queues (the change `send-on-channel-queue`) still run there."""
     channels = ChannelActivities(
         store,
         build_providers(settings, http, store, breaker_policy),

@@ -66,6 +66,10 @@ class InterventionStart(BaseModel):
     # The family as the starter read it (time zone and channels, no names or addresses): the
     # run then skips reading it again through a local activity.
     family: FamilyContext | None = None
+    # How many workflow changes (`workflows.changes.CHANGES`, in order) were on when the run
+    # was started: those are on from its first task, with no patch marker. 0: a run started
+    # before levels existed, which asks `workflow.patched` of each change as it always did.
+    changes: int = Field(default=0, ge=0)
 
 
 class InterventionResult(BaseModel):

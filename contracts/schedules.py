@@ -17,6 +17,8 @@ class ScheduledRun(BaseModel):
 
     template: str
     schedule_id: str
+    # The workflow changes on when the schedule was written, as `InterventionStart.changes`.
+    changes: int = Field(default=0, ge=0)
 
 
 class MatchFamiliesRequest(BaseModel):

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from contracts.bounds import KEPT
 
+from workflows.changes import GATES, REJECTIONS
 from workflows.one_input import SeveralInputs
 from workflows.waiting import Waiting
 
@@ -48,12 +49,6 @@ M = TypeVar("M", bound=BaseModel)
 # What a handler gets when the signal came without input (`temporal workflow signal` with no
 # `--input`): an empty payload, refused like any other wrong input.
 NO_INPUT = RawValue(Payload())
-# A refused signal is written to the audit trail at once (a local activity at the wait it
-# interrupts): a new command, so behind this patch; older histories never took it.
-REJECTIONS_PATCH = "signal-rejections"
-# A decision checked against the gate it answers (not the template's roles), and never kept
-# for a later gate it was not meant for: it refuses what older code queued.
-GATES_PATCH = "decisions-per-gate"
 REJECTIONS_KEPT = 20  # the newest refusals in the status; `signals_rejected` counts them all
 SIGNAL_KIND = "signal"  # the audit rows of refused signals
 FINISHED = (StepStatus.DONE, StepStatus.SKIPPED, StepStatus.FAILED, StepStatus.COMPENSATED)
@@ -195,7 +190,7 @@ class HumanInputs(Waiting):
         progress.rejected_signals = [*progress.rejected_signals, rejected][-REJECTIONS_KEPT:]
         line = rejected.describe()
         workflow.logger.warning("%s", line)
-        if workflow.patched(REJECTIONS_PATCH):
+        if self.changed(REJECTIONS):
             progress.carried_audits.append(
                 StepOutcome(
                     ref=self.ref(f"rejected_signal_{progress.signals_rejected}"),
@@ -249,7 +244,7 @@ class HumanInputs(Waiting):
         refusal = gate_refusal(decision, pending)
         if (refusal is None) == (template_refusal is None):
             return refusal
-        return refusal if workflow.patched(GATES_PATCH) else template_refusal
+        return refusal if self.changed(GATES) else template_refusal
 
     def passed_gate(self, gate: str | None) -> str | None:
         """A refusal when `gate` names a gate this run has already passed."""
@@ -264,7 +259,7 @@ class HumanInputs(Waiting):
         queued = self.progress.queued_decisions
         for verdict, decision in list(queued):
             if decision.gate in (None, gate.step_id) and decision.role not in gate.roles:
-                if not workflow.patched(GATES_PATCH):
+                if not self.changed(GATES):
                     return  # older code kept it for a later gate
                 queued.remove((verdict, decision))
                 refusal = gate_refusal(decision, gate) or "not for this gate"

@@ -37,18 +37,13 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows import send_errors
 from workflows.best_hour import pick_hour
-from workflows.runtime import LOCAL_STORE_STEPS, SHORT_ACTIVITY, SequenceCancelled, describe
+from workflows.changes import ASK_WHEN_UNCERTAIN, LOCAL_STORE_STEPS, SEND_QUEUES, SKIP_COVERED_STEP
+from workflows.runtime import SHORT_ACTIVITY, SequenceCancelled, describe
 from workflows.tasks import TaskBlocks
 
 __all__ = ["SHORT_ACTIVITY", "Intervention", "SequenceCancelled", "describe"]
 
 HISTORY_TIMEOUT = timedelta(seconds=10)
-# The patch behind which a fallback covers the next planned step on its channel.
-SKIP_COVERED_STEP = "skip-step-covered-by-fallback"
-# The patch behind which a send that may have gone out asks a coordinator, not a fallback.
-ASK_WHEN_UNCERTAIN = "ask-when-send-uncertain"
-# The patch behind which a send goes through its channel's rate-limited task queue.
-SEND_QUEUES = "send-on-channel-queue"
 
 
 class Intervention(TaskBlocks):
@@ -118,7 +113,7 @@ class Intervention(TaskBlocks):
                     record, template_name, fallback, record.error, because=unusable
                 )
             self.begin(record)
-            queued = workflow.patched(SEND_QUEUES)
+            queued = self.changed(SEND_QUEUES)
             try:
                 result = await workflow.execute_activity(
                     activity,
@@ -196,7 +191,7 @@ class Intervention(TaskBlocks):
             await self.wait_until_due(record, timedelta(0), None, record.channel, note)
             return None
         self.note_send_error(record, err)
-        if send_errors.uncertain(err) and workflow.patched(ASK_WHEN_UNCERTAIN):
+        if send_errors.uncertain(err) and self.changed(ASK_WHEN_UNCERTAIN):
             # It may have reached the family: a person says, not a fallback.
             if await self.escalate(record) == "resume":
                 return None  # a deliberate new attempt, under a new key (the round)
@@ -255,7 +250,7 @@ class Intervention(TaskBlocks):
         is skipped, at once, and audited as covered by the fallback."""
         covering = self.progress.covered.pop(channel, None)
         # Sequences that started before this rule send the step as they always did.
-        if covering is None or not workflow.patched(SKIP_COVERED_STEP):
+        if covering is None or not self.changed(SKIP_COVERED_STEP):
             return False
         record = self.step(step_id, channel.value, f"Send {channel.value} '{template_name}'")
         record.channel = channel
@@ -321,7 +316,7 @@ class Intervention(TaskBlocks):
             condition=condition,
             facts=self.facts(),
         )
-        if workflow.patched(LOCAL_STORE_STEPS):
+        if self.changed(LOCAL_STORE_STEPS):
             request.audits = self.take_carried_audits()  # written with the check's own row
         else:
             await self.write_carried_audits()  # the check writes its own row: earlier first

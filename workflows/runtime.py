@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.details import current_details
 
 from workflows.audit import error_type
+from workflows.changes import LOCAL_STORE_STEPS, UNDO_CAP, changed, check_level
 from workflows.search_attributes import STATE
 
 # Error types the channel activities raise for failures that retrying cannot fix.
@@ -52,9 +53,6 @@ PERMANENT_ERRORS = ["InvalidRecipient", "HardBounce", "OptedOut", "ProviderRejec
 SHORT_ACTIVITY = timedelta(seconds=30)
 AUDIT_TIMEOUT = timedelta(seconds=10)
 UNDO_RETRY = RetryPolicy(maximum_attempts=10)
-# The patch behind which steps that only touch the store (a condition, a coordinator task
-# opened, completed or cancelled) run as local activities (`store_step`).
-LOCAL_STORE_STEPS = "store-steps-as-local-activities"
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
@@ -95,6 +93,10 @@ class InterventionRuntime:
             rollout=start.rollout,
         )
 
+    def changed(self, change: str) -> bool:
+        """Whether this run takes the workflow change `change` (`workflows.changes`)."""
+        return changed(self.start.changes, change)
+
     # ----------------------------------------------------------------- running a story
 
     @property
@@ -114,6 +116,7 @@ class InterventionRuntime:
 
     async def carry_out(self, story: Callable[[], Awaitable[str]]) -> InterventionResult:
         """Run the sequence's story; on cancel or failure, undo what it did, newest first."""
+        check_level(self.start.changes)  # before anything: nothing is done, the task fails
         # The starters set InterventionState when they start a run (`running`, or
         # `scheduled` for an older caller); upserting the same value again would only cost
         # a history event and a visibility write.
@@ -192,7 +195,7 @@ class InterventionRuntime:
         """Whether the step of `record`, which would register a compensation, is not taken:
         the sequence keeps `UNDOS_MAX` of them and lets none go, since each must run if the
         sequence is called off. A refused step is skipped, and says why."""
-        if len(self.progress.undos) < UNDOS_MAX or not workflow.patched("undo-cap"):
+        if len(self.progress.undos) < UNDOS_MAX or not self.changed(UNDO_CAP):
             return False
         reason = (
             f"not taken: the sequence already keeps {UNDOS_MAX} compensations, the most it "
@@ -236,7 +239,7 @@ class InterventionRuntime:
         result is one marker in the history instead of an activity's three events and a
         workflow task's three; the summary names it in the Web UI as before. Runs started
         before the patch keep their regular activities."""
-        if workflow.patched(LOCAL_STORE_STEPS):
+        if self.changed(LOCAL_STORE_STEPS):
             return await workflow.execute_local_activity_method(
                 activity,
                 request,

@@ -25,13 +25,13 @@ with workflow.unsafe.imports_passed_through():
         StartScheduledRequest,
     )
 
+from workflows.changes import PAGES, changed, check_level
+
 # Starts per activity: small enough that a retried batch repeats little, large enough that
 # thousands of families stay a few dozen history events.
 BATCH = 100
 # The last starts a run reports one by one; `counts` has every one of them.
 STARTS_KEPT = 100
-# Runs page through the families (counts and a cursor, never the list of ids).
-PAGES_PATCH = "scheduled-pages"
 
 
 @workflow.defn
@@ -40,9 +40,10 @@ class ScheduledTrigger:
 
     @workflow.run
     async def run(self, run: ScheduledRun) -> ScheduledRunResult:
+        check_level(run.changes)
         # Current details (the Web UI's "where it stands") add no command to the history.
         workflow.set_current_details(f"finding the families {run.template} is for")
-        if workflow.patched(PAGES_PATCH):
+        if changed(run.changes, PAGES):
             return await self.run_by_pages(run)
         return await self.run_by_list(run)
 

@@ -42,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from contracts.webhooks import WebhookRequest
     from workflows.intervention import SHORT_ACTIVITY, Intervention, describe
 
+from workflows.changes import LEVEL
+
 # Kept small: the log is for people; the decisions a gate still needs travel whole.
 DECISION_LOG_KEPT = 50
 # Step records of earlier runs kept for the status; a record an undo needs is always kept.
@@ -102,7 +104,8 @@ class TemplateIntervention(Intervention):
         carried = self.progress.next_run(
             next_step, steps_kept=EARLIER_STEPS_KEPT, decisions_kept=DECISION_LOG_KEPT
         )
-        start = self.start.model_copy(update={"carried": carried, "family": None})
+        # The next run is a new history: it starts with every change this code knows.
+        start = self.start.model_copy(update={"carried": carried, "family": None, "changes": LEVEL})
         workflow.continue_as_new(start, search_attributes=workflow.info().typed_search_attributes)
 
     # ----------------------------------------------------------------- one step

@@ -45,6 +45,7 @@ from store import Store
 from store.families import context_of
 from store.rollouts import TemplateRollout
 from store.starts import NewStart
+from workflows.changes import LEVEL
 
 
 @dataclass(frozen=True)
@@ -357,6 +358,7 @@ async def _start(
                 triggered_by=request.triggered_by,
                 rollout=rollout,
                 family=family,
+                changes=LEVEL,
             ),
             id=workflow_id,
             task_queue=task_queue,
@@ -374,10 +376,9 @@ async def _start(
         )
     except WorkflowAlreadyStartedError:
         return _already_running(workflow_id, params.name)
-    if event is not None:
-        message = f"event {event.name!r} sent to {workflow_id}"
-    else:
-        message = f"started {workflow_id}"
+    message = (
+        f"started {workflow_id}" if event is None else f"event {event.name!r} sent to {workflow_id}"
+    )
     return TriggerOutcome("started", workflow_id, message, params.name, handle)
 
 

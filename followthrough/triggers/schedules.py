@@ -30,6 +30,7 @@ from contracts import SequenceParams
 from contracts.schedules import ScheduledRun, StartedSequence
 from followthrough.triggers.pipeline import StartRequest, start_intervention
 from store import Store
+from workflows.changes import LEVEL
 
 SCHEDULE_PREFIX = "followthrough-schedule-"
 DISPATCHER = "ScheduledTrigger"
@@ -48,10 +49,14 @@ def is_scheduled(params: SequenceParams) -> bool:
 
 
 def schedule_note(params: SequenceParams, task_queue: str) -> str:
-    """What the schedule runs, readable in the Web UI; a different note means an update."""
+    """What the schedule runs, readable in the Web UI; a different note means an update.
+
+    It names the workflow changes its runs start with, so a deploy that adds one (or takes
+    one back) rewrites the schedule: runs never carry a level their workers do not know."""
     spec = params.trigger.schedule
     assert spec is not None
-    return f"{params.name} v{params.version}: '{spec.cron}' {spec.timezone} on {task_queue}"
+    where = f"'{spec.cron}' {spec.timezone} on {task_queue}"
+    return f"{params.name} v{params.version}: {where}, workflow changes {LEVEL}"
 
 
 def schedule_for(params: SequenceParams, task_queue: str, schedule_id: str) -> Schedule:
@@ -61,7 +66,7 @@ def schedule_for(params: SequenceParams, task_queue: str, schedule_id: str) -> S
     return Schedule(
         action=ScheduleActionStartWorkflow(
             DISPATCHER,
-            ScheduledRun(template=params.name, schedule_id=schedule_id),
+            ScheduledRun(template=params.name, schedule_id=schedule_id, changes=LEVEL),
             # The server appends the scheduled time, so every run has its own id.
             id=f"scheduled-{params.name}",
             task_queue=task_queue,

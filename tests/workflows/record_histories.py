@@ -6,8 +6,9 @@ the triggers start them, and saves `history.to_json()` under `histories/<folder>
 (one file per run, `<shape>_run<n>.json`, for a sequence that continues as new).
 
 Record a shape again only on purpose: after a change to a sequence's commands that went in
-behind `workflow.patched("<id>")`, record the new path under a new shape name and keep the
-old file, so that the replay tests cover both.
+behind `self.changed(<id>)` (`workflows/changes.py`), record the new path under a new shape
+name and keep the old file, so that the replay tests cover both. The triggers start every run
+with the change level of the code that records it (`changes` below).
 """
 
 from __future__ import annotations
@@ -221,6 +222,7 @@ class Shape:
     patches: tuple[str, ...] = ()  # the `workflow.patched` ids its history takes
     sms_answer_lost: bool = False  # the provider takes the SMS, its answer never arrives
     undos_kept: int = 0  # compensations the run starts with, as carried from earlier passes
+    changes: int = 0  # the change level its start carried (0: recorded before levels)
 
 
 SHAPES: dict[str, Shape] = {
@@ -330,6 +332,14 @@ SHAPES: dict[str, Shape] = {
         )
         for answer in ("resume", "cancel")
     },
+    # Started with the eight changes of `workflows.changes` on: no patch marker, no
+    # `TemporalChangeVersion` upsert, and a loop's next runs carry the level.
+    "high_risk_full_level_8": Shape("high_risk", "high_risk_intervention", approve, changes=8),
+    "template_full_level_8": Shape("template", "high_risk_as_data", approve, changes=8),
+    "template_loop_level_8": Shape("template", LOOP, loop_then_reply, {}, changes=8),
+    "gate_refuses_early_decision_level_8": Shape(
+        "signals", TWO_GATES, director_too_early, {}, changes=8
+    ),
 }
 
 

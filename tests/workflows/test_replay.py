@@ -18,6 +18,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.workflows.changed_sequences import ReorderedHighRisk
 from tests.workflows.record_histories import SHAPES
+from workflows.changes import CHANGES
 from workflows.sequences import SEQUENCES
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -54,6 +55,27 @@ def test_each_history_takes_only_its_shapes_patches() -> None:
                     if versions is not None:  # the SDK lists the patches a run took
                         assert set(json.loads(versions.data)) <= set(shape.patches), name
         assert taken == set(shape.patches), name
+
+
+def test_a_run_started_with_a_level_takes_its_changes_without_markers() -> None:
+    """A shape's runs carry the level it names in their input (a loop's next runs too); a
+    change within that level records no patch marker and no `TemporalChangeVersion` upsert."""
+    for name, shape in SHAPES.items():
+        runs = [s for s in STORED if s == f"{shape.folder}/{name}"]
+        runs += [s for s in STORED if s.startswith(f"{shape.folder}/{name}_run")]
+        assert all(CHANGES.index(patch) >= shape.changes for patch in shape.patches), name
+        for run in runs:
+            events = history(run).events
+            started = events[0].workflow_execution_started_event_attributes
+            assert json.loads(started.input.payloads[0].data).get("changes", 0) == shape.changes
+            if shape.changes and not shape.patches:
+                assert not any(_patch_ids(e.marker_recorded_event_attributes) for e in events)
+                assert not any(_change_versions(e) for e in events), run
+
+
+def _change_versions(event: Any) -> bool:
+    fields = event.upsert_workflow_search_attributes_event_attributes
+    return "TemporalChangeVersion" in fields.search_attributes.indexed_fields
 
 
 def _patch_ids(marker: Any) -> set[str]:

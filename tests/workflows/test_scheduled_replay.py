@@ -1,8 +1,9 @@
 """`ScheduledTrigger` histories replay: a run recorded before pages (every matching id in one
-payload) takes the old branch, a run by pages the `scheduled-pages` one.
+payload) takes the old branch, a run by pages the `scheduled-pages` one, by its marker or (a
+run started with the change level) without one.
 
 Record them with `python -m tests.workflows.test_scheduled_replay NAME` (`by_list` was
-recorded by the code before the patch; record only `by_pages` again, on purpose).
+recorded by the code before the patch; record only a new name, on purpose).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from worker import workflow_runner
 from workflows.scheduled import ScheduledTrigger
 
 HISTORIES = Path(__file__).parent / "scheduled_histories"
-NAMES = ("by_list", "by_pages")
+# Each history and the change level its run was started with.
+NAMES = {"by_list": 0, "by_pages": 0, "by_pages_level_8": 8}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -39,6 +41,8 @@ async def test_a_stored_scheduled_run_replays(name: str) -> None:
     replayer = Replayer(workflows=[ScheduledTrigger], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
+    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    assert (len(markers) == 1) == (name == "by_pages")  # the patch marker of `scheduled-pages`
 
 
 async def record(name: str) -> None:
@@ -79,7 +83,7 @@ async def record(name: str) -> None:
         ):
             handle = await env.client.start_workflow(
                 ScheduledTrigger.run,
-                ScheduledRun(template=template, schedule_id="record"),
+                ScheduledRun(template=template, schedule_id="record", changes=NAMES[name]),
                 id=f"scheduled-{uuid.uuid4()}",
                 task_queue="record",
             )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from temporalio.client import Client, ScheduleHandle
+from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from contracts import CancelRequest, SequenceParams, workflow_id_for
@@ -17,6 +18,9 @@ from contracts.schedules import ScheduledRunResult
 from followthrough.triggers.schedules import schedule_id_for, scheduled_starter, sync_schedules
 from followthrough.triggers.start import trigger
 from store import Store
+from workflows.changes import LEVEL
+
+CHANGES = f"workflow changes {LEVEL}"  # every schedule's note ends with the level it starts
 
 
 async def _scheduled_copy(store: Store) -> SequenceParams:
@@ -74,8 +78,11 @@ async def test_sync_then_trigger_starts_the_matching_families(
         described = await handle.describe()
         assert described.schedule.spec.time_zone_name == "America/New_York"
         assert described.schedule.state.note == (
-            f"{params.name} v1: '0 9 * * 1' America/New_York on {queue}"
+            f"{params.name} v1: '0 9 * * 1' America/New_York on {queue}, {CHANGES}"
         )
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert json.loads(action.args[0].data)["changes"] == LEVEL
         # Mondays 09:00 in New York, whatever the season.
         for upcoming in described.info.next_action_times[:3]:
             local = upcoming.astimezone(ZoneInfo("America/New_York"))
@@ -117,7 +124,7 @@ async def test_sync_then_trigger_starts_the_matching_families(
             [(mine, "updated"), (shipped, "deleted")]
         )
         note = (await handle.describe()).schedule.state.note
-        assert note == f"{params.name} v2: '30 8 * * 1-5' America/New_York on {queue}"
+        assert note == f"{params.name} v2: '30 8 * * 1-5' America/New_York on {queue}, {CHANGES}"
     finally:
         for schedule_id in (mine, shipped):
             with contextlib.suppress(RPCError):
