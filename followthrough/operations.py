@@ -34,6 +34,10 @@ class OperationError(ValueError):
     """A request that cannot be carried out; the message says why in one line."""
 
 
+class NoSequence(OperationError):
+    """Temporal knows no run under the workflow id."""
+
+
 async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
     """The sequence's current run, named by its run id: what this command reads or tells
     is what that run gets, even if a newer run of the same id starts meanwhile."""
@@ -41,7 +45,7 @@ async def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
         raise OperationError(f"workflow id: {workflow_id!r} is not an intervention id")
     handle = await runs.current_run(client, workflow_id)
     if handle is None:
-        raise OperationError(f"workflow id: no sequence {workflow_id!r}")
+        raise NoSequence(f"workflow id: no sequence {workflow_id!r}")
     return handle
 
 
@@ -151,7 +155,7 @@ async def status(
         raise OperationError(f"workflow id: {workflow_id!r} is not an intervention id")
     description = await runs.describe(client, workflow_id, run_id)
     if description is None:
-        raise OperationError(f"workflow id: no sequence {workflow_id!r}")
+        raise NoSequence(f"workflow id: no sequence {workflow_id!r}")
     if not await runs.worker_polls(client, description.task_queue):
         raise OperationError(
             f"status: no worker is polling task queue {description.task_queue!r}, so the"

@@ -78,7 +78,9 @@ class Pages:
         ):
             app.add_api_route(path, handler, methods=["GET"], response_class=HTMLResponse)
 
-    async def render(self, request: Request, template: str, **values: Any) -> Any:
+    async def render(
+        self, request: Request, template: str, *, status_code: int = 200, **values: Any
+    ) -> Any:
         who = await self.who(request)
         if who is None:
             return RedirectResponse("/login", 303)
@@ -90,7 +92,7 @@ class Pages:
             badge=lambda rating: Markup(charts.rating_badge(rating)),
             **values,
         )
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=status_code)
 
     async def dashboard(self, request: Request, template: str = "", version: int = 0) -> Any:
         if await self.who(request) is None:
@@ -130,7 +132,7 @@ class Pages:
             return RedirectResponse("/login", 303)
         rows = await self.store.steps.for_workflow(workflow_id)
         tasks = await self.store.tasks.for_workflow(workflow_id)
-        status, why = None, ""
+        status, why, unknown = None, "", False
         try:
             # A query needs a worker: a page must not hang while none is running.
             status = await asyncio.wait_for(
@@ -138,12 +140,14 @@ class Pages:
             )
         except (operations.OperationError, RPCError) as err:
             why = str(getattr(err, "message", "") or err)
+            unknown = isinstance(err, operations.NoSequence) and not rows and not tasks
         except TimeoutError:
             why = f"no worker answered within {STATUS_WAIT.seconds} s"
         run_id = rows[-1].run_id if rows else None
         return await self.render(
             request,
             "sequence.html",
+            status_code=404 if unknown else 200,
             workflow_id=workflow_id,
             rows=rows,
             tasks=tasks,
@@ -165,6 +169,7 @@ class Pages:
         return await self.render(
             request,
             "family.html",
+            status_code=404 if found is None and not rows else 200,
             family_id=family_id,
             timezone=found.timezone if found else None,
             known=found is not None,

@@ -72,3 +72,19 @@ async def test_the_sequence_page_says_when_no_worker_can_answer(dev_client, stor
         f"Decisions unavailable: status: no worker is polling task queue &#39;{queue}&#39;" in page
     )
     await dev_client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+async def test_a_sequence_or_family_nobody_knows_is_not_found(dev_client, store):
+    await write(store)
+    await account(store, "vic", "viewer")
+    async with inbox_client(create_app(dev_client, store, Settings())) as http:
+        await sign_in(http, "vic")
+        unknown = f"intervention-t-{uuid.uuid4()}"
+        sequence = await http.get(f"/sequences/{unknown}")
+        assert sequence.status_code == 404
+        assert f"workflow id: no sequence &#39;{unknown}&#39;" in sequence.text
+        family = await http.get("/families/F-nobody")
+        assert family.status_code == 404 and "not in the store" in family.text
+        # Known to the store though Temporal has no run of it: found, from the audit trail.
+        assert (await http.get("/sequences/intervention-t-b")).status_code == 200
+        assert (await http.get("/families/F2")).status_code == 200
