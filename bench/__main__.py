@@ -68,6 +68,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-dbos", action="store_true", help="skip the DBOS peer")
     parser.add_argument(
+        "--no-floor-first-contact",
+        action="store_true",
+        help="first contact: skip bare Temporal's run of the same batch",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="small N everywhere (50/50/1000/500/1000)"
     )
     parser.add_argument(
@@ -187,7 +192,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await phase(
                 results,
                 "first_contact",
-                lambda: first_contact(env, args.first_contact, args.max_cached),
+                lambda: first_contact(
+                    env,
+                    args.first_contact,
+                    args.max_cached,
+                    with_floor=not args.no_floor_first_contact,
+                ),
             )
         if "bulk" in wanted:
             await phase(results, "bulk", lambda: measures.bulk_trigger(env, args.bulk))
