@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment
 
 from activities.schedules import ScheduleActivities
@@ -87,9 +89,12 @@ async def test_a_run_says_where_it_stands_in_the_web_ui(time_env, store, setting
     assert metadata.current_details == (
         f"done: {name} for {len(result.starts)} of {result.matched} families"
     )
-    for start in result.starts:
+    for start in result.starts:  # called off, and closed before the worker stops
         if start.workflow_id:
-            await time_env.client.get_workflow_handle(start.workflow_id).cancel()
+            started = time_env.client.get_workflow_handle(start.workflow_id)
+            await started.cancel()
+            with pytest.raises(WorkflowFailureError):
+                await started.result()
 
     beats: list[object] = []
     environment = ActivityEnvironment()
