@@ -1,23 +1,19 @@
-"""Shared fixtures: a migrated store per test, and one time-skipping server per session."""
+"""Shared fixtures: a store and a time-skipping server per test, a dev server per session."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import tempfile
 import uuid
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from temporalio import client as temporal_client
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -63,58 +59,13 @@ async def register_search_attributes(client: Client, namespace: str = "default")
     )
 
 
-class StartedWorkflows(temporal_client.Interceptor):
-    """Every workflow a client starts, with its task queue: what a test leaves running is
-    ended before its worker stops (see `end_left_running`)."""
-
-    def __init__(self) -> None:
-        self.started: dict[str, str] = {}  # workflow id -> task queue
-
-    def intercept_client(
-        self, next: temporal_client.OutboundInterceptor
-    ) -> temporal_client.OutboundInterceptor:
-        return _RecordStarts(next, self.started)
-
-
-class _RecordStarts(temporal_client.OutboundInterceptor):
-    def __init__(self, next: temporal_client.OutboundInterceptor, started: dict[str, str]):
-        super().__init__(next)
-        self._started = started
-
-    async def start_workflow(self, input: temporal_client.StartWorkflowInput) -> Any:
-        handle = await super().start_workflow(input)
-        self._started[input.id] = input.task_queue
-        return handle
-
-
-STARTED = StartedWorkflows()
-
-
-async def end_left_running(client: Client, task_queue: str) -> list[str]:
-    """End the runs on `task_queue` still open when their test is over, while its worker still
-    runs. On the time-skipping server an open run whose timer fires after its worker stopped
-    schedules a workflow task nobody polls, and the server holds its clock for it: every later
-    test's `result()` would wait forever."""
-    ended = []
-    for workflow_id in [w for w, queue in STARTED.started.items() if queue == task_queue]:
-        del STARTED.started[workflow_id]
-        handle = client.get_workflow_handle(workflow_id)
-        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-            continue
-        ended.append(workflow_id)
-        await handle.cancel()  # the sequence's own way out: compensations, then closed
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(handle.result(), timeout=30)
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate("left running by its test")
-    return ended
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own (0.1 s to start). Shared, one test's open run
+    could hold the clock of every later one: when a timer of a run whose worker has stopped
+    fires, the server holds its clock for the workflow task nobody will poll."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
-        interceptors=[STARTED],
         test_server_existing_path=find_binary("temporal-test-server"),
     )
     await register_search_attributes(env.client)
@@ -150,9 +101,6 @@ async def ts_worker(
         worker = build_worker(time_env.client, store, http, settings)
         async with worker:
             yield worker
-            left = await end_left_running(time_env.client, settings.task_queue)
-            if left:
-                warnings.warn(f"ended runs the test left open: {left}", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
