@@ -200,10 +200,13 @@ def test_quiet_hours_win_over_at(case: tuple[str, datetime], quiet: QuietHours, 
     placed = next_allowed_time(due, zone, quiet, at=at)
     if _quiet(at, quiet):
         assert not _quiet(placed.local.time(), quiet)
+        assert placed.reason is not None
         # Quiet hours moved it, unless the clock skipped `at` that day and the gap alone
         # carried it past them (02:00 in a 00:00-02:30 quiet spell on a spring-forward day).
         if _exists(placed.local.date(), at, zone):
-            assert placed.reason is not None and "quiet hours" in placed.reason
+            assert "quiet hours" in placed.reason
+        else:
+            assert f"at {at:%H:%M} local" in placed.reason
 
 
 # --- examples ----------------------------------------------------------------------------
